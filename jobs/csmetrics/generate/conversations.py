@@ -1,0 +1,223 @@
+"""Sessions, messages and ratings for one local day of a chunk of shops, vectorised.
+
+A session is a sequence of rounds: first the bot's (buyer asks, bot answers), then, once
+transferred to a human, the human's (one to three buyer messages, then a human reply,
+sometimes slow, sometimes never). The shapes the metrics must handle all occur: bot-only
+and direct-to-human sessions, queues, sessions never picked up, agents handing a session
+over, system auto-replies, bot cards between buyer and human, messages around 08:00 and
+23:00, replies after midnight, internal and spam sessions, re-sent sessions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+
+from csmetrics.generate.arrow import US_PER_S, cumsum_within, group_offsets, ids, take, timestamps
+from csmetrics.generate.shops import Population, agent_number
+
+DAY_S = 86_400
+SCENES = ["presale", "logistics", "aftersale", "product", "promotion"]
+
+
+@dataclass
+class ConversationDay:
+    tables: dict[str, pa.Table]
+    # What the commerce generator needs about the sessions.
+    session_shop: np.ndarray
+    session_buyer: np.ndarray
+    session_started: np.ndarray
+
+
+def day_start_utc_seconds(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+
+
+def _start_second_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Mostly daytime, with crowds around 08:00 and 23:00 and a few at night."""
+    kind = rng.random(n)
+    seconds = rng.uniform(9 * 3600, 22.5 * 3600, n)
+    seconds = np.where(kind < 0.08, rng.normal(8 * 3600, 240, n), seconds)
+    seconds = np.where((kind >= 0.08) & (kind < 0.16), rng.normal(23 * 3600, 240, n), seconds)
+    seconds = np.where((kind >= 0.16) & (kind < 0.24), rng.uniform(0, DAY_S, n), seconds)
+    return np.clip(seconds, 0, DAY_S - 1)
+
+
+def conversation_day(
+    rng: np.random.Generator, pop: Population, shops: np.ndarray, day: date, id_base: int
+) -> ConversationDay:
+    per_shop = rng.poisson(pop.daily_sessions[shops])
+    shop = np.repeat(shops, per_shop)
+    n = len(shop)
+    session_no = id_base + np.arange(n)
+
+    local_midnight = day_start_utc_seconds(day) - pop.utc_offset_seconds(day)[shop]
+    started = (local_midnight + _start_second_of_day(rng, n)) * US_PER_S + rng.integers(0, US_PER_S, n)
+    started = started.astype(np.int64)
+    pool = np.maximum(3, np.ceil(pop.daily_sessions[shop] * 1.5)).astype(np.int64)
+    buyer = shop.astype(np.int64) * 1_000_000 + np.floor(pool * rng.random(n) ** 1.5).astype(np.int64)
+
+    kind = rng.random(n)
+    bot_only, direct = kind < 0.30, (kind >= 0.30) & (kind < 0.55)
+    transfer = ~bot_only
+    never_picked = transfer & (rng.random(n) < 0.08)
+    switched_agent = transfer & ~never_picked & (rng.random(n) < 0.06)
+    bot_rounds = np.where(direct, 0, rng.integers(1, 4, n))
+    human_rounds = np.where(transfer, rng.integers(1, 6, n), 0)
+    wait_s = np.where(rng.random(n) < 0.05, rng.uniform(600, 1500, n), rng.exponential(45, n))
+
+    # ---- rounds -------------------------------------------------------------------
+    rounds_per_session = bot_rounds + human_rounds
+    r_session = np.repeat(np.arange(n), rounds_per_session)
+    r_index = group_offsets(rounds_per_session)
+    r_human = r_index >= bot_rounds[r_session]
+    r_human_index = r_index - bot_rounds[r_session]
+    nr = len(r_session)
+    r_buyer_msgs = rng.choice([1, 2, 3], size=nr, p=[0.6, 0.3, 0.1])
+    r_spacing = rng.uniform(3, 20, nr)
+    slow = rng.random(nr) < 0.10
+    human_delay = np.where(slow, rng.uniform(170, 900, nr), 5 + rng.exponential(40, nr))
+    first_human = r_human & (r_human_index == 0)
+    human_delay = np.where(first_human, wait_s[r_session] + 3 + rng.exponential(20, nr), human_delay)
+    r_delay = np.where(r_human, human_delay, rng.uniform(1, 4, nr))
+    last_round = r_index == rounds_per_session[r_session] - 1
+    r_replied = ~r_human | ~(never_picked[r_session] | (last_round & (rng.random(nr) < 0.12)))
+    r_gap = rng.uniform(10, 120, nr)
+    duration = (r_buyer_msgs - 1) * r_spacing + np.where(r_replied, r_delay, 0) + r_gap
+    # Rounds follow one another; the human phase starts 2 s after the transfer.
+    r_start_s = cumsum_within(duration, rounds_per_session) + np.where(r_human, 2.0, 0.0)
+    bot_phase_s = np.bincount(r_session, weights=np.where(r_human, 0, duration), minlength=n)
+    transfer_at = started + (bot_phase_s * US_PER_S).astype(np.int64)
+    r_start = started[r_session] + (r_start_s * US_PER_S).astype(np.int64)
+
+    agent1 = agent_number(shop, rng.integers(0, pop.human_agents[shop]))
+    agent2 = agent_number(shop, rng.integers(0, pop.human_agents[shop]))
+    bot_agent = agent_number(shop, np.full(n, -1))
+    second_half = r_human_index >= np.ceil(human_rounds[r_session] / 2)
+    r_agent = np.where(
+        r_human,
+        np.where(switched_agent[r_session] & second_half, agent2[r_session], agent1[r_session]),
+        bot_agent[r_session],
+    )
+
+    # ---- messages -----------------------------------------------------------------
+    b_round = np.repeat(np.arange(nr), r_buyer_msgs)
+    b_time = r_start[b_round] + (group_offsets(r_buyer_msgs) * r_spacing[b_round] * US_PER_S).astype(np.int64)
+    last_buyer_time = r_start + ((r_buyer_msgs - 1) * r_spacing * US_PER_S).astype(np.int64)
+    reply_round = np.flatnonzero(r_replied)
+    reply_time = last_buyer_time[reply_round] + (r_delay[reply_round] * US_PER_S).astype(np.int64)
+    card_round = np.flatnonzero(r_human & (rng.random(nr) < 0.06))
+    system_session = np.flatnonzero(transfer)
+
+    msg_session = np.concatenate([r_session[b_round], r_session[reply_round], r_session[card_round], system_session])
+    msg_time = np.concatenate(
+        [b_time, reply_time, last_buyer_time[card_round] + US_PER_S, transfer_at[system_session] + US_PER_S]
+    )
+    nb, nrep, ncard, nsys = len(b_round), len(reply_round), len(card_round), len(system_session)
+    # role: 0 buyer, 1 human, 2 bot, 3 system
+    role = np.concatenate(
+        [np.zeros(nb, int), np.where(r_human[reply_round], 1, 2), np.full(ncard, 2), np.full(nsys, 3)]
+    )
+    msg_agent = np.concatenate(
+        [np.zeros(nb, np.int64), r_agent[reply_round], bot_agent[r_session[card_round]], np.zeros(nsys, np.int64)]
+    )
+    msg_type = np.select(
+        [role == 0, role == 1, role == 2],
+        [rng.choice([0, 1, 2], len(role), p=[0.8, 0.15, 0.05]), rng.choice([0, 1, 2], len(role), p=[0.9, 0.05, 0.05]), np.full(len(role), 3)],
+        4,
+    )
+    n_msgs = len(msg_session)
+    messages = pa.table(
+        {
+            "message_id": ids("m", id_base * 40 + np.arange(n_msgs)),
+            "session_id": ids("s", session_no[msg_session]),
+            "shop_id": ids("shop", shop[msg_session]),
+            "sender_role": take(["buyer", "human", "bot", "system"], role),
+            "agent_id": ids("agent", msg_agent),
+            "sent_at": timestamps(msg_time),
+            "msg_type": take(["text", "image", "emoji", "card", "auto_reply"], msg_type),
+        }
+    )
+    messages = messages.set_column(4, "agent_id", pa.array(
+        np.where(np.isin(role, [1, 2]), messages["agent_id"].to_numpy(zero_copy_only=False), None), pa.string()))
+    late_message = rng.random(n_msgs) < 0.01
+    messages = messages.append_column("_arrival", timestamps(msg_time + late_message * DAY_S * US_PER_S))
+
+    # ---- sessions -----------------------------------------------------------------
+    last_msg = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(last_msg, msg_session, msg_time)
+    last_msg = np.maximum(last_msg, started)
+    ended = last_msg + (rng.uniform(30, 300, n) * US_PER_S).astype(np.int64)
+    still_open = rng.random(n) < 0.04
+    queue_recorded = transfer & (rng.random(n) < 0.92)
+    assigned = transfer_at + (wait_s * US_PER_S).astype(np.int64)
+    last_agent = np.where(bot_only, bot_agent, np.where(switched_agent, agent2, agent1))
+    scene = rng.integers(0, len(SCENES), n)
+    sessions = pa.table(
+        {
+            "session_id": ids("s", session_no),
+            "shop_id": ids("shop", shop),
+            "buyer_id": ids("buyer", buyer),
+            "started_at": timestamps(started),
+            "ended_at": timestamps(ended, still_open),
+            "transferred_to_human_at": timestamps(transfer_at, ~transfer),
+            "queue_entered_at": timestamps(transfer_at, ~queue_recorded),
+            "assigned_at": timestamps(assigned, ~transfer | never_picked),
+            "last_agent_id": pa.array(
+                np.where(never_picked, None, ids("agent", last_agent).to_numpy(zero_copy_only=False)), pa.string()
+            ),
+            "is_internal": pa.array(rng.random(n) < 0.02),
+            "is_spam": pa.array(rng.random(n) < 0.03),
+            "scene_l1": take(SCENES, scene),
+            "scene_l2": take(SCENES, scene, rng.random(n) < 0.5),
+            "scene_l3": take(SCENES, scene, np.ones(n, bool)),
+            "updated_at": timestamps(np.where(still_open, last_msg, ended)),
+        }
+    )
+    sessions = sessions.append_column("_arrival", sessions["updated_at"])
+    sessions = pa.concat_tables([sessions, _resent_sessions(rng, sessions)])
+
+    ratings = _ratings(rng, session_no, shop, buyer, transfer, never_picked, np.where(still_open, last_msg, ended))
+    return ConversationDay({"sessions": sessions, "messages": messages, "ratings": ratings}, shop, buyer, started)
+
+
+def _resent_sessions(rng: np.random.Generator, sessions: pa.Table) -> pa.Table:
+    """Upstream re-sends: newer versions (later spam flag, scene labels) and exact copies."""
+    n = sessions.num_rows
+    newer = np.flatnonzero(rng.random(n) < 0.04)
+    updated = sessions.take(newer)
+    later = updated["updated_at"].cast(pa.int64()).to_numpy() + (rng.uniform(1, 20, len(newer)) * 3600 * US_PER_S).astype(np.int64)
+    updated = updated.set_column(updated.schema.get_field_index("updated_at"), "updated_at", timestamps(later))
+    updated = updated.set_column(updated.schema.get_field_index("is_spam"), "is_spam", pa.array(rng.random(len(newer)) < 0.2))
+    updated = updated.set_column(updated.schema.get_field_index("_arrival"), "_arrival", timestamps(later))
+    copies = sessions.take(np.flatnonzero(rng.random(n) < 0.01))
+    next_day = copies["_arrival"].cast(pa.int64()).to_numpy() + DAY_S * US_PER_S
+    copies = copies.set_column(copies.schema.get_field_index("_arrival"), "_arrival", timestamps(next_day))
+    return pa.concat_tables([updated, copies])
+
+
+def _ratings(rng, session_no, shop, buyer, transfer, never_picked, invite_base) -> pa.Table:
+    n = len(session_no)
+    rated = np.flatnonzero(~never_picked & (rng.random(n) < 0.25))
+    invited = invite_base[rated] + 5 * US_PER_S
+    delay_s = np.where(rng.random(len(rated)) < 0.08, rng.uniform(20, 40, len(rated)) * 3600, rng.exponential(3 * 3600, len(rated)))
+    rated_at = invited + (delay_s * US_PER_S).astype(np.int64)
+    score = rng.choice([5, 4, 3, 2, 1], len(rated), p=[0.55, 0.2, 0.1, 0.08, 0.07])
+    tags = pa.array([["fast"] if s >= 4 else None for s in score], pa.list_(pa.string()))
+    table = pa.table(
+        {
+            "rating_id": ids("r", session_no[rated]),
+            "session_id": ids("s", session_no[rated]),
+            "shop_id": ids("shop", shop[rated]),
+            "buyer_id": ids("buyer", buyer[rated]),
+            "target": take(["bot", "human"], transfer[rated].astype(int)),
+            "invited_at": timestamps(invited),
+            "rated_at": timestamps(rated_at),
+            "score": pa.array(score.astype(np.int32)),
+            "tags": tags,
+        }
+    )
+    return table.append_column("_arrival", table["rated_at"])

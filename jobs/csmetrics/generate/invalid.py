@@ -1,0 +1,58 @@
+"""Inject invalid records of every kind SPEC §2 names, driven by the table contracts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from csmetrics.generate.arrow import US_PER_S
+from csmetrics.schemas.raw import RawTable
+
+HOUR = 3600 * US_PER_S
+
+
+def invalid_kinds(table: RawTable) -> list[str]:
+    kinds = ["null_key", "null_required"]
+    kinds += [f"bad_enum:{c}" for c in table.enums]
+    kinds += [f"contradiction:{later}" for later, _ in table.ordered_pairs]
+    kinds += [f"out_of_range:{c}" for c in table.ranges]
+    return kinds
+
+
+def inject_invalid(rng: np.random.Generator, table: RawTable, data: pa.Table, share: float, counts: Counter) -> pa.Table:
+    """Corrupt about `share` of the rows, one invalid kind each; count what was injected."""
+    if share <= 0 or data.num_rows == 0:
+        return data
+    kinds = invalid_kinds(table)
+    chosen = np.where(rng.random(data.num_rows) < share, rng.integers(0, len(kinds), data.num_rows), -1)
+    other_required = [c for c in table.required_columns if c not in (table.primary_key, "shop_id")][0]
+    for index, kind in enumerate(kinds):
+        mask = pa.array(chosen == index)
+        hits = int(np.sum(chosen == index))
+        if not hits:
+            continue
+        counts[f"{table.name}:{kind}"] += hits
+        name, _, column = kind.partition(":")
+        if name == "null_key":
+            data = _replace(data, table.primary_key, mask, pa.scalar(None, data.schema.field(table.primary_key).type))
+        elif name == "null_required":
+            data = _replace(data, other_required, mask, pa.scalar(None, data.schema.field(other_required).type))
+        elif name == "bad_enum":
+            data = _replace(data, column, mask, pa.scalar("unknown_value"))
+        elif name == "contradiction":
+            earlier = dict(table.ordered_pairs)[column]
+            before = pc.subtract(data[earlier].cast(pa.int64()), HOUR).cast(data.schema.field(column).type)
+            data = _replace(data, column, mask, before)
+        elif name == "out_of_range":
+            low, high = table.ranges[column]
+            bad = (high + 2) if high is not None else (low - 5)
+            data = _replace(data, column, mask, pa.array([bad], pa.int32()).cast(data.schema.field(column).type)[0])
+    return data
+
+
+def _replace(data: pa.Table, column: str, mask: pa.Array, value) -> pa.Table:
+    index = data.schema.get_field_index(column)
+    return data.set_column(index, column, pc.if_else(mask, value, data[column]))

@@ -1,0 +1,1 @@
+"""Landing zone -> bronze Delta tables, with quarantine for everything that is not valid."""

@@ -1,0 +1,84 @@
+"""Decide where every landed record goes: bronze, quarantine, or dropped as a duplicate."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from csmetrics.bronze import EVENT_DATE
+from csmetrics.ingest.validate import with_invalid_reasons
+from csmetrics.schemas.raw import RawTable
+
+INSERT, DUPLICATE, QUARANTINE = "insert", "duplicate", "quarantine"
+
+
+def version_key(table: RawTable) -> list[str]:
+    """Rows with `updated_at` are versioned by it; others are identified by the key alone."""
+    return [table.primary_key, "updated_at"] if table.has_updated_at and not table.is_snapshot else [table.primary_key]
+
+
+def with_event_date(records: DataFrame, table: RawTable) -> DataFrame:
+    if table.event_time is None:
+        return records
+    return records.withColumn(EVENT_DATE, F.to_date(table.event_time))
+
+
+def with_row_hash(records: DataFrame, table: RawTable) -> DataFrame:
+    return records.withColumn("_row_hash", F.sha2(F.to_json(F.struct(*table.columns)), 256))
+
+
+def classify(
+    records: DataFrame, table: RawTable, known_shops: DataFrame | None, existing: DataFrame | None
+) -> DataFrame:
+    """Add `status` (insert / duplicate / quarantine) and `reason` to landed records.
+
+    `known_shops` holds the shop ids a record may reference; `existing` holds the version
+    keys and `_row_hash` already in bronze for the batch's partitions.
+    """
+    checked = with_row_hash(with_event_date(with_invalid_reasons(records, table), table), table)
+    if known_shops is not None:
+        known = known_shops.select(F.col("shop_id").alias("_known_shop")).distinct()
+        checked = checked.join(F.broadcast(known), F.col("shop_id") == F.col("_known_shop"), "left")
+        unknown = (F.size("reasons") == 0) & F.col("shop_id").isNotNull() & F.col("_known_shop").isNull()
+        checked = checked.withColumn(
+            "reasons", F.when(unknown, F.array(F.lit("unknown_shop"))).otherwise(F.col("reasons"))
+        ).drop("_known_shop")
+
+    key = version_key(table)
+    valid = F.size("reasons") == 0
+    # First arrival wins; for snapshots the latest snapshot wins. Ties break on content.
+    arrival = F.col("_arrival_dt").desc() if table.is_snapshot else F.col("_arrival_dt").asc()
+    first = Window.partitionBy(valid, *key).orderBy(arrival, "_row_hash", "_source_file")
+    ranked = checked.withColumn("_rank", F.row_number().over(first)).withColumn(
+        "_first_hash", F.first("_row_hash").over(first)
+    )
+    if existing is not None:
+        stored = existing.select(*[F.col(k).alias(f"_stored_{k}") for k in key], F.col("_row_hash").alias("_stored_hash"))
+        on = [F.col(k) == F.col(f"_stored_{k}") for k in key]
+        ranked = ranked.join(stored, on, "left")
+    else:
+        ranked = ranked.withColumn("_stored_hash", F.lit(None).cast("string"))
+
+    key_text = " and ".join(key)
+    later_copy = F.col("_rank") > 1
+    same_as_first = F.col("_row_hash") == F.col("_first_hash")
+    in_bronze = F.col("_stored_hash").isNotNull()
+    same_as_bronze = F.col("_row_hash") == F.col("_stored_hash")
+    conflict = F.lit(f"conflicting_resend: same {key_text} as an earlier record, different content")
+    if table.is_snapshot:
+        # An older or unchanged copy of a snapshot row is a duplicate; a changed one updates.
+        status = F.when(~valid, QUARANTINE).when(later_copy | (in_bronze & same_as_bronze), DUPLICATE).otherwise(INSERT)
+        reason = F.when(~valid, F.array_join("reasons", "; "))
+    else:
+        status = (
+            F.when(~valid, QUARANTINE)
+            .when(later_copy & same_as_first, DUPLICATE)
+            .when(later_copy, QUARANTINE)
+            .when(in_bronze & same_as_bronze, DUPLICATE)
+            .when(in_bronze, QUARANTINE)
+            .otherwise(INSERT)
+        )
+        reason = F.when(~valid, F.array_join("reasons", "; ")).when(status == QUARANTINE, conflict)
+    return ranked.withColumn("status", status).withColumn("reason", reason).drop(
+        "_rank", "_first_hash", "_stored_hash", *[f"_stored_{k}" for k in key]
+    )
