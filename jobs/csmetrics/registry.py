@@ -54,7 +54,7 @@ METRICS: tuple[Metric, ...] = (
     _conversation("slow_rounds", "Human-phase rounds answered after more than 180 s or never", COUNT, LOWER, "rounds"),
     _conversation("avg_wait_seconds", "Mean queue wait (assigned_at - queue_entered_at)", MEAN, LOWER, "seconds"),
     _conversation("answer_question_ratio", "Human messages / human-phase buyer messages", RATIO, HIGHER),
-    _conversation("reply_rate", "Buyers whose last message of the day was followed by a valid reply", RATIO, HIGHER, agent=False),
+    _conversation("reply_rate", "Buyers whose last message of the day was followed by a valid reply", RATIO, HIGHER),
     _conversation("avg_reception_seconds", "Mean ended_at - transferred_to_human_at of received sessions", MEAN, LOWER, "seconds"),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -16,6 +16,7 @@ from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, ensure_table, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
 from csmetrics.ingest.landing import ArrivalPartition, UnreadableFile, arrival_partitions, read_partitions
+from csmetrics.plan import arrival_cutoff
 from csmetrics.schemas.gold import QUARANTINE as QUARANTINE_SCHEMA
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
 
@@ -66,11 +67,6 @@ class IngestReport:
 
     def summary(self) -> str:
         return "\n".join(report.line() for report in self.tables.values())
-
-
-def arrival_cutoff(run_date: date) -> date:
-    """The last arrival partition a run for `run_date` sees (see docs/maturity.md)."""
-    return run_date + timedelta(days=1)
 
 
 def ingest(spark: SparkSession, settings: Settings, run_date: date, run_id: str, progress=print) -> IngestReport:

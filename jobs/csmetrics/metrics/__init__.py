@@ -1,0 +1,1 @@
+"""Metric transforms: DataFrames in, long-format metric rows out."""

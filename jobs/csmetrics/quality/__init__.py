@@ -1,0 +1,1 @@
+"""Great Expectations gates between computation and publication."""

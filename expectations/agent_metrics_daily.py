@@ -1,0 +1,12 @@
+"""Expectations for gold/agent_metrics_daily."""
+
+from __future__ import annotations
+
+from csmetrics.expectations.metric_rows import metric_row_checks
+from csmetrics.quality.checks import Check
+
+KEYS = ["stat_date", "shop_id", "agent_id", "metric", "segment"]
+
+
+def expectations(dates) -> list[Check]:
+    return metric_row_checks(KEYS, dates)

@@ -1,0 +1,53 @@
+"""The maturity model (SPEC §4-5): which dates and metrics a run writes, and how final they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from csmetrics import registry
+from csmetrics.delta_io import sql_in
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The run for `run_date` writes, for each metric with window w, every date in [R - w, R]:
+    final for R - w, provisional after it. A restatement rewrites final dates instead."""
+
+    run_date: date
+    families: tuple[str, ...]
+    restate: bool = False
+
+    def metrics_by_date(self) -> dict[date, list[str]]:
+        plan: dict[date, list[str]] = {}
+        for family in self.families:
+            for metric in registry.metrics(family):
+                for back in range(metric.window_days + 1):
+                    plan.setdefault(self.run_date - timedelta(days=back), []).append(metric.id)
+        return dict(sorted(plan.items()))
+
+    @property
+    def dates(self) -> list[date]:
+        return list(self.metrics_by_date())
+
+    def replace_predicate(self) -> str:
+        """The exact slice of a gold table this run owns: (stat_date, metric) pairs."""
+        return " OR ".join(
+            f"(stat_date = '{day}' AND {sql_in('metric', metrics)})" for day, metrics in self.metrics_by_date().items()
+        )
+
+    @property
+    def arrival_cutoff(self) -> date | None:
+        """Data a run sees: arrival partitions up to R + 1 (see docs/maturity.md). A
+        restatement sees everything that has landed."""
+        return None if self.restate else arrival_cutoff(self.run_date)
+
+
+def arrival_cutoff(run_date: date) -> date:
+    """The last arrival partition (`dt`, a UTC date) the run for `run_date` reads.
+
+    A run for R starts once R has ended in every shop's timezone plus the grace period:
+    at the latest R + 1, 14:00 UTC for UTC-12 shops with a 2 h grace. Batches arriving
+    on UTC date R + 1 are therefore part of the run, later ones are not.
+    """
+    return run_date + timedelta(days=1)
