@@ -1,0 +1,38 @@
+"""One session-scoped local SparkSession with Delta for every test tier."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from csmetrics.config import Settings
+from csmetrics.spark import get_spark
+
+UTC = ZoneInfo("UTC")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    session = get_spark(Settings(shuffle_partitions=2, driver_memory="2g"), app_name="csmetrics-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    """A private warehouse and landing zone; jobs reading the environment see them too."""
+    monkeypatch.setenv("CSMETRICS_WAREHOUSE", str(tmp_path / "warehouse"))
+    monkeypatch.setenv("CSMETRICS_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("CSMETRICS_SHUFFLE_PARTITIONS", "2")
+    return Settings.from_env()
+
+
+def local(text: str, zone: str = "Asia/Shanghai") -> datetime:
+    """A local wall-clock time in `zone`, as an aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
