@@ -1,4 +1,4 @@
-"""Gold tables of SPEC §5."""
+"""Gold tables of SPEC §5, and the bookkeeping tables beside them (quarantine, ingest log, quality results)."""
 
 from pyspark.sql import types as T
 
@@ -41,6 +41,30 @@ QUARANTINE = T.StructType(
         T.StructField("raw_record", T.StringType(), True),
         T.StructField("run_id", T.StringType(), False),
         T.StructField("quarantined_at", T.TimestampType(), False),
+    ]
+)
+
+INGEST_LOG = T.StructType(
+    [
+        T.StructField("table", T.StringType(), False),
+        T.StructField("arrival_dt", T.DateType(), False),
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("ingested_at", T.TimestampType(), False),
+    ]
+)
+
+VALIDATION_RESULTS = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("table", T.StringType(), False),
+        T.StructField("expectation", T.StringType(), False),
+        T.StructField("kwargs", T.StringType(), True),
+        T.StructField("severity", T.StringType(), False),
+        T.StructField("success", T.BooleanType(), False),
+        T.StructField("unexpected_count", T.LongType(), True),
+        T.StructField("observed_value", T.StringType(), True),
+        T.StructField("sample", T.StringType(), True),
+        T.StructField("validated_at", T.TimestampType(), False),
     ]
 )
 

@@ -17,18 +17,9 @@ from csmetrics.delta_io import commit_metadata, ensure_table, replace_where, sql
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
 from csmetrics.ingest.landing import ArrivalPartition, UnreadableFile, arrival_partitions, read_partitions
 from csmetrics.plan import arrival_cutoff
+from csmetrics.schemas.gold import INGEST_LOG
 from csmetrics.schemas.gold import QUARANTINE as QUARANTINE_SCHEMA
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
-
-INGEST_LOG_SCHEMA = T.StructType(
-    [
-        T.StructField("table", T.StringType(), False),
-        T.StructField("arrival_dt", T.DateType(), False),
-        T.StructField("run_id", T.StringType(), False),
-        T.StructField("ingested_at", T.TimestampType(), False),
-    ]
-)
-
 
 class InvalidInputError(RuntimeError):
     """Too many invalid records: the run stops before anything reaches bronze or gold."""
@@ -73,7 +64,7 @@ def ingest(spark: SparkSession, settings: Settings, run_date: date, run_id: str,
     """Ingest every arrival partition up to the run's cutoff that no earlier run ingested."""
     report = IngestReport(run_id)
     log_path = settings.table_path("bronze", "_ingest_log")
-    ensure_table(spark, log_path, INGEST_LOG_SCHEMA, [])
+    ensure_table(spark, log_path, INGEST_LOG, [])
     done = {
         (row["table"], row["arrival_dt"])
         for row in spark.read.format("delta").load(log_path).select("table", "arrival_dt").collect()
@@ -114,7 +105,7 @@ def ingest(spark: SparkSession, settings: Settings, run_date: date, run_id: str,
         (name, p.arrival_dt, run_id, datetime.now(timezone.utc)) for name, (parts, _) in pending.items() for p in parts
     ]
     if log_rows:
-        spark.createDataFrame(log_rows, INGEST_LOG_SCHEMA).write.format("delta").mode("append").option(
+        spark.createDataFrame(log_rows, INGEST_LOG).write.format("delta").mode("append").option(
             "userMetadata", run_id
         ).save(log_path)
     return report

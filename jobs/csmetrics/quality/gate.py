@@ -10,25 +10,9 @@ from datetime import datetime, timezone
 import great_expectations as gx
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from csmetrics.quality.checks import CRITICAL, PER_SHOP_DAY, ROWS, Check
-
-RESULTS_SCHEMA = T.StructType(
-    [
-        T.StructField("run_id", T.StringType(), False),
-        T.StructField("table", T.StringType(), False),
-        T.StructField("expectation", T.StringType(), False),
-        T.StructField("kwargs", T.StringType(), True),
-        T.StructField("severity", T.StringType(), False),
-        T.StructField("success", T.BooleanType(), False),
-        T.StructField("unexpected_count", T.LongType(), True),
-        T.StructField("observed_value", T.StringType(), True),
-        T.StructField("sample", T.StringType(), True),
-        T.StructField("validated_at", T.TimestampType(), False),
-    ]
-)
-
+from csmetrics.schemas.gold import VALIDATION_RESULTS
 
 class QualityGateError(RuntimeError):
     """A critical expectation failed: nothing was published."""
@@ -121,7 +105,7 @@ def record_results(spark: SparkSession, path: str, run_id: str, results: list[Ch
         )
         for r in results
     ]
-    spark.createDataFrame(rows, RESULTS_SCHEMA).write.format("delta").mode("append").option("userMetadata", run_id).save(path)
+    spark.createDataFrame(rows, VALIDATION_RESULTS).write.format("delta").mode("append").option("userMetadata", run_id).save(path)
 
 
 def raise_on_critical(results: list[CheckResult]) -> None:
