@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
+from csmetrics.delta_io import table_exists
 from csmetrics.schemas.raw import RAW_TABLES
 
 EVENT_DATE = "event_date"
@@ -31,12 +32,19 @@ def read_bronze(
     arrival_cutoff: date | None = None,
 ) -> DataFrame:
     """Current rows of a bronze table: partitions in `event_dates` (inclusive UTC range),
-    versions arrived by `arrival_cutoff` (None: everything), latest `updated_at` per key."""
+    versions arrived by `arrival_cutoff` (None: everything), latest `updated_at` per key.
+
+    Snapshots (shops, agents) keep only their latest version, so every run uses the current
+    shop attributes (timezone, category, tier) whatever its cutoff: a dimension, not an event."""
     contract = RAW_TABLES[table]
-    rows = spark.read.format("delta").load(bronze_path(settings, table))
+    path = bronze_path(settings, table)
+    if not table_exists(spark, path):
+        # Nothing of this table has landed yet (e.g. no after-sale ticket so far).
+        return spark.createDataFrame([], contract.schema)
+    rows = spark.read.format("delta").load(path)
     if event_dates is not None and contract.event_time is not None:
         rows = rows.where(F.col(EVENT_DATE).between(F.lit(event_dates[0]), F.lit(event_dates[1])))
-    if arrival_cutoff is not None:
+    if arrival_cutoff is not None and not contract.is_snapshot:
         rows = rows.where(F.col("_arrival_dt") <= F.lit(arrival_cutoff))
     if contract.has_updated_at:
         latest = Window.partitionBy(contract.primary_key).orderBy(F.col("updated_at").desc(), F.col("_arrival_dt").desc())

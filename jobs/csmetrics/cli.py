@@ -1,4 +1,4 @@
-"""`csmetrics` command line: generate data, run a date, show gold tables."""
+"""`csmetrics` command line: generate data, run a date, restate final rows, show gold tables."""
 
 from __future__ import annotations
 
@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", default=None, help="id recorded in the tables and Delta history (default cli__<date>)")
     run.add_argument("--restate", action="store_true", help="recompute with all landed data, rewriting final rows")
 
+    restate = commands.add_parser(
+        "restate",
+        help="recompute the final rows of a date range from all landed data (e.g. after late records)",
+        description="Recompute every (stat_date, metric) slice of [start, end] that is already final, "
+        "reading every record that has landed. Provisional rows are left to the daily runs. "
+        "Earlier values stay readable with Delta time travel (see docs/maturity.md).",
+    )
+    restate.add_argument("--start", type=_date, required=True, help="first stat_date to restate, YYYY-MM-DD")
+    restate.add_argument("--end", type=_date, required=True, help="last stat_date to restate, YYYY-MM-DD")
+    restate.add_argument("--run-id", default=None, help="id recorded in the tables and Delta history (default cli_restate__<start>_<end>)")
+
     show = commands.add_parser("show", help="print gold metric rows")
     show.add_argument("--date", type=_date, default=None, help="only this stat_date")
     show.add_argument("--shop", default=None, help="only this shop_id")
@@ -76,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
             from csmetrics.pipeline import run_daily
 
             run_daily(args.date, args.run_id or f"cli__{args.date}", args.restate, progress)
+        elif args.command == "restate":
+            from csmetrics.pipeline import restate_range
+
+            if args.end < args.start:
+                raise SystemExit("csmetrics restate: --end must not be before --start")
+            restate_range(args.start, args.end, args.run_id or f"cli_restate__{args.start}_{args.end}", progress)
         elif args.command == "show":
             from csmetrics.show import show_gold
 

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
-from csmetrics.metrics.conversation import conversation_metrics
+from csmetrics.metrics.after_sale import COMPLAINT_COHORT_LAG_DAYS, complaint_cohort_metrics, ticket_metrics
+from csmetrics.metrics.buyer_status import AFTER_SALE_LOOKBACK_DAYS, paid_days
+from csmetrics.metrics.conversation import conversation_metrics, sessions_of_dates
+from csmetrics.metrics.follow_up import fcr_metrics, resolution_metrics
+from csmetrics.metrics.sales import sales_metrics
+from csmetrics.metrics.satisfaction import satisfaction_metrics
 from csmetrics.metrics.long_format import agent_rows, finish, shop_rows
 from csmetrics.plan import RunPlan
 from csmetrics.schemas.gold import GOLD_TABLES
 
-# Local dates reach one day either side of UTC dates (offsets -12 h .. +14 h); a session's
-# messages may continue past the next midnight.
-SESSION_MARGIN_DAYS = 1
+# How far around the plan's dates each input is read (UTC event dates of bronze partitions).
+# Local dates reach one day either side of UTC dates (offsets -12 h .. +14 h).
+TIMEZONE_MARGIN_DAYS = 1
+# A session's messages may continue past the next midnight.
 MESSAGE_MARGIN_DAYS = 2
+# fcr_3d looks for recontacts up to 72 h after a session of its last date.
+RECONTACT_LOOKAHEAD_DAYS = 4
+# Orders paid on [D - 21, D - 1] decide after-sale status; platforms close unpaid orders
+# long before a week, so such orders were created at most this many days before payment.
+PAYMENT_LAG_DAYS = 7
+# Tickets closed on D were created at most this many days before (arbitration included).
+TICKET_OPEN_DAYS = 60
+# resolution_rate_15d looks for complaints up to 360 h after a contact.
+COMPLAINT_LOOKAHEAD_DAYS = 16
 
 
 def staging_path(settings: Settings, table: str, run_id: str) -> str:
@@ -24,19 +41,62 @@ def staging_path(settings: Settings, table: str, run_id: str) -> str:
     return settings.table_path("staging", f"{table}/{safe}")
 
 
+def _around(dates: list[date], before: int, after: int) -> tuple[date, date]:
+    return dates[0] - timedelta(days=before), dates[-1] + timedelta(days=after)
+
+
+def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan) -> DataFrame:
+    """Long metric rows (both grains) of every (stat_date, metric) slice the plan owns.
+
+    Each input is read once, pruned to the event dates the plan's metrics need and to
+    the versions that had arrived by the plan's cutoff.
+    """
+    def read(table, event_dates=None):
+        return read_bronze(spark, settings, table, event_dates, plan.arrival_cutoff)
+
+    dates = plan.dates
+    conversation, satisfaction = plan.dates_for("conversation"), plan.dates_for("satisfaction")
+    sales, fcr, resolution = plan.dates_for("sales"), plan.dates_for("fcr"), plan.dates_for("resolution")
+    complaint_cohort, tickets = plan.dates_for("complaints"), plan.dates_for("after_sale")
+    margin = TIMEZONE_MARGIN_DAYS
+
+    shops = read("shops")
+    sessions = read("sessions", _around(dates, margin + 1, RECONTACT_LOOKAHEAD_DAYS))
+    orders = read("orders", _around(dates, AFTER_SALE_LOOKBACK_DAYS + PAYMENT_LAG_DAYS + margin, RECONTACT_LOOKAHEAD_DAYS))
+    after_sales = read("after_sales", _around(dates, TICKET_OPEN_DAYS + margin, margin))
+    complaints = read("complaints", _around(dates, COMPLAINT_COHORT_LAG_DAYS + margin, COMPLAINT_LOOKAHEAD_DAYS))
+    paid = paid_days(orders, shops)
+
+    parts = []
+    if conversation:
+        messages = read("messages", _around(conversation, margin, MESSAGE_MARGIN_DAYS))
+        parts.append(
+            conversation_metrics(sessions, messages, shops, conversation, settings.business_start, settings.business_end)
+        )
+    if satisfaction:
+        ratings = read("ratings", _around(satisfaction, margin, margin))
+        parts.append(satisfaction_metrics(ratings, sessions, shops, paid, satisfaction))
+    if sales:
+        parts.append(sales_metrics(sessions_of_dates(sessions, shops, sales), orders, paid))
+    if fcr:
+        human_messages = read("messages", _around(fcr, margin, MESSAGE_MARGIN_DAYS)).where(F.col("sender_role") == "human")
+        parts.append(fcr_metrics(sessions_of_dates(sessions, shops, fcr), sessions, human_messages, paid))
+    if resolution:
+        parts.append(
+            resolution_metrics(sessions_of_dates(sessions, shops, resolution), after_sales, complaints, shops, paid, resolution)
+        )
+    if complaint_cohort:
+        parts.append(complaint_cohort_metrics(orders, complaints, shops, complaint_cohort))
+    if tickets:
+        parts.append(ticket_metrics(after_sales, shops, tickets))
+    # Families compute whole date ranges; keep exactly the slices the plan owns.
+    return reduce(DataFrame.unionByName, parts).where(F.expr(plan.replace_predicate()))
+
+
 def compute_metrics(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, DataFrame]:
     """Metric rows of every gold table the plan covers (lazy DataFrames)."""
-    first, last = plan.dates[0], plan.dates[-1]
-    cutoff = plan.arrival_cutoff
     shops = read_bronze(spark, settings, "shops")
-    sessions = read_bronze(
-        spark, settings, "sessions", (first - timedelta(SESSION_MARGIN_DAYS), last + timedelta(SESSION_MARGIN_DAYS)), cutoff
-    )
-    messages = read_bronze(
-        spark, settings, "messages", (first - timedelta(SESSION_MARGIN_DAYS), last + timedelta(MESSAGE_MARGIN_DAYS)), cutoff
-    )
-    long = conversation_metrics(sessions, messages, shops, plan.dates, settings.business_start, settings.business_end)
-    finished = finish(long, shops, plan.run_date, run_id, datetime.now(timezone.utc))
+    finished = finish(metric_rows(spark, settings, plan), shops, plan.run_date, run_id, datetime.now(timezone.utc))
     return {
         "shop_metrics_daily": shop_rows(finished, GOLD_TABLES["shop_metrics_daily"][0]),
         "agent_metrics_daily": agent_rows(finished, GOLD_TABLES["agent_metrics_daily"][0]),

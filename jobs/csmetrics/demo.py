@@ -37,7 +37,7 @@ def run_dag(run_date: date):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="csmetrics end to end on generated data, through Airflow.")
     parser.add_argument("--shops", type=int, default=40, help="shops to generate (default 40)")
-    parser.add_argument("--days", type=int, default=3, help="days to generate and run (default 3)")
+    parser.add_argument("--days", type=int, default=4, help="days to generate and run (default 4)")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 2), help="first day (default 2026-03-02)")
     parser.add_argument("--keep", action="store_true", help="keep the previous demo's data instead of starting over")
     args = parser.parse_args(argv)
@@ -62,11 +62,13 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"csmetrics_daily for {run_date} ended {dag_run.state}; see the task logs above")
             return 1
 
-    from csmetrics.show import show_gold
+    from csmetrics.show import show_shop_matrix
 
-    last = args.start + timedelta(days=args.days - 1)
-    print(show_gold(shop_id="shop0", limit=60))
-    print(f"\nprovisional rows are dates the next run will finalise ({last}); final rows are complete.")
+    print(show_shop_matrix("shop0"))
+    print(
+        "\nA value is provisional (p) until the run for stat_date + w has computed it, then final (F): "
+        "window 0 metrics are final at once, window 1 after one more day, window 3 and 15 later (docs/maturity.md)."
+    )
     print(f"Delta tables: {settings.warehouse}/gold/shop_metrics_daily, {settings.warehouse}/gold/agent_metrics_daily")
     print(f"quarantine: {settings.warehouse}/quarantine/records   quality results: {settings.warehouse}/quality/validation_results")
     _say(f"done in {time.time() - started:.0f} s")

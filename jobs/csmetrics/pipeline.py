@@ -12,14 +12,11 @@ from csmetrics.compute import stage
 from csmetrics.config import Settings
 from csmetrics.ingest.run import ingest
 from csmetrics.plan import RunPlan
-from csmetrics.publish import publish, validate_staged
+from csmetrics.publish import final_slices, publish, validate_staged
 from csmetrics.spark import get_spark
 
-FAMILIES = ("conversation",)
-
-
 def plan_for(run_date: date, restate: bool = False) -> RunPlan:
-    return RunPlan(run_date, FAMILIES, restate)
+    return RunPlan(run_date, restate=restate)
 
 
 def ingest_step(run_date: date, run_id: str, progress=print) -> str:
@@ -49,6 +46,26 @@ def publish_step(run_date: date, run_id: str, restate: bool = False, progress=pr
     settings = Settings.from_env()
     written = publish(get_spark(settings), settings, plan_for(run_date, restate), run_id)
     progress("published " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    return written
+
+
+def restate_range(start: date, end: date, run_id: str, progress=print) -> dict[str, int]:
+    """Recompute every final (stat_date, metric) slice of [start, end] from all landed data.
+
+    Provisional slices are left to the daily runs. The earlier versions stay readable
+    through Delta time travel (docs/maturity.md)."""
+    settings = Settings.from_env()
+    spark = get_spark(settings)
+    slices = final_slices(spark, settings, start, end)
+    if not slices:
+        progress(f"nothing to restate: no final rows between {start} and {end}")
+        return {}
+    plan = RunPlan.restatement(slices)
+    progress(f"restating {len(slices)} final (date, metric) slices between {start} and {end}")
+    stage(spark, settings, plan, run_id)
+    validate_staged(spark, settings, plan, run_id)
+    written = publish(spark, settings, plan, run_id)
+    progress("restated " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
     return written
 
 

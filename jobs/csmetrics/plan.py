@@ -12,14 +12,30 @@ from csmetrics.delta_io import sql_in
 @dataclass(frozen=True)
 class RunPlan:
     """The run for `run_date` writes, for each metric with window w, every date in [R - w, R]:
-    final for R - w, provisional after it. A restatement rewrites final dates instead."""
+    final for R - w, provisional after it. With `restate`, it reads every record that has
+    landed instead of stopping at the run's arrival cutoff.
+
+    A range restatement (`RunPlan.restatement`) owns an explicit list of final slices.
+    """
 
     run_date: date
-    families: tuple[str, ...]
+    families: tuple[str, ...] = registry.families()
     restate: bool = False
+    slices: tuple[tuple[date, str], ...] | None = None
+
+    @classmethod
+    def restatement(cls, final_slices: list[tuple[date, str]]) -> "RunPlan":
+        """Recompute exactly these (stat_date, metric) slices, all of them final: the plan's
+        date is the latest at which one of them became final, so every slice stays final."""
+        as_of = max(day + timedelta(days=registry.BY_ID[metric].window_days) for day, metric in final_slices)
+        return cls(as_of, restate=True, slices=tuple(sorted(final_slices)))
 
     def metrics_by_date(self) -> dict[date, list[str]]:
         plan: dict[date, list[str]] = {}
+        if self.slices is not None:
+            for day, metric in self.slices:
+                plan.setdefault(day, []).append(metric)
+            return dict(sorted(plan.items()))
         for family in self.families:
             for metric in registry.metrics(family):
                 for back in range(metric.window_days + 1):
@@ -29,6 +45,11 @@ class RunPlan:
     @property
     def dates(self) -> list[date]:
         return list(self.metrics_by_date())
+
+    def dates_for(self, family: str) -> list[date]:
+        """Dates on which the plan owns at least one metric of `family`."""
+        ids = {m.id for m in registry.metrics(family)}
+        return [day for day, metrics in self.metrics_by_date().items() if ids.intersection(metrics)]
 
     def replace_predicate(self) -> str:
         """The exact slice of a gold table this run owns: (stat_date, metric) pairs."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from csmetrics.compute import staging_path
 from csmetrics.config import Settings
-from csmetrics.delta_io import ensure_table, replace_where
+from csmetrics.delta_io import ensure_table, replace_where, table_exists
 from csmetrics.plan import RunPlan
 from csmetrics.quality.gate import CheckResult, raise_on_critical, record_results, validate
 from csmetrics.schemas.gold import GOLD_TABLES
@@ -27,6 +30,21 @@ def validate_staged(spark: SparkSession, settings: Settings, plan: RunPlan, run_
     record_results(spark, settings.table_path("quality", "validation_results"), run_id, results)
     raise_on_critical(results)
     return results
+
+
+def final_slices(spark: SparkSession, settings: Settings, start: date, end: date) -> list[tuple[date, str]]:
+    """The (stat_date, metric) slices of [start, end] already final in gold (a small list)."""
+    path = gold_path(settings, "shop_metrics_daily")
+    if not table_exists(spark, path):
+        return []
+    rows = (
+        spark.read.format("delta").load(path)
+        .where(F.col("stat_date").between(F.lit(start), F.lit(end)) & (F.col("maturity") == "final"))
+        .select("stat_date", "metric")
+        .distinct()
+        .collect()
+    )
+    return sorted((row["stat_date"], row["metric"]) for row in rows)
 
 
 def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, int]:

@@ -39,6 +39,19 @@ def _conversation(id_, description, kind, direction, unit="", agent=True):
     return Metric(id_, description, kind, direction, 1, "conversation", grains, ("all",), unit)
 
 
+def _delayed(family, id_, description, kind, direction, window, unit=""):
+    return Metric(id_, description, kind, direction, window, family, (SHOP,), ("all",), unit)
+
+
+SATISFACTION_SEGMENTS = ("all", "human", "bot", "presale", "aftersale")
+# Ratings at agent grain are those of target = human, stored under that segment.
+AGENT_RATING_SEGMENT = "human"
+
+
+def _satisfaction(id_, description):
+    return Metric(id_, description, RATIO, HIGHER, 1, "satisfaction", (SHOP, AGENT), SATISFACTION_SEGMENTS)
+
+
 METRICS: tuple[Metric, ...] = (
     _conversation("consult_sessions", "Non-filtered sessions started on D", COUNT, VOLUME, "sessions", agent=False),
     _conversation("consult_buyers", "Distinct buyers of non-filtered sessions of D", COUNT, VOLUME, "buyers", agent=False),
@@ -56,6 +69,23 @@ METRICS: tuple[Metric, ...] = (
     _conversation("answer_question_ratio", "Human messages / human-phase buyer messages", RATIO, HIGHER),
     _conversation("reply_rate", "Buyers whose last message of the day was followed by a valid reply", RATIO, HIGHER),
     _conversation("avg_reception_seconds", "Mean ended_at - transferred_to_human_at of received sessions", MEAN, LOWER, "seconds"),
+    _satisfaction("satisfaction_rate", "Ratings scored 4 or 5 / ratings invited on D and given by the end of D+1"),
+    _satisfaction("very_satisfied_rate", "Ratings scored 5 / ratings invited on D and given by the end of D+1"),
+    _delayed("sales", "inquiry_buyers", "Pre-sale buyers among the consulting buyers of D", COUNT, VOLUME, 1, "buyers"),
+    _delayed("sales", "inquiry_pay_rate_t1", "Inquiry buyers who paid from their first contact to the end of D+1", RATIO, HIGHER, 1),
+    _delayed("sales", "inquiry_pay_rate_final", "Inquiry buyers who paid from their first contact to the end of D+3", RATIO, HIGHER, 3),
+    _delayed("sales", "cs_sales_amount", "Amount of orders created and paid within 72 h of the buyer's first contact", SUM, VOLUME, 3, "currency"),
+    _delayed("sales", "cs_buyers", "Consulting buyers with at least one such order", COUNT, VOLUME, 3, "buyers"),
+    _delayed("sales", "cs_items", "Items of those orders", SUM, VOLUME, 3, "items"),
+    _delayed("sales", "avg_order_value", "cs_sales_amount / cs_buyers", MEAN, VOLUME, 3, "currency"),
+    _delayed("sales", "items_per_buyer", "cs_items / cs_buyers", MEAN, VOLUME, 3, "items"),
+    _delayed("fcr", "fcr_3d", "After-sale received sessions without a human recontact within 72 h", RATIO, HIGHER, 3),
+    _delayed("resolution", "resolution_rate_15d", "After-sale contacts of D without a complaint within 360 h", RATIO, HIGHER, 15),
+    _delayed("complaints", "complaint_rate_14d", "Orders paid on D-14 complained about within 336 h of payment", RATIO, LOWER, 0),
+    _delayed("after_sale", "dispute_merchant_rate", "Tickets closed on D with the merchant found responsible", RATIO, LOWER, 0),
+    _delayed("after_sale", "return_refund_wait_seconds", "Mean merchant wait of return/exchange tickets closed on D", MEAN, LOWER, 0, "seconds"),
+    _delayed("after_sale", "refund_only_wait_seconds", "Mean merchant wait of refund-only tickets closed on D", MEAN, LOWER, 0, "seconds"),
+    _delayed("after_sale", "refund_cycle_seconds", "Mean closed_at - created_at of refund tickets closed on D", MEAN, LOWER, 0, "seconds"),
 )
 
 BY_ID: dict[str, Metric] = {m.id: m for m in METRICS}
@@ -71,3 +101,27 @@ def metrics(family: str | None = None, grain: str | None = None) -> list[Metric]
 
 def max_window(family: str | None = None) -> int:
     return max(m.window_days for m in metrics(family))
+
+
+# The bronze tables each family reads.
+FAMILY_INPUTS: dict[str, tuple[str, ...]] = {
+    "conversation": ("sessions", "messages"),
+    "satisfaction": ("ratings", "sessions", "orders"),
+    "sales": ("sessions", "orders"),
+    "fcr": ("sessions", "messages", "orders"),
+    "resolution": ("sessions", "orders", "after_sales", "complaints"),
+    "complaints": ("orders", "complaints"),
+    "after_sale": ("after_sales",),
+}
+
+
+def recompute_horizon_days(table: str) -> int | None:
+    """How many days back from its date a normal run recomputes metrics that read `table`
+    (None: no metric reads it). Records about older events can only change final rows."""
+    windows = [m.window_days for m in METRICS if table in FAMILY_INPUTS[m.family]]
+    return max(windows) if windows else None
+
+
+def families() -> tuple[str, ...]:
+    """Every metric family, in registry order."""
+    return tuple(dict.fromkeys(m.family for m in METRICS))

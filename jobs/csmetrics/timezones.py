@@ -12,6 +12,10 @@ def local_date(utc: Column, timezone: Column) -> Column:
     return F.to_date(F.from_utc_timestamp(utc, timezone))
 
 
+def local_day_end(day: Column, timezone: Column, days_after: int = 0) -> Column:
+    """UTC instant of the local midnight ending date `day` + `days_after` (exclusive bound)."""
+    return F.to_utc_timestamp(F.date_add(day, days_after + 1).cast("timestamp"), timezone)
+
 
 def within_local_hours(utc: Column, timezone: Column, day: Column, start: time, end: time) -> Column:
     """True when `utc` falls on local date `day` within [start, end) local time."""

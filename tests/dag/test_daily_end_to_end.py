@@ -10,6 +10,7 @@ import pyarrow.dataset as ds
 import pytest
 from pyspark.sql import functions as F
 
+from csmetrics.config import Settings
 from csmetrics.generate import GenerateOptions, generate
 
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
@@ -51,12 +52,19 @@ def gold(spark, settings, table="shop_metrics_daily"):
     return sorted(tuple(r) for r in frame.collect())
 
 
-@pytest.fixture
-def two_days(spark, settings, dagbag):
-    generate(GenerateOptions(settings.landing, shops=6, days=2, start=DAY1, seed=11))
-    run(dagbag, DAY1)
-    run(dagbag, DAY2)
-    return settings
+@pytest.fixture(scope="module")
+def two_days(spark, dagbag, tmp_path_factory):
+    """Both dates run once through Airflow for the whole module (each run takes a while)."""
+    root = tmp_path_factory.mktemp("two_days")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CSMETRICS_WAREHOUSE", str(root / "warehouse"))
+        env.setenv("CSMETRICS_LANDING", str(root / "landing"))
+        env.setenv("CSMETRICS_SHUFFLE_PARTITIONS", "2")
+        settings = Settings.from_env()
+        generate(GenerateOptions(settings.landing, shops=6, days=2, start=DAY1, seed=11))
+        run(dagbag, DAY1)
+        run(dagbag, DAY2)
+        yield settings
 
 
 def test_gold_matches_raw_rows_and_matures(spark, two_days, dagbag):

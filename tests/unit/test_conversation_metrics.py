@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.metrics.conversation import conversation_metrics
 from csmetrics.metrics.long_format import finish
-from csmetrics.schemas.raw import MESSAGES, SESSIONS, SHOPS
+from csmetrics.schemas.raw import MESSAGES, SESSIONS
 from tests.conftest import local
 
 D = date(2026, 3, 2)
@@ -69,11 +69,8 @@ MESSAGE_ROWS = [
 
 
 @pytest.fixture(scope="module")
-def metric_rows(spark):
-    shops = spark.createDataFrame(
-        [("s1", "Shop 1", "tmall", "food", "L3", SH, date(2025, 1, 1)), ("s2", "Shop 2", "taobao", "toys", "L1", LA, date(2025, 1, 1))],
-        SHOPS.schema,
-    )
+def metric_rows(spark, two_shops):
+    shops = two_shops
     sessions = spark.createDataFrame(SESSIONS_ROWS, SESSIONS.schema)
     messages = spark.createDataFrame(MESSAGE_ROWS, MESSAGES.schema)
     long = conversation_metrics(sessions, messages, shops, [D, date(2026, 3, 3)])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from csmetrics import registry
 from csmetrics.bronze import EVENT_DATE, bronze_path
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, ensure_table, replace_where, sql_in, table_exists
@@ -33,6 +34,8 @@ class TableReport:
     inserted: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    # Inserted records about events older than anything a normal run still recomputes.
+    late_for_final: int = 0
     reasons: Counter = field(default_factory=Counter)
     unreadable_files: list[UnreadableFile] = field(default_factory=list)
 
@@ -46,6 +49,8 @@ class TableReport:
             f"{self.table:12s} dt {dates:22s} landed {self.landed:>10,d}  bronze {self.inserted:>10,d}  "
             f"quarantined {self.quarantined:>8,d}  duplicates {self.duplicates:>8,d}"
         )
+        if self.late_for_final:
+            text += f"  late for final dates {self.late_for_final:,d}"
         if self.unreadable_files:
             text += f"  unreadable files {len(self.unreadable_files)}"
         return text
@@ -57,7 +62,14 @@ class IngestReport:
     tables: dict[str, TableReport] = field(default_factory=dict)
 
     def summary(self) -> str:
-        return "\n".join(report.line() for report in self.tables.values())
+        lines = [report.line() for report in self.tables.values()]
+        late = sum(report.late_for_final for report in self.tables.values())
+        if late:
+            lines.append(
+                f"{late:,d} late record(s) concern dates whose metrics are already final: they change nothing "
+                "until a restatement (csmetrics restate --start ... --end ...)"
+            )
+        return "\n".join(lines)
 
 
 def ingest(spark: SparkSession, settings: Settings, run_date: date, run_id: str, progress=print) -> IngestReport:
@@ -87,6 +99,7 @@ def ingest(spark: SparkSession, settings: Settings, run_date: date, run_id: str,
             existing = _existing_versions(spark, settings, table, records)
             classified = classify(records, table, known_shops, existing).persist(StorageLevel.MEMORY_AND_DISK)
             _count(classified, table_report)
+            table_report.late_for_final = _late_for_final(classified, table, run_date)
         report.tables[name] = table_report
         pending[name] = (partitions, classified)
 
@@ -152,6 +165,17 @@ def _count(classified: DataFrame, report: TableReport) -> None:
             report.quarantined += row["count"]
             for reason in row["reason"].split("; "):
                 report.reasons[reason.split(":", 1)[0] if reason.startswith("conflicting") else reason] += row["count"]
+
+
+def _late_for_final(classified: DataFrame, table: RawTable, run_date: date) -> int:
+    """Valid new records whose event's local date (UTC date - 1 day for the timezone margin)
+    is before every date a normal run still recomputes with this table: they change
+    nothing until a restatement (docs/maturity.md)."""
+    horizon = registry.recompute_horizon_days(table.name)
+    if horizon is None or table.event_time is None:
+        return 0
+    oldest_open = run_date - timedelta(days=horizon + 1)
+    return classified.where((F.col("status") == INSERT) & (F.col(EVENT_DATE) < F.lit(oldest_open))).count()
 
 
 def _write_quarantine(spark, path, report: TableReport, partitions, classified, run_id) -> None:

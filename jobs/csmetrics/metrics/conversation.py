@@ -15,7 +15,7 @@ from datetime import date, time
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from csmetrics.metrics.long_format import UNASSIGNED, aggregate_both_grains
+from csmetrics.metrics.long_format import UNASSIGNED, aggregate_both_grains, count_where
 from csmetrics.timezones import local_date, seconds_between, within_local_hours
 
 REPLY_LIMIT_SECONDS = 180
@@ -98,9 +98,9 @@ def message_metrics(features: DataFrame) -> DataFrame:
         features.where(hp_buyer | F.col("is_human")),
         agent,
         {
-            "reply_3min_rate": (_count(F.col("replied_3min")), _count(F.col("is_counted_3min"))),
-            "avg_response_seconds": (F.sum(F.when(replied, F.col("response_s"))), _count(replied)),
-            "answer_question_ratio": (_count(F.col("is_human")), _count(hp_buyer)),
+            "reply_3min_rate": (count_where(F.col("replied_3min")), count_where(F.col("is_counted_3min"))),
+            "avg_response_seconds": (F.sum(F.when(replied, F.col("response_s"))), count_where(replied)),
+            "answer_question_ratio": (count_where(F.col("is_human")), count_where(hp_buyer)),
         },
     )
 
@@ -123,8 +123,8 @@ def round_metrics(round_rows: DataFrame) -> DataFrame:
         round_rows,
         attributed_agent(F.col("reply_agent"), F.col("last_agent_id")),
         {
-            "avg_round_response_seconds": (F.sum(F.when(replied, F.col("response_s"))), _count(replied)),
-            "slow_rounds": (_count(slow), None),
+            "avg_round_response_seconds": (F.sum(F.when(replied, F.col("response_s"))), count_where(replied)),
+            "slow_rounds": (count_where(slow), None),
         },
     )
 
@@ -135,8 +135,8 @@ def session_facts(features: DataFrame) -> DataFrame:
     return features.groupBy("session_id").agg(
         F.max(F.col("is_human") & (F.col("sent_at") >= F.col("transferred_to_human_at"))).alias("has_human_reply"),
         first_hp_buyer["response_s"].alias("first_response_s"),
-        _count(F.col("is_counted_3min")).alias("counted_3min"),
-        _count(F.col("replied_3min")).alias("replied_3min"),
+        count_where(F.col("is_counted_3min")).alias("counted_3min"),
+        count_where(F.col("replied_3min")).alias("replied_3min"),
     )
 
 
@@ -153,24 +153,24 @@ def session_metrics(sessions: DataFrame, facts: DataFrame) -> DataFrame:
         s,
         attributed_agent(F.col("last_agent_id")),
         {
-            "consult_sessions": (_count(kept), None),
+            "consult_sessions": (count_where(kept), None),
             "consult_buyers": (F.count_distinct(F.when(kept, F.col("buyer_id"))), None),
-            "filtered_sessions": (_count(F.col("is_filtered")), None),
-            "transfer_sessions": (_count(transferred), None),
-            "received_sessions": (_count(received), None),
-            "pickup_rate": (_count(received), _count(transferred)),
+            "filtered_sessions": (count_where(F.col("is_filtered")), None),
+            "transfer_sessions": (count_where(transferred), None),
+            "received_sessions": (count_where(received), None),
+            "pickup_rate": (count_where(received), count_where(transferred)),
             "avg_wait_seconds": (
                 F.sum(F.when(queued, seconds_between(F.col("assigned_at"), F.col("queue_entered_at")))),
-                _count(queued),
+                count_where(queued),
             ),
             "avg_reception_seconds": (
                 F.sum(F.when(ended, seconds_between(F.col("ended_at"), F.col("transferred_to_human_at")))),
-                _count(ended),
+                count_where(ended),
             ),
-            "first_response_seconds": (F.sum(F.when(first, F.col("first_response_s"))), _count(first)),
+            "first_response_seconds": (F.sum(F.when(first, F.col("first_response_s"))), count_where(first)),
             "reply_3min_session_rate": (
-                _count(scored & (F.col("replied_3min") == F.col("counted_3min"))),
-                _count(scored),
+                count_where(scored & (F.col("replied_3min") == F.col("counted_3min"))),
+                count_where(scored),
             ),
         },
     )
@@ -192,7 +192,7 @@ def buyer_metrics(sessions: DataFrame, features: DataFrame) -> DataFrame:
     return aggregate_both_grains(
         buyers,
         attributed_agent(F.col("d.last_agent_id")),
-        {"reply_rate": (_count(replied), F.count(F.lit(1)))},
+        {"reply_rate": (count_where(replied), F.count(F.lit(1)))},
     )
 
 
@@ -214,6 +214,3 @@ def conversation_metrics(
         .unionByName(buyer_metrics(of_dates, features))
     )
 
-
-def _count(condition: Column) -> Column:
-    return F.sum(F.when(condition, 1).otherwise(0))

@@ -9,45 +9,77 @@ from pyspark.sql import functions as F
 
 from csmetrics import DEFINITION_VERSION, registry
 from csmetrics.registry import AGENT
+from csmetrics.timezones import local_day_end
 
 UNASSIGNED = "unassigned"
 KEYS = ["stat_date", "shop_id", "agent_id"]
 
 
+def count_where(condition: Column) -> Column:
+    """The number of rows where `condition` holds (0, not null, when none does)."""
+    return F.sum(F.when(condition, 1).otherwise(0))
+
+
+def _measure_columns(measures: dict[str, tuple[Column, Column | None]]) -> list[Column]:
+    columns = []
+    for metric, (numerator, denominator) in measures.items():
+        columns.append(numerator.cast("double").alias(f"{metric}__n"))
+        columns.append((denominator if denominator is not None else F.lit(None)).cast("double").alias(f"{metric}__d"))
+    return columns
+
+
+def _long_structs(metrics: list[str]) -> Column:
+    return F.array(
+        *[
+            F.struct(F.lit(m).alias("metric"), F.col(f"{m}__n").alias("numerator"), F.col(f"{m}__d").alias("denominator"))
+            for m in metrics
+        ]
+    )
+
+
+def _unpivot(grouped: DataFrame, keys: list[str], measures: dict) -> DataFrame:
+    """One long row per (group, metric) from the wide `<metric>__n` / `<metric>__d` columns."""
+    return grouped.select(*keys, F.explode(_long_structs(list(measures))).alias("r")).select(*keys, "r.*")
+
+
 def aggregate_both_grains(frame: DataFrame, agent: Column, measures: dict[str, tuple[Column, Column | None]]) -> DataFrame:
     """Aggregate `measures` (metric -> (numerator, denominator)) per shop and per agent in one pass.
 
-    Returns long rows: stat_date, shop_id, agent_id (null at shop grain), metric,
-    numerator, denominator.
+    Returns long rows: stat_date, shop_id, agent_id (null at shop grain), segment "all",
+    metric, numerator, denominator. Metrics the registry does not compute per agent keep
+    their shop rows only.
     """
-    aggregates = []
-    for metric, (numerator, denominator) in measures.items():
-        aggregates.append(numerator.cast("double").alias(f"{metric}__n"))
-        aggregates.append((denominator if denominator is not None else F.lit(None)).cast("double").alias(f"{metric}__d"))
     grouped = frame.withColumn("agent_id", agent).groupingSets(
         [["stat_date", "shop_id"], ["stat_date", "shop_id", "agent_id"]], "stat_date", "shop_id", "agent_id"
-    ).agg(*aggregates, F.grouping("agent_id").alias("_shop_grain"))
-    rows = F.explode(
-        F.array(
-            *[
-                F.struct(F.lit(m).alias("metric"), F.col(f"{m}__n").alias("numerator"), F.col(f"{m}__d").alias("denominator"))
-                for m in measures
-            ]
-        )
-    )
-    long = grouped.select("stat_date", "shop_id", "agent_id", "_shop_grain", rows.alias("r")).select(
-        "stat_date", "shop_id", "agent_id", "_shop_grain", "r.*"
-    )
-    agent_metrics = [m.id for m in registry.metrics(grain=AGENT)]
-    keep = (F.col("_shop_grain") == 1) | F.col("metric").isin(agent_metrics)
-    return long.where(keep).withColumn(
-        "agent_id", F.when(F.col("_shop_grain") == 1, F.lit(None)).otherwise(F.col("agent_id"))
-    ).drop("_shop_grain")
+    ).agg(*_measure_columns(measures), F.grouping("agent_id").alias("_shop_grain"))
+    agent_metrics = [m.id for m in registry.metrics(grain=AGENT) if m.id in measures]
+    shop_grain = F.col("_shop_grain") == 1
+    # Pick each grain's metrics before exploding: filtering the exploded rows on the grouping
+    # flag trips Spark's optimizer (the flag is pruned below the generator).
+    rows = F.when(shop_grain, _long_structs(list(measures))).otherwise(_long_structs(agent_metrics))
+    return grouped.select(
+        "stat_date",
+        "shop_id",
+        F.when(shop_grain, F.lit(None).cast("string")).otherwise(F.col("agent_id")).alias("agent_id"),
+        F.lit("all").alias("segment"),
+        F.explode(rows).alias("r"),
+    ).select("stat_date", "shop_id", "agent_id", "segment", "r.*")
 
 
-def finish(
-    long: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at, segment: str = "all"
+def aggregate(
+    frame: DataFrame, measures: dict[str, tuple[Column, Column | None]], segment: Column | None = None, agent: Column | None = None
 ) -> DataFrame:
+    """Aggregate `measures` per stat_date, shop (and agent when given) and segment (default "all").
+
+    Returns the same long rows as `aggregate_both_grains`.
+    """
+    frame = frame.withColumn("segment", segment if segment is not None else F.lit("all"))
+    frame = frame.withColumn("agent_id", agent if agent is not None else F.lit(None).cast("string"))
+    keys = ["stat_date", "shop_id", "agent_id", "segment"]
+    return _unpivot(frame.groupBy(*keys).agg(*_measure_columns(measures)), keys, measures)
+
+
+def finish(long: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at) -> DataFrame:
     """Apply the emission rule, value, maturity and final_after (SPEC §4-5)."""
     kinds = F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(m.kind))])
     windows = F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(m.window_days))])
@@ -59,7 +91,6 @@ def finish(
     zone = shops.select("shop_id", "timezone")
     return (
         emitted.join(F.broadcast(zone), "shop_id")
-        .withColumn("segment", F.lit(segment))
         .withColumn("denominator", F.when(has_denominator, F.col("denominator")))
         .withColumn("value", F.when(has_denominator, F.col("numerator") / F.col("denominator")).otherwise(F.col("numerator")))
         .withColumn(
@@ -76,7 +107,7 @@ def finish(
 
 def _final_after(window: Column) -> Column:
     """UTC end of local day stat_date + w: when the value becomes final."""
-    return F.to_utc_timestamp(F.date_add(F.col("stat_date"), window + 1).cast("timestamp"), F.col("timezone"))
+    return local_day_end(F.col("stat_date"), F.col("timezone"), window)
 
 
 def shop_rows(finished: DataFrame, schema) -> DataFrame:

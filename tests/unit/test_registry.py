@@ -1,0 +1,46 @@
+"""The registry is the one list of metrics: the docs page and the plan follow it."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from csmetrics import registry
+from csmetrics.plan import RunPlan
+from csmetrics.registry_doc import render
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_docs_page_is_generated_from_the_registry():
+    assert (ROOT / "docs" / "metric-registry.md").read_text() == render(), (
+        "run: .venv/bin/python -m csmetrics.registry_doc > docs/metric-registry.md"
+    )
+
+
+def test_every_spec_metric_is_registered_once():
+    ids = [m.id for m in registry.METRICS]
+    assert len(ids) == len(set(ids)) == 33
+
+
+def test_run_plan_follows_each_window():
+    plan = RunPlan(date(2026, 3, 20)).metrics_by_date()
+    assert min(plan) == date(2026, 3, 5) and max(plan) == date(2026, 3, 20)  # w = 15
+    assert plan[date(2026, 3, 5)] == ["resolution_rate_15d"]
+    assert "fcr_3d" in plan[date(2026, 3, 17)] and "fcr_3d" not in plan[date(2026, 3, 16)]
+    assert "pickup_rate" in plan[date(2026, 3, 19)] and "pickup_rate" not in plan[date(2026, 3, 18)]
+    assert "complaint_rate_14d" in plan[date(2026, 3, 20)] and "complaint_rate_14d" not in plan[date(2026, 3, 19)]
+
+
+def test_range_restatement_keeps_its_slices_final():
+    plan = RunPlan.restatement([(date(2026, 3, 2), "pickup_rate"), (date(2026, 3, 2), "fcr_3d")])
+    assert plan.run_date == date(2026, 3, 5)  # fcr_3d of 03-02 became final with the run for 03-05
+    assert plan.arrival_cutoff is None
+    assert plan.metrics_by_date() == {date(2026, 3, 2): ["fcr_3d", "pickup_rate"]}
+
+
+def test_late_record_horizon_per_table():
+    assert registry.recompute_horizon_days("ratings") == 1
+    assert registry.recompute_horizon_days("messages") == 3
+    assert registry.recompute_horizon_days("complaints") == 15
+    assert registry.recompute_horizon_days("shops") is None
