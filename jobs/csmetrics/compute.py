@@ -69,9 +69,14 @@ def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan) -> DataF
 
     parts = []
     if conversation:
+        # Its own narrow read: the widest input of the day should not drag 3 weeks of
+        # sessions into the message join.
+        conversation_sessions = read("sessions", _around(conversation, margin, margin))
         messages = read("messages", _around(conversation, margin, MESSAGE_MARGIN_DAYS))
         parts.append(
-            conversation_metrics(sessions, messages, shops, conversation, settings.business_start, settings.business_end)
+            conversation_metrics(
+                conversation_sessions, messages, shops, conversation, settings.business_start, settings.business_end
+            )
         )
     if satisfaction:
         ratings = read("ratings", _around(satisfaction, margin, margin))

@@ -17,9 +17,9 @@ SH = "Asia/Shanghai"
 LA = "America/Los_Angeles"
 
 
-def session(sid, buyer, started, transferred=None, queue=None, assigned=None, ended=None, agent=None, spam=False, shop="s1", zone=SH):
+def session(sid, buyer, started, transferred=None, queue=None, assigned=None, ended=None, agent=None, spam=False, shop="s1", zone=SH, internal=False):
     t = lambda x: local(x, zone) if x else None  # noqa: E731
-    return (sid, shop, buyer, t(started), t(ended), t(transferred), t(queue), t(assigned), agent, False, spam, None, None, None, t(started))
+    return (sid, shop, buyer, t(started), t(ended), t(transferred), t(queue), t(assigned), agent, internal, spam, None, None, None, t(started))
 
 
 def message(mid, sid, role, at, agent=None, kind="text", shop="s1", zone=SH):
@@ -37,6 +37,8 @@ SESSIONS_ROWS = [
     session("E", "u3", "2026-03-02 12:00:00", agent="bot1"),
     # F: spam, filtered out of everything but filtered_sessions.
     session("F", "u4", "2026-03-02 11:00:00", "2026-03-02 11:00:00", agent="h1", spam=True),
+    # I: the shop's own sub-account (internal), slow and unanswered: filtered too.
+    session("I", "u5", "2026-03-02 13:00:00", "2026-03-02 13:00:00", "2026-03-02 13:00:00", "2026-03-02 13:09:00", agent="h1", internal=True),
     # L: a Los Angeles shop; 20:00 local on D is already D+1 in UTC.
     session("L", "u9", "2026-03-02 20:00:00", "2026-03-02 20:00:00", None, None, None, "h9", shop="s2", zone=LA),
 ]
@@ -63,6 +65,7 @@ MESSAGE_ROWS = [
     message("e2", "E", "bot", "2026-03-02 12:00:03", "bot1"),
     message("f1", "F", "buyer", "2026-03-02 11:00:05"),
     message("f2", "F", "human", "2026-03-02 11:00:10", "h1"),
+    message("i1", "I", "buyer", "2026-03-02 13:00:05"),
     message("l1", "L", "buyer", "2026-03-02 22:59:59", shop="s2", zone=LA),
     message("l2", "L", "human", "2026-03-02 23:00:30", "h9", shop="s2", zone=LA),  # +31 s
 ]
@@ -86,9 +89,9 @@ def shop_value(rows, metric, shop="s1", day=D):
 @pytest.mark.parametrize(
     "metric, expected",
     [
-        ("consult_sessions", (4, None, 4)),  # A, B, C, E (F is spam)
+        ("consult_sessions", (4, None, 4)),  # A, B, C, E (F is spam, I internal)
         ("consult_buyers", (3, None, 3)),  # u1 (A and C), u2, u3
-        ("filtered_sessions", (1, None, 1)),  # F
+        ("filtered_sessions", (2, None, 2)),  # F (spam), I (internal)
         ("transfer_sessions", (3, None, 3)),  # A, B, C
         ("received_sessions", (2, None, 2)),  # A, C (B never picked up)
         ("pickup_rate", (2, 3, 2 / 3)),
