@@ -48,8 +48,10 @@ def _around(dates: list[date], before: int, after: int) -> tuple[date, date]:
 def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan) -> DataFrame:
     """Long metric rows (both grains) of every (stat_date, metric) slice the plan owns.
 
-    Each input is read once, pruned to the event dates the plan's metrics need and to
-    the versions that had arrived by the plan's cutoff.
+    Each input is pruned to the event dates the plan's metrics need and to the versions
+    that had arrived by the plan's cutoff. Sessions and messages are read twice on purpose:
+    narrowly for the conversation metrics (the heavy message join), widely for the delayed
+    families, which share one read.
     """
     def read(table, event_dates=None):
         return read_bronze(spark, settings, table, event_dates, plan.arrival_cutoff)

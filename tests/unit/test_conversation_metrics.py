@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from pyspark.sql import functions as F
 
 from csmetrics.metrics.conversation import conversation_metrics
 from csmetrics.metrics.long_format import finish

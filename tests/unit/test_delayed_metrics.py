@@ -16,7 +16,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from pyspark.sql import functions as F
 
 from csmetrics.metrics.after_sale import complaint_cohort_metrics, ticket_metrics
 from csmetrics.metrics.buyer_status import paid_days

@@ -168,9 +168,9 @@ def _count(classified: DataFrame, report: TableReport) -> None:
 
 
 def _late_for_final(classified: DataFrame, table: RawTable, run_date: date) -> int:
-    """Valid new records whose event's local date (UTC date - 1 day for the timezone margin)
-    is before every date a normal run still recomputes with this table: they change
-    nothing until a restatement (docs/maturity.md)."""
+    """Valid new records whose UTC event date lies before every date a normal run still
+    recomputes with this table (one extra day for timezones): they concern final values
+    and change nothing until a restatement (docs/maturity.md)."""
     horizon = registry.recompute_horizon_days(table.name)
     if horizon is None or table.event_time is None:
         return 0
