@@ -1,4 +1,4 @@
-"""Expectations for gold/agent_metrics_daily."""
+"""Expectations for gold/agent_metrics_daily: the rules every metric row obeys."""
 
 from __future__ import annotations
 
@@ -8,5 +8,5 @@ from csmetrics.quality.checks import Check
 KEYS = ["stat_date", "shop_id", "agent_id", "metric", "segment"]
 
 
-def expectations(dates) -> list[Check]:
+def expectations(dates, volume_anomaly_factor: float) -> list[Check]:
     return metric_row_checks(KEYS, dates)

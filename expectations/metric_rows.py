@@ -5,7 +5,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from csmetrics import registry
-from csmetrics.quality.checks import CRITICAL, ROWS, Check, sql_list
+from csmetrics.quality.checks import CRITICAL, Check, sql_list
 
 
 def metric_row_checks(keys: list[str], dates) -> list[Check]:
@@ -14,19 +14,18 @@ def metric_row_checks(keys: list[str], dates) -> list[Check]:
     without_denominator = [m.id for m in registry.METRICS if not m.has_denominator]
     segments = sorted({s for m in registry.METRICS for s in m.segments})
     return [
-        Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=keys), CRITICAL, ROWS),
-        Check(gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=[m.id for m in registry.METRICS]), CRITICAL, ROWS),
-        Check(gxe.ExpectColumnValuesToBeInSet(column="segment", value_set=segments), CRITICAL, ROWS),
-        Check(gxe.ExpectColumnValuesToBeInSet(column="maturity", value_set=["provisional", "final"]), CRITICAL, ROWS),
-        Check(gxe.ExpectColumnValuesToBeInSet(column="stat_date", value_set=[str(d) for d in dates]), CRITICAL, ROWS, cast_to_string="stat_date"),
-        Check(gxe.ExpectColumnValuesToNotBeNull(column="value"), CRITICAL, ROWS),
-        Check(gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0), CRITICAL, ROWS),
+        Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=keys), CRITICAL),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=[m.id for m in registry.METRICS]), CRITICAL),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="segment", value_set=segments), CRITICAL),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="maturity", value_set=["provisional", "final"]), CRITICAL),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="stat_date", value_set=[str(d) for d in dates]), CRITICAL, cast_to_string="stat_date"),
+        Check(gxe.ExpectColumnValuesToNotBeNull(column="value"), CRITICAL),
+        Check(gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0), CRITICAL),
         Check(
             gxe.ExpectColumnValuesToBeBetween(
                 column="value", min_value=0, max_value=1, row_condition=f"metric IN ({sql_list(ratios)})", condition_parser="spark"
             ),
             CRITICAL,
-            ROWS,
         ),
         Check(
             gxe.ExpectColumnValuesToBeBetween(
@@ -37,13 +36,11 @@ def metric_row_checks(keys: list[str], dates) -> list[Check]:
                 condition_parser="spark",
             ),
             CRITICAL,
-            ROWS,
         ),
         Check(
             gxe.ExpectColumnValuesToBeNull(
                 column="denominator", row_condition=f"metric IN ({sql_list(without_denominator)})", condition_parser="spark"
             ),
             CRITICAL,
-            ROWS,
         ),
     ]

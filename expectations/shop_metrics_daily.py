@@ -1,16 +1,17 @@
-"""Expectations for gold/shop_metrics_daily."""
+"""Expectations for gold/shop_metrics_daily: metric rows, cross-metric rules, coverage, volume."""
 
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
 from csmetrics.expectations.metric_rows import metric_row_checks
-from csmetrics.quality.checks import CRITICAL, PER_SHOP_DAY, Check
+from csmetrics.quality.checks import COVERAGE, CRITICAL, PER_SHOP_DAY, PLATFORM_VOLUME, SHOP_VOLUME, WARNING, Check
 
 KEYS = ["stat_date", "shop_id", "metric", "segment"]
 
 
-def expectations(dates) -> list[Check]:
+def expectations(dates, volume_anomaly_factor: float) -> list[Check]:
+    within_factor = dict(min_value=1 / volume_anomaly_factor, max_value=volume_anomaly_factor)
     return metric_row_checks(KEYS, dates) + [
         Check(
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -19,4 +20,9 @@ def expectations(dates) -> list[Check]:
             CRITICAL,
             PER_SHOP_DAY,
         ),
+        # A shop with sessions on D and no conversation rows lost data on the way.
+        Check(gxe.ExpectColumnValuesToBeInSet(column="has_conversation_rows", value_set=[True]), CRITICAL, COVERAGE),
+        # Volume shifts are worth a look, not a reason to hold the numbers: warnings.
+        Check(gxe.ExpectColumnValuesToBeBetween(column="ratio_to_trailing_median", **within_factor), WARNING, SHOP_VOLUME),
+        Check(gxe.ExpectColumnValuesToBeBetween(column="ratio_to_trailing_median", **within_factor), WARNING, PLATFORM_VOLUME),
     ]

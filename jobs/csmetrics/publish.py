@@ -1,4 +1,4 @@
-"""Write, audit, publish: validate staged rows with GX, then replace the run's slice of gold."""
+"""Publish a run's staged rows, once the gold gate has passed: replace exactly its slice of gold."""
 
 from __future__ import annotations
 
@@ -11,25 +11,13 @@ from csmetrics.compute import staging_path
 from csmetrics.config import Settings
 from csmetrics.delta_io import ensure_table, replace_where, table_exists
 from csmetrics.plan import RunPlan
-from csmetrics.quality.gate import CheckResult, raise_on_critical, record_results, validate
+from csmetrics.quality.gold_gate import METRIC_TABLES
 from csmetrics.schemas.gold import GOLD_TABLES
 
-METRIC_TABLES = ("shop_metrics_daily", "agent_metrics_daily")
 
 
 def gold_path(settings: Settings, table: str) -> str:
     return settings.table_path("gold", table)
-
-
-def validate_staged(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> list[CheckResult]:
-    """Run each staged table's suite, keep every result, fail on a critical one."""
-    results = []
-    for table in METRIC_TABLES:
-        rows = spark.read.format("delta").load(staging_path(settings, table, run_id))
-        results += validate(table, rows, plan.dates)
-    record_results(spark, settings.table_path("quality", "validation_results"), run_id, results)
-    raise_on_critical(results)
-    return results
 
 
 def final_slices(spark: SparkSession, settings: Settings, start: date, end: date) -> list[tuple[date, str]]:

@@ -1,12 +1,15 @@
-"""The gold gate stops bad rows and says which expectation failed on which rows."""
+"""The gates: GX suites stop bad rows, name the failing keys, and warn without blocking."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import importlib
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from csmetrics.quality.gate import QualityGateError, raise_on_critical, validate
+from csmetrics.quality import gold_views
+from csmetrics.quality.checks import COVERAGE, CRITICAL, PER_SHOP_DAY, PLATFORM_VOLUME, ROWS, SHOP_VOLUME, WARNING
+from csmetrics.quality.gate import QualityGateError, open_context, raise_on_critical, validate
 from csmetrics.schemas.gold import SHOP_METRICS_DAILY
 
 D = date(2026, 3, 2)
@@ -16,17 +19,27 @@ def row(metric, numerator, denominator, value, shop="s1", day=D):
     return (day, shop, metric, "all", numerator, denominator, value, "provisional", datetime(2026, 3, 3, 16), "v1", "r", datetime(2026, 3, 4))
 
 
-def test_good_rows_pass(spark):
+def run_suite(settings, table, frames, dates=(D,), factor=3.0):
+    suite = importlib.import_module(f"csmetrics.expectations.{table}")
+    checks = suite.expectations(list(dates), factor) if not table.startswith("bronze_") else suite.expectations()
+    return validate(open_context(settings), table, frames, checks, suite.KEYS, "test-run")
+
+
+def failed(results, severity=CRITICAL):
+    return sorted((r.check.view, r.name) for r in results if not r.success and r.check.severity == severity)
+
+
+def test_good_rows_pass(spark, settings):
     rows = spark.createDataFrame(
         [row("transfer_sessions", 3.0, None, 3.0), row("received_sessions", 2.0, None, 2.0), row("pickup_rate", 2.0, 3.0, 2 / 3)],
         SHOP_METRICS_DAILY,
     )
-    results = validate("shop_metrics_daily", rows, [D])
+    results = run_suite(settings, "shop_metrics_daily", {ROWS: rows, PER_SHOP_DAY: gold_views.per_shop_day(rows)})
     assert results and all(r.success for r in results)
-    raise_on_critical(results)
+    raise_on_critical(results, "")
 
 
-def test_out_of_range_and_inconsistent_rows_are_stopped(spark):
+def test_out_of_range_and_inconsistent_rows_are_stopped_with_their_keys(spark, settings):
     rows = spark.createDataFrame(
         [
             row("transfer_sessions", 2.0, None, 2.0),
@@ -36,15 +49,106 @@ def test_out_of_range_and_inconsistent_rows_are_stopped(spark):
         ],
         SHOP_METRICS_DAILY,
     )
-    results = validate("shop_metrics_daily", rows, [D])
-    failed = sorted(r.name for r in results if not r.success)
-    assert failed == [
-        "expect_column_pair_values_a_to_be_greater_than_b",
-        "expect_column_values_to_be_between",
-        "expect_column_values_to_be_in_set",
+    results = run_suite(settings, "shop_metrics_daily", {ROWS: rows, PER_SHOP_DAY: gold_views.per_shop_day(rows)})
+    assert failed(results) == [
+        (PER_SHOP_DAY, "expect_column_pair_values_a_to_be_greater_than_b"),
+        (ROWS, "expect_column_values_to_be_between"),
+        (ROWS, "expect_column_values_to_be_in_set"),
     ]
     with pytest.raises(QualityGateError) as failure:
-        raise_on_critical(results)
+        raise_on_critical(results, "Re-run this date.")
     message = str(failure.value)
-    assert "nothing was published" in message
-    assert "shop_metrics_daily: expect_column_values_to_be_between" in message and "[1.5]" in message
+    assert "nothing was published" in message and message.endswith("Re-run this date.")
+    # The failing row is named by its key, not only by its value.
+    assert "shop_metrics_daily [rows]: expect_column_values_to_be_between" in message
+    assert "'shop_id': 's1', 'metric': 'pickup_rate', 'segment': 'all', 'value': 1.5" in message
+
+
+def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
+    from csmetrics.bronze import bronze_schema
+    from csmetrics.schemas.raw import RATINGS
+
+    t = datetime(2026, 3, 2, 10)
+    tracking = (D, D, "hash", "run")  # event_date, _arrival_dt, _row_hash, _run_id
+
+    def rating(rating_id, score=5, target="human", rated=t):
+        return (rating_id, "x", "s1", "b1", target, t, rated, score, None) + tracking
+
+    frame = spark.createDataFrame(
+        [rating("ok"), rating("dup"), rating("dup"), rating("r9", score=9), rating("rb", target="robot"), rating("early", rated=t - timedelta(hours=1))],
+        bronze_schema(RATINGS),
+    )
+    results = run_suite(settings, "bronze_ratings", {ROWS: frame})
+    assert failed(results) == [
+        (ROWS, "expect_column_pair_values_a_to_be_greater_than_b"),
+        (ROWS, "expect_column_values_to_be_between"),
+        (ROWS, "expect_column_values_to_be_in_set"),
+        (ROWS, "expect_column_values_to_be_unique"),
+    ]
+    samples = {r.name: r.sample for r in results if not r.success}
+    assert samples["expect_column_values_to_be_between"] == [{"rating_id": "r9", "score": 9}]
+    assert failed(results, WARNING) == []
+
+
+def test_empty_batch_is_only_a_warning(spark, settings):
+    from csmetrics.bronze import bronze_schema
+    from csmetrics.schemas.raw import COMPLAINTS
+
+    results = run_suite(settings, "bronze_complaints", {ROWS: spark.createDataFrame([], bronze_schema(COMPLAINTS))})
+    assert failed(results) == [] and failed(results, WARNING) == [(ROWS, "expect_table_row_count_to_be_between")]
+    raise_on_critical(results, "")
+
+
+def sessions_frame(spark, pairs):
+    return spark.createDataFrame([(day, shop) for day, shop in pairs], "stat_date date, shop_id string")
+
+
+def test_a_shop_with_sessions_but_no_conversation_rows_is_stopped(spark, settings):
+    rows = spark.createDataFrame([row("consult_sessions", 4.0, None, 4.0, shop="s1")], SHOP_METRICS_DAILY)
+    coverage = gold_views.conversation_coverage(rows, sessions_frame(spark, [(D, "s1"), (D, "s1"), (D, "s2")]))
+    assert sorted(tuple(r) for r in coverage.collect()) == [(D, "s1", True), (D, "s2", False)]
+    results = run_suite(settings, "shop_metrics_daily", {COVERAGE: coverage})
+    assert failed(results) == [(COVERAGE, "expect_column_values_to_be_in_set")]
+    assert [r.sample for r in results if not r.success] == [[{"stat_date": D, "shop_id": "s2", "has_conversation_rows": False}]]
+
+
+def test_volume_against_the_trailing_seven_day_median(spark, settings):
+    # Shop a: 10, 12, (no row), 8, 10, 11, 9 on D-7..D-1 -> sorted 0 8 9 10 10 11 12, median 10.
+    # Shop b: 5 every day, median 5. Shop c only appears on D (no median: no ratio).
+    history_values = {"a": [10, 12, None, 8, 10, 11, 9], "b": [5] * 7}
+    history = [
+        row("consult_sessions", float(v), None, float(v), shop=shop, day=D - timedelta(days=7 - i))
+        for shop, values in history_values.items()
+        for i, v in enumerate(values)
+        if v is not None
+    ]
+    today = [row("consult_sessions", 35.0, None, 35.0, shop="a"), row("consult_sessions", 14.0, None, 14.0, shop="b"),
+             row("consult_sessions", 3.0, None, 3.0, shop="c")]
+    history_frame = spark.createDataFrame(history, SHOP_METRICS_DAILY)
+    today_frame = spark.createDataFrame(today, SHOP_METRICS_DAILY)
+
+    shops = {r.shop_id: (r.value, r.trailing_median, r.ratio_to_trailing_median)
+             for r in gold_views.shop_volume(today_frame, history_frame, [D]).collect()}
+    assert shops == {"a": (35.0, 10.0, 3.5), "b": (14.0, 5.0, 2.8), "c": (3.0, None, None)}
+    # Platform: daily sums 15, 17, 5, 13, 15, 16, 14 -> median 15; today 52.
+    platform = gold_views.platform_volume(today_frame, history_frame, [D]).collect()
+    assert [(r.stat_date, r.value, r.trailing_median) for r in platform] == [(D, 52.0, 15.0)]
+
+    results = run_suite(
+        settings,
+        "shop_metrics_daily",
+        {SHOP_VOLUME: gold_views.shop_volume(today_frame, history_frame, [D]),
+         PLATFORM_VOLUME: gold_views.platform_volume(today_frame, history_frame, [D])},
+    )
+    # 3.5 > 3 for shop a and 52 / 15 > 3 for the platform: warnings, which never block.
+    assert failed(results) == []
+    assert failed(results, WARNING) == [(PLATFORM_VOLUME, "expect_column_values_to_be_between"),
+                                        (SHOP_VOLUME, "expect_column_values_to_be_between")]
+    assert [r.sample for r in results if r.check.view == SHOP_VOLUME] == [[{"stat_date": D, "shop_id": "a", "ratio_to_trailing_median": 3.5}]]
+    raise_on_critical(results, "")
+
+
+def test_no_ratio_until_seven_days_are_published(spark):
+    history = spark.createDataFrame([row("consult_sessions", 5.0, None, 5.0, day=D - timedelta(days=i)) for i in range(1, 7)], SHOP_METRICS_DAILY)
+    today = spark.createDataFrame([row("consult_sessions", 50.0, None, 50.0)], SHOP_METRICS_DAILY)
+    assert [r.ratio_to_trailing_median for r in gold_views.shop_volume(today, history, [D]).collect()] == [None]

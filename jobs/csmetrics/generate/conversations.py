@@ -116,7 +116,7 @@ def conversation_day(
     msg_time = np.concatenate(
         [b_time, reply_time, last_buyer_time[card_round] + US_PER_S, transfer_at[system_session] + US_PER_S]
     )
-    nb, nrep, ncard, nsys = len(b_round), len(reply_round), len(card_round), len(system_session)
+    nb, _, ncard, nsys = len(b_round), len(reply_round), len(card_round), len(system_session)
     # role: 0 buyer, 1 human, 2 bot, 3 system
     role = np.concatenate(
         [np.zeros(nb, int), np.where(r_human[reply_round], 1, 2), np.full(ncard, 2), np.full(nsys, 3)]

@@ -73,8 +73,10 @@ def generate(options: GenerateOptions, progress=None) -> GenerateReport:
             conv = conversation_day(rng, pop, shops, day, id_base)
             tables = conv.tables | commerce_day(rng, conv, shops, pop.daily_sessions, day, id_base)
             for name, data in tables.items():
-                data = inject_invalid(rng, RAW_TABLES[name], data, options.invalid_share, report.invalid)
-                _write_by_arrival(out, name, f"d{day_index}-c{chunk_index}", data, report)
+                for dt, landed in _by_arrival(data):
+                    # Per landed file, so that every run sees the share asked for.
+                    landed = inject_invalid(rng, RAW_TABLES[name], landed, options.invalid_share, report.invalid)
+                    _write(out, name, dt, f"d{day_index}-c{chunk_index}", landed, report)
         progress(f"generated {day} ({day_index + 1}/{options.days} days, {sum(report.rows.values()):,d} rows so far)")
     return report
 
@@ -85,16 +87,12 @@ def _shop_chunks(daily_sessions: np.ndarray) -> list[np.ndarray]:
     return [c for c in np.split(np.arange(len(daily_sessions)), boundaries) if len(c)]
 
 
-def _write_by_arrival(out: Path, table: str, tag: str, data: pa.Table, report: GenerateReport) -> None:
+def _by_arrival(data: pa.Table):
+    """(arrival date, rows landing that day) for a generated batch."""
     arrival_date = pc.cast(data["_arrival"], pa.date32())
     data = data.drop_columns(["_arrival"])
     for dt in pc.unique(arrival_date).to_pylist():
-        if dt is None:  # an injected null timestamp: land it with the batch's first date
-            continue
-        _write(out, table, dt, tag, data.filter(pc.equal(arrival_date, dt)), report)
-    nulls = pc.is_null(arrival_date)
-    if pc.any(nulls).as_py():
-        _write(out, table, pc.min(arrival_date).as_py(), tag + "-n", data.filter(nulls), report)
+        yield dt, data.filter(pc.equal(arrival_date, dt))
 
 
 def _write(out: Path, table: str, dt: date, tag: str, data: pa.Table, report: GenerateReport) -> None:

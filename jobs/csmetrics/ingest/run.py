@@ -9,10 +9,9 @@ from datetime import date, datetime, timedelta, timezone
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from csmetrics import registry
-from csmetrics.bronze import EVENT_DATE, bronze_path
+from csmetrics.bronze import EVENT_DATE, bronze_path, bronze_schema
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, ensure_table, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
@@ -236,16 +235,9 @@ def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable,
         "_row_hash",
         F.lit(run_id).alias("_run_id"),
     )
-    schema = T.StructType(
-        list(table.schema.fields)
-        + ([T.StructField(EVENT_DATE, T.DateType())] if table.event_time else [])
-        + [
-            T.StructField("_arrival_dt", T.DateType()),
-            T.StructField("_row_hash", T.StringType()),
-            T.StructField("_run_id", T.StringType()),
-        ]
+    target = ensure_table(
+        spark, bronze_path(settings, table.name), bronze_schema(table), [EVENT_DATE] if table.event_time else []
     )
-    target = ensure_table(spark, bronze_path(settings, table.name), schema, [EVENT_DATE] if table.event_time else [])
     condition = " AND ".join(f"t.{k} = s.{k}" for k in version_key(table))
     if table.event_time:
         condition = f"t.{EVENT_DATE} = s.{EVENT_DATE} AND " + condition

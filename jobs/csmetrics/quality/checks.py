@@ -5,16 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CRITICAL, WARNING = "critical", "warning"
-# Views of a metric table a check can read: the rows as written, or one row per
-# (stat_date, shop_id) with a column per metric value (for cross-metric rules).
-ROWS, PER_SHOP_DAY = "rows", "per_shop_day"
+
+# Views of a table a check can read. ROWS are the rows as written; the others are
+# derived frames for rules that span rows or tables (quality/gold_views.py).
+ROWS = "rows"
+# One row per (stat_date, shop_id), a column per metric value.
+PER_SHOP_DAY = "per_shop_day"
+# One row per (stat_date, shop_id) with sessions, and whether conversation rows exist.
+COVERAGE = "coverage"
+# consult_sessions against its trailing 7-day median, per shop and for the platform.
+SHOP_VOLUME, PLATFORM_VOLUME = "shop_volume", "platform_volume"
+
+# Columns that identify a row of each derived view in failure samples (ROWS use the table keys).
+VIEW_KEYS = {
+    PER_SHOP_DAY: ["stat_date", "shop_id"],
+    COVERAGE: ["stat_date", "shop_id"],
+    SHOP_VOLUME: ["stat_date", "shop_id"],
+    PLATFORM_VOLUME: ["stat_date"],
+}
 
 
 @dataclass(frozen=True)
 class Check:
     expectation: object
     severity: str
-    view: str
+    view: str = ROWS
     # Compare this column as text (GX compares Spark dates with strings poorly).
     cast_to_string: str | None = None
 

@@ -1,19 +1,29 @@
-"""Run a table's expectation suite with GX 1.x on Spark DataFrames; block on critical failures."""
+"""Run a suite of checks with GX 1.x on Spark DataFrames, keep the results, block on critical failures.
+
+The GX project lives at `Settings.gx_project` (a file context), so every validation result is
+kept there and rendered into Data Docs at `data_docs_index(settings)`.
+"""
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import great_expectations as gx
+from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.quality.checks import CRITICAL, PER_SHOP_DAY, ROWS, Check
+from csmetrics.config import Settings
+from csmetrics.quality.checks import CRITICAL, ROWS, VIEW_KEYS, Check
 from csmetrics.schemas.gold import VALIDATION_RESULTS
+
+SAMPLE_SIZE = 5
+
 
 class QualityGateError(RuntimeError):
     """A critical expectation failed: nothing was published."""
@@ -26,6 +36,7 @@ class CheckResult:
     success: bool
     unexpected_count: int | None
     observed_value: object
+    # Keys of failing rows where GX can name them, else failing values.
     sample: list
 
     @property
@@ -36,47 +47,64 @@ class CheckResult:
         kwargs = self.check.expectation.configuration.kwargs
         shown = {k: v for k, v in kwargs.items() if k in ("column", "column_list", "column_A", "column_B", "row_condition")}
         return (
-            f"{self.table}: {self.name} {shown} failed"
+            f"{self.table} [{self.check.view}]: {self.name} {shown} failed"
             f"{f' for {self.unexpected_count:,d} rows' if self.unexpected_count else ''}"
             f"{f'; observed {self.observed_value}' if self.observed_value is not None else ''}"
-            f"; sample {self.sample[:5]}"
+            f"; sample {self.sample[:SAMPLE_SIZE]}"
         )
 
 
-def views(rows: DataFrame) -> dict[str, DataFrame]:
-    per_shop_day = (
-        rows.groupBy("stat_date", "shop_id").pivot("metric", ["transfer_sessions", "received_sessions"]).agg(F.first("value"))
-        .fillna(0.0, ["transfer_sessions", "received_sessions"])
-    )
-    return {ROWS: rows, PER_SHOP_DAY: per_shop_day}
+def data_docs_index(settings: Settings) -> Path:
+    return Path(settings.gx_project) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
-def validate(table: str, rows: DataFrame, dates) -> list[CheckResult]:
-    """Validate `rows` of `table` with the suite in expectations/<table>.py."""
-    suite_module = importlib.import_module(f"csmetrics.expectations.{table}")
-    checks: list[Check] = suite_module.expectations(dates)
-    frames = views(rows)
-    context = gx.get_context(mode="ephemeral")
+def open_context(settings: Settings):
+    context = gx.get_context(mode="file", project_root_dir=settings.gx_project)
     # Task logs get one summary line per gate, not a progress bar per metric.
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    source = context.data_sources.add_spark(name="csmetrics")
+    return context
+
+
+def validate(
+    context, table: str, frames: dict[str, DataFrame], checks: list[Check], keys: list[str], run_id: str
+) -> list[CheckResult]:
+    """Validate each view of `table` in `frames` with the checks that read it.
+
+    One GX checkpoint per view; its result is stored in the GX project and added to Data Docs."""
+    source = context.data_sources.add_or_update_spark(name="csmetrics")
     results = []
-    for view in (ROWS, PER_SHOP_DAY):
+    for view, frame in frames.items():
         view_checks = [c for c in checks if c.view == view]
         if not view_checks:
             continue
-        frame = frames[view]
         for column in {c.cast_to_string for c in view_checks if c.cast_to_string}:
             frame = frame.withColumn(column, F.col(column).cast("string"))
-        batch = source.add_dataframe_asset(name=f"{table}_{view}").add_batch_definition_whole_dataframe("batch")
-        suite = context.suites.add(
-            gx.ExpectationSuite(name=f"{table}_{view}", expectations=[c.expectation for c in view_checks])
+        # GX computes its metrics in several Spark jobs: read the source once.
+        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        name = f"{table.replace('/', '.')}.{view}"
+        batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("batch")
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(name=name, expectations=[c.expectation for c in view_checks])
         )
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=f"{table}_{view}", data=batch, suite=suite))
-        checkpoint = context.checkpoints.add(gx.Checkpoint(name=f"{table}_{view}", validation_definitions=[definition]))
-        outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+        definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        index_columns = keys if view == ROWS else VIEW_KEYS[view]
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                result_format={"result_format": "SUMMARY", "unexpected_index_column_names": index_columns},
+            )
+        )
+        try:
+            outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=run_id))
+        finally:
+            frame.unpersist()
         for validation in outcome.run_results.values():
-            for check, result in zip(view_checks, validation.results):
+            # GX orders results its own way; the suite gave each expectation an id.
+            by_id = {c.expectation.id: c for c in view_checks}
+            for result in validation.results:
+                check = by_id[result.expectation_config.id]
                 details = result.result or {}
                 results.append(
                     CheckResult(
@@ -85,13 +113,14 @@ def validate(table: str, rows: DataFrame, dates) -> list[CheckResult]:
                         bool(result.success),
                         details.get("unexpected_count"),
                         details.get("observed_value"),
-                        details.get("partial_unexpected_list") or [],
+                        details.get("partial_unexpected_index_list") or details.get("partial_unexpected_list") or [],
                     )
                 )
     return results
 
 
-def record_results(spark: SparkSession, path: str, run_id: str, results: list[CheckResult]) -> None:
+def record_results(spark: SparkSession, settings: Settings, run_id: str, results: list[CheckResult]) -> None:
+    """Append every result to the quality/validation_results Delta table."""
     now = datetime.now(timezone.utc)
     rows = [
         (
@@ -103,19 +132,28 @@ def record_results(spark: SparkSession, path: str, run_id: str, results: list[Ch
             r.success,
             r.unexpected_count,
             None if r.observed_value is None else json.dumps(r.observed_value, default=str),
-            json.dumps(r.sample[:5], default=str),
+            json.dumps(r.sample[:SAMPLE_SIZE], default=str),
             now,
         )
         for r in results
     ]
+    path = settings.table_path("quality", "validation_results")
     spark.createDataFrame(rows, VALIDATION_RESULTS).write.format("delta").mode("append").option("userMetadata", run_id).save(path)
 
 
-def raise_on_critical(results: list[CheckResult]) -> None:
+def raise_on_critical(results: list[CheckResult], what_to_do: str) -> None:
     failed = [r for r in results if not r.success and r.check.severity == CRITICAL]
     if failed:
         raise QualityGateError(
             "Quality gate failed; nothing was published and the gold tables are unchanged.\n"
             + "\n".join(f"  - {r.describe()}" for r in failed)
-            + "\nInspect the staged rows, fix the cause (input data or job), then re-run this date."
+            + f"\n{what_to_do}"
         )
+
+
+def summary(results: list[CheckResult]) -> str:
+    warnings = [r for r in results if not r.success]
+    text = f"{len(results)} checks passed" if not warnings else f"{len(results) - len(warnings)} of {len(results)} checks passed"
+    if warnings:
+        text += "; warnings recorded:\n" + "\n".join(f"  - {r.describe()}" for r in warnings)
+    return text

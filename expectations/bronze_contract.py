@@ -1,0 +1,59 @@
+"""Expectations every bronze table owes its landing contract (schemas/raw.py, SPEC §2).
+
+Ingestion already quarantines records that break these rules, so on bronze they are a
+second line of defence: a failure means a bug or a hand-made write, and blocks the run.
+An empty batch is only a warning (an arrival partition may be legitimately empty).
+"""
+
+from __future__ import annotations
+
+import great_expectations.expectations as gxe
+
+from csmetrics.bronze import EVENT_DATE, bronze_schema
+from csmetrics.ingest.classify import version_key
+from csmetrics.quality.checks import CRITICAL, WARNING, Check
+from csmetrics.schemas.raw import RawTable
+
+
+def contract_checks(table: RawTable) -> list[Check]:
+    checks = [
+        Check(gxe.ExpectTableColumnsToMatchSet(column_set=bronze_schema(table).fieldNames(), exact_match=True), CRITICAL),
+        Check(_unique(version_key(table)), CRITICAL),
+        Check(gxe.ExpectTableRowCountToBeBetween(min_value=1), WARNING),
+    ]
+    checks += [Check(gxe.ExpectColumnValuesToNotBeNull(column=column), CRITICAL) for column in table.required_columns]
+    checks += [
+        Check(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(allowed)), CRITICAL)
+        for column, allowed in table.enums.items()
+    ]
+    checks += [
+        Check(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high), CRITICAL)
+        for column, (low, high) in table.ranges.items()
+    ]
+    checks += [
+        Check(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=later, column_B=earlier, or_equal=True, ignore_row_if="either_value_is_missing"
+            ),
+            CRITICAL,
+        )
+        for later, earlier in table.ordered_pairs
+    ]
+    if table.event_time:
+        # A record cannot land before the UTC day it happened on: upstream clock or
+        # partitioning trouble, worth a look but not a reason to hold the metrics.
+        checks.append(
+            Check(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="_arrival_dt", column_B=EVENT_DATE, or_equal=True), WARNING)
+        )
+    return checks
+
+
+def _unique(columns: list[str]):
+    if len(columns) == 1:
+        return gxe.ExpectColumnValuesToBeUnique(column=columns[0])
+    return gxe.ExpectCompoundColumnsToBeUnique(column_list=columns)
+
+
+def keys(table: RawTable) -> list[str]:
+    """Columns that name a failing row in samples."""
+    return version_key(table)

@@ -1,0 +1,17 @@
+"""Expectations for bronze/messages.
+
+The contract's rules: key, required columns, sender_role and msg_type, arrival after the event.
+"""
+
+from __future__ import annotations
+
+from csmetrics.expectations.bronze_contract import contract_checks, keys
+from csmetrics.quality.checks import Check
+from csmetrics.schemas.raw import RAW_TABLES
+
+TABLE = RAW_TABLES["messages"]
+KEYS = keys(TABLE)
+
+
+def expectations() -> list[Check]:
+    return contract_checks(TABLE)

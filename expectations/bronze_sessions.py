@@ -1,0 +1,17 @@
+"""Expectations for bronze/sessions.
+
+The contract's rules: key, required columns, ended_at >= started_at, arrival after the event.
+"""
+
+from __future__ import annotations
+
+from csmetrics.expectations.bronze_contract import contract_checks, keys
+from csmetrics.quality.checks import Check
+from csmetrics.schemas.raw import RAW_TABLES
+
+TABLE = RAW_TABLES["sessions"]
+KEYS = keys(TABLE)
+
+
+def expectations() -> list[Check]:
+    return contract_checks(TABLE)

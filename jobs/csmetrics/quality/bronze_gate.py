@@ -1,0 +1,52 @@
+"""The bronze gate: validate what a run's ingestion wrote before any metric is computed from it."""
+
+from __future__ import annotations
+
+import importlib
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from csmetrics.bronze import bronze_path, bronze_schema
+from csmetrics.config import Settings
+from csmetrics.delta_io import table_exists
+from csmetrics.quality.checks import ROWS
+from csmetrics.quality.gate import CheckResult, data_docs_index, open_context, raise_on_critical, record_results, validate
+from csmetrics.schemas.raw import RAW_TABLES
+
+WHAT_TO_DO = (
+    "No metric was computed. The offending rows are in bronze with _run_id = '{run_id}'; they passed "
+    "ingestion's own rules, so suspect the job or a hand-made write. Remove them (Delta DELETE or RESTORE), "
+    "fix the cause and re-run this date; Data Docs at {docs} show every check."
+)
+
+
+def ingested_tables(spark: SparkSession, settings: Settings, run_id: str) -> list[str]:
+    """Raw tables of which this run ingested at least one arrival partition (a small list)."""
+    path = settings.table_path("bronze", "_ingest_log")
+    if not table_exists(spark, path):
+        return []
+    rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("table").distinct().collect()
+    return sorted(row["table"] for row in rows)
+
+
+def written_by(spark: SparkSession, settings: Settings, table: str, run_id: str) -> DataFrame:
+    """Bronze rows the run inserted or updated (Delta file statistics skip older files)."""
+    path = bronze_path(settings, table)
+    if not table_exists(spark, path):
+        return spark.createDataFrame([], bronze_schema(RAW_TABLES[table]))
+    return spark.read.format("delta").load(path).where(F.col("_run_id") == run_id)
+
+
+def validate_bronze(spark: SparkSession, settings: Settings, run_id: str) -> list[CheckResult]:
+    """Run the suite of every bronze table this run wrote, keep the results, fail on a critical one."""
+    context = open_context(settings)
+    results = []
+    for table in ingested_tables(spark, settings, run_id):
+        suite = importlib.import_module(f"csmetrics.expectations.bronze_{table}")
+        frames = {ROWS: written_by(spark, settings, table, run_id)}
+        results += validate(context, f"bronze/{table}", frames, suite.expectations(), suite.KEYS, run_id)
+    if results:
+        record_results(spark, settings, run_id, results)
+    raise_on_critical(results, WHAT_TO_DO.format(run_id=run_id, docs=data_docs_index(settings)))
+    return results

@@ -1,0 +1,122 @@
+"""Every kind of bad input the issue names ends quarantined or rejected with a clear reason,
+and count(landed) = bronze + quarantine + duplicates holds in each case."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from csmetrics.ingest.run import ingest
+from csmetrics.quality.bronze_gate import validate_bronze
+from tests.integration.landing_files import write_landing
+
+UTC = timezone.utc
+DT = "2026-03-02"
+RUN = "bad-input-run"
+
+
+def at(hour: int) -> datetime:
+    return datetime(2026, 3, 2, hour, tzinfo=UTC)
+
+
+def rating(rating_id="ok", score=5, target="human", invited=None, rated=None, shop="s1"):
+    return dict(rating_id=rating_id, session_id="x", shop_id=shop, buyer_id="b1", target=target,
+                invited_at=invited or at(3), rated_at=rated or at(4), score=score, tags=None)
+
+
+def order(order_id="ok", amount="10.00", updated=None):
+    return dict(order_id=order_id, shop_id="s1", buyer_id="b1", created_at=at(1), paid_at=None,
+                amount=Decimal(amount), item_count=1, updated_at=updated or at(1))
+
+
+def complaints_folder(landing: str) -> Path:
+    folder = Path(landing) / "complaints" / f"dt={DT}"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_landing(landing, "complaints", DT, [dict(complaint_id="ok", order_id=None, shop_id="s1", buyer_id="b1",
+                                                   kind="complaint", created_at=at(1))], name="good")
+    return folder
+
+
+def corrupt_file(landing):
+    (complaints_folder(landing) / "broken.parquet").write_bytes(b"this is not parquet")
+
+
+def missing_column(landing):
+    pq.write_table(pa.table({"complaint_id": ["c1"], "shop_id": ["s1"], "buyer_id": ["b1"], "created_at": [at(1)]}),
+                   complaints_folder(landing) / "no_kind.parquet")
+
+
+def wrong_type(landing):
+    pq.write_table(pa.table({"complaint_id": ["c2"], "order_id": [None], "shop_id": ["s1"], "buyer_id": ["b"],
+                             "kind": ["dispute"], "created_at": ["yesterday"]}), complaints_folder(landing) / "text_time.parquet")
+
+
+def empty_partition(landing):
+    write_landing(landing, "complaints", DT, [])
+
+
+CASES = {
+    "corrupt parquet file": ("complaints", corrupt_file, ["unreadable_file"]),
+    "missing column": ("complaints", missing_column, ["missing_column:kind; null_required:kind"]),
+    "wrong column type": ("complaints", wrong_type, ["bad_type:created_at; null_required:created_at"]),
+    "unknown enum value": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating("r2", target="robot")]),
+                           ["bad_enum:target"]),
+    "null key": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating(None)]), ["null_required:rating_id"]),
+    "contradicting timestamps": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating("r3", invited=at(5), rated=at(4))]),
+                                 ["contradiction:rated_at<invited_at"]),
+    "negative amount": ("orders", lambda l: write_landing(l, "orders", DT, [order(), order("o2", amount="-1.00")]),
+                        ["out_of_range:amount"]),
+    "score 7": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating("r7", score=7)]), ["out_of_range:score"]),
+    # Same key and updated_at: an exact copy is a duplicate, a different one a conflict.
+    "duplicate keys with the same updated_at": (
+        "orders",
+        lambda l: write_landing(l, "orders", DT, [order(), order(), order("o4"), order("o4", amount="11.00")]),
+        ["conflicting_resend: same order_id and updated_at as an earlier record, different content"],
+    ),
+    "a shop not in shops": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating("r8", shop="nowhere")]),
+                            ["unknown_shop"]),
+    "empty arrival partition": ("complaints", empty_partition, []),
+}
+
+
+def landed_records(landing: str, table: str) -> int:
+    """Records in the readable landing files of a table, counted without Spark."""
+    total = 0
+    for path in (Path(landing) / table).rglob("*.parquet"):
+        try:
+            total += pq.read_metadata(path).num_rows
+        except pa.ArrowInvalid:
+            continue
+    return total
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_quarantined_with_its_reason_and_nothing_is_lost(spark, settings, case):
+    table, land, expected_reasons = CASES[case]
+    write_landing(settings.landing, "shops", DT, [
+        dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1)),
+    ])
+    land(settings.landing)
+    report = ingest(spark, replace(settings, max_invalid_share=1.0), date(2026, 3, 2), RUN).tables[table]
+
+    quarantine = spark.read.format("delta").load(settings.table_path("quarantine", "records")).where(F.col("table") == table)
+    reasons = sorted(r.reason.split(": ", 1)[0] if r.reason.startswith("unreadable") else r.reason
+                     for r in quarantine.collect())
+    assert reasons == expected_reasons
+
+    bronze_path = settings.table_path("bronze", table)
+    bronze = spark.read.format("delta").load(bronze_path).count() if Path(bronze_path).exists() else 0
+    records_quarantined = quarantine.where(~F.col("reason").startswith("unreadable_file")).count()
+    assert landed_records(settings.landing, table) == report.landed == bronze + records_quarantined + report.duplicates
+
+    # What reached bronze passes the bronze gate; an empty batch is only a warning.
+    results = [r for r in validate_bronze(spark, settings, RUN) if r.table == f"bronze/{table}"]
+    warnings = [r.name for r in results if not r.success]
+    assert warnings == (["expect_table_row_count_to_be_between"] if case == "empty arrival partition" else [])
