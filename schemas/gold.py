@@ -77,3 +77,92 @@ GOLD_TABLES = {
         ["stat_date", "shop_id", "agent_id", "metric", "segment"],
     ),
 }
+
+_RUN_COLUMNS = [
+    T.StructField("maturity", T.StringType(), False),
+    T.StructField("run_id", T.StringType(), False),
+    T.StructField("computed_at", T.TimestampType(), False),
+]
+
+SHOP_METRICS_WEEKLY = T.StructType(
+    [
+        T.StructField("week_start", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("segment", T.StringType(), False),
+        T.StructField("numerator", T.DoubleType(), True),
+        T.StructField("denominator", T.DoubleType(), True),
+        T.StructField("value", T.DoubleType(), False),
+        T.StructField("days_with_data", T.IntegerType(), False),
+        *_RUN_COLUMNS,
+    ]
+)
+
+GOVERNANCE_WEEKLY = T.StructType(
+    [
+        T.StructField("week_start", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("comparison", T.StringType(), False),
+        T.StructField("threshold", T.DoubleType(), False),
+        T.StructField("value", T.DoubleType(), True),
+        # pass / fail / no_data (the shop had no value for the metric that week).
+        T.StructField("status", T.StringType(), False),
+        # pass when every threshold passes, fail when one fails, no_data otherwise.
+        T.StructField("overall_status", T.StringType(), False),
+        *_RUN_COLUMNS,
+    ]
+)
+
+PEER_BENCHMARKS_DAILY = T.StructType(
+    [
+        T.StructField("platform", T.StringType(), False),
+        T.StructField("category", T.StringType(), False),
+        T.StructField("tier", T.StringType(), False),
+        T.StructField("stat_date", T.DateType(), False),
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("segment", T.StringType(), False),
+        T.StructField("direction", T.StringType(), False),
+        T.StructField("peer_shops", T.LongType(), False),
+        T.StructField("peer_average", T.DoubleType(), False),
+        T.StructField("peer_excellent", T.DoubleType(), False),
+        *_RUN_COLUMNS,
+    ]
+)
+
+LEADERBOARD_DAILY = T.StructType(
+    [
+        T.StructField("platform", T.StringType(), False),
+        T.StructField("category", T.StringType(), False),
+        T.StructField("stat_date", T.DateType(), False),
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("rank", T.IntegerType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        T.StructField("value", T.DoubleType(), False),
+        T.StructField("percentile", T.DoubleType(), False),
+        T.StructField("ranked_shops", T.LongType(), False),
+        *_RUN_COLUMNS,
+    ]
+)
+
+# Derived table name -> (schema, partition column, key columns). Written by MERGE with
+# Change Data Feed on, so a re-run that changes nothing leaves no change rows.
+DERIVED_TABLES = {
+    "shop_metrics_weekly": (SHOP_METRICS_WEEKLY, "week_start", ["week_start", "shop_id", "metric", "segment"]),
+    "governance_weekly": (GOVERNANCE_WEEKLY, "week_start", ["week_start", "shop_id", "metric"]),
+    "peer_benchmarks_daily": (
+        PEER_BENCHMARKS_DAILY,
+        "stat_date",
+        ["platform", "category", "tier", "stat_date", "metric", "segment"],
+    ),
+    "leaderboard_daily": (LEADERBOARD_DAILY, "stat_date", ["platform", "category", "stat_date", "metric", "shop_id"]),
+}
+
+BACKFILL_CHUNKS = T.StructType(
+    [
+        T.StructField("backfill_id", T.StringType(), False),
+        T.StructField("chunk_first", T.DateType(), False),
+        T.StructField("chunk_last", T.DateType(), False),
+        T.StructField("finished_at", T.TimestampType(), False),
+    ]
+)

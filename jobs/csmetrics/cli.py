@@ -1,4 +1,4 @@
-"""`csmetrics` command line: generate data, run a date, restate final rows, show gold tables."""
+"""`csmetrics` command line: generate data, run a date, backfill a range, restate final rows, show gold tables."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ ENVIRONMENT_HELP = """
 configuration (environment variables):
   CSMETRICS_WAREHOUSE        root of the Delta tables (default var/warehouse)
   CSMETRICS_LANDING          landing zone root (default var/landing)
+  CSMETRICS_GX_ROOT          Great Expectations project: results and Data Docs (default <warehouse>/quality/gx)
   CSMETRICS_SPARK_MASTER     Spark master (default local[*]; e.g. spark://host:7077)
   CSMETRICS_SPARK_CONF       extra Spark settings, "key=value;key=value"
   CSMETRICS_SHUFFLE_PARTITIONS  spark.sql.shuffle.partitions (default 8)
   CSMETRICS_DRIVER_MEMORY    spark.driver.memory (default 4g)
   CSMETRICS_BUSINESS_START / CSMETRICS_BUSINESS_END  business hours (default 08:00:00 / 23:00:00)
-  CSMETRICS_MAX_INVALID_SHARE  share of invalid records that fails a run (default 0.01)
+  CSMETRICS_MAX_INVALID_SHARE  share of a table's invalid records that fails a run (default 0.01)
+  CSMETRICS_MIN_SUPPORT      denominator (or count) a shop needs to be a peer / be ranked (default 10)
+  CSMETRICS_GOVERNANCE_THRESHOLDS  e.g. "pickup_rate>=0.85;avg_wait_seconds<300" (default SPEC §5)
+  CSMETRICS_VOLUME_ANOMALY_FACTOR  warn when consult_sessions leaves [median/f, median*f] of
+                             its trailing 7 days, per shop and platform (default 3)
 """
 
 
@@ -62,50 +67,79 @@ def build_parser() -> argparse.ArgumentParser:
     restate.add_argument("--end", type=_date, required=True, help="last stat_date to restate, YYYY-MM-DD")
     restate.add_argument("--run-id", default=None, help="id recorded in the tables and Delta history (default cli_restate__<start>_<end>)")
 
+    back = commands.add_parser(
+        "backfill",
+        help="run the daily jobs over a date range, in chunks of days per Spark job; resumable",
+        description="Ingest everything landed up to END + 1, then compute, validate and publish every date "
+        "of [START, END] in chunks of days (one Spark application each here), then the weekly rollups, "
+        "governance, peer benchmarks and leaderboards. The result equals running the days one by one. "
+        "Finished chunks are recorded: after a failure, run the same command again and only the "
+        "unfinished chunks run.",
+    )
+    back.add_argument("--start", type=_date, required=True, help="first logical date, YYYY-MM-DD")
+    back.add_argument("--end", type=_date, required=True, help="last logical date, YYYY-MM-DD")
+    back.add_argument("--restate", action="store_true", help="read every landed record, not each day's arrival cutoff")
+    back.add_argument("--chunk-days", type=int, default=7, help="days per chunk (default 7)")
+
     show = commands.add_parser("show", help="print gold metric rows")
     show.add_argument("--date", type=_date, default=None, help="only this stat_date")
     show.add_argument("--shop", default=None, help="only this shop_id")
     show.add_argument("--limit", type=int, default=40, help="rows to print (default 40)")
+    show.add_argument("--leaderboard", metavar="METRIC", default=None,
+                      help="print the leaderboard of METRIC instead (latest date, or --date; largest category, or --category)")
+    show.add_argument("--benchmarks", action="store_true", help="print the peer benchmarks of --category instead")
+    show.add_argument("--category", default=None, help="category for --leaderboard / --benchmarks")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from csmetrics.errors import exit_code_of
+
+    return exit_code_of(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> None:
     progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    try:
-        if args.command == "generate":
-            from csmetrics.generate import GenerateOptions, generate
+    if args.command == "generate":
+        from csmetrics.generate import GenerateOptions, generate
 
-            out = args.out or Settings.from_env().landing
-            report = generate(
-                GenerateOptions(out, args.shops, args.days, args.start, args.seed, args.sessions_per_day, args.invalid_share),
-                progress,
-            )
-            print(report.summary())
-            print(f"landing zone: {out}")
-        elif args.command == "run":
-            from csmetrics.pipeline import run_daily
+        out = args.out or Settings.from_env().landing
+        report = generate(
+            GenerateOptions(out, args.shops, args.days, args.start, args.seed, args.sessions_per_day, args.invalid_share),
+            progress,
+        )
+        print(report.summary())
+        print(f"landing zone: {out}")
+    elif args.command == "run":
+        from csmetrics.pipeline import run_daily
 
-            run_daily(args.date, args.run_id or f"cli__{args.date}", args.restate, progress)
-        elif args.command == "restate":
-            from csmetrics.pipeline import restate_range
+        run_daily(args.date, args.run_id or f"cli__{args.date}", args.restate, progress)
+    elif args.command == "restate":
+        from csmetrics.pipeline import restate_range
 
-            if args.end < args.start:
-                raise SystemExit("csmetrics restate: --end must not be before --start")
-            restate_range(args.start, args.end, args.run_id or f"cli_restate__{args.start}_{args.end}", progress)
-        elif args.command == "show":
-            from csmetrics.show import show_gold
+        if args.end < args.start:
+            raise SystemExit("csmetrics restate: --end must not be before --start")
+        restate_range(args.start, args.end, args.run_id or f"cli_restate__{args.start}_{args.end}", progress)
+    elif args.command == "backfill":
+        from csmetrics.pipeline import backfill
 
-            print(show_gold(args.date, args.shop, args.limit))
-    except Exception as error:  # noqa: BLE001 - known failures print one clear message
-        from csmetrics.errors import describe
+        if args.end < args.start:
+            raise SystemExit("csmetrics backfill: --end must not be before --start")
+        if args.chunk_days < 1:
+            raise SystemExit("csmetrics backfill: --chunk-days must be at least 1")
+        backfill(args.start, args.end, args.restate, args.chunk_days, progress)
+    elif args.command == "show":
+        from csmetrics import show
 
-        message = describe(error)
-        if message is None:
-            raise
-        print(f"csmetrics: {message}", file=sys.stderr)
-        return 1
-    return 0
+        if args.leaderboard:
+            print(show.show_leaderboard(args.leaderboard, args.date, args.category, args.limit))
+        elif args.benchmarks:
+            if not args.category:
+                raise SystemExit("csmetrics show --benchmarks: name a --category")
+            print(show.show_benchmarks(args.category, args.date))
+        else:
+            print(show.show_gold(args.date, args.shop, args.limit))
 
 
 if __name__ == "__main__":

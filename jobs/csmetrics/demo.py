@@ -34,6 +34,15 @@ def run_dag(run_date: date):
     return dag.test(logical_date=pendulum.datetime(run_date.year, run_date.month, run_date.day, tz="UTC"))
 
 
+def _largest_category(settings: Settings) -> str:
+    from pyspark.sql import functions as F
+
+    from csmetrics.spark import get_spark
+
+    shops = get_spark(settings).read.format("delta").load(settings.table_path("bronze", "shops"))
+    return shops.groupBy("category").count().orderBy(F.desc("count"), "category").first()["category"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="csmetrics end to end on generated data, through Airflow.")
     parser.add_argument("--shops", type=int, default=40, help="shops to generate (default 40)")
@@ -62,15 +71,24 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"csmetrics_daily for {run_date} ended {dag_run.state}; see the task logs above")
             return 1
 
-    from csmetrics.show import show_shop_matrix
+    from csmetrics.quality.gate import data_docs_index
+    from csmetrics.show import show_benchmarks, show_leaderboard, show_shop_matrix
 
     print(show_shop_matrix("shop0"))
+    # Benchmarks and leaderboards of the last date whose conversation metrics are final.
+    final_date = args.start + timedelta(days=args.days - 2)
+    print()
+    print(show_leaderboard("reply_3min_rate", final_date))
+    category = _largest_category(settings)
+    print()
+    print(show_benchmarks(category, final_date, ("reply_3min_rate", "pickup_rate", "avg_response_seconds", "consult_sessions")))
     print(
         "\nA value is provisional (p) until the run for stat_date + w has computed it, then final (F): "
         "window 0 metrics are final at once, window 1 after one more day, window 3 and 15 later (docs/maturity.md)."
     )
     print(f"Delta tables: {settings.warehouse}/gold/shop_metrics_daily, {settings.warehouse}/gold/agent_metrics_daily")
     print(f"quarantine: {settings.warehouse}/quarantine/records   quality results: {settings.warehouse}/quality/validation_results")
+    print(f"Data Docs (open in a browser): {data_docs_index(settings)}")
     _say(f"done in {time.time() - started:.0f} s")
     return 0
 

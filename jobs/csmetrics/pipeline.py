@@ -6,14 +6,21 @@ looks at the clock to decide what to read or write.
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
+from csmetrics import backfill as backfills
 from csmetrics.compute import stage
 from csmetrics.config import Settings
+from csmetrics.derived.publish import derive
 from csmetrics.ingest.run import ingest
 from csmetrics.plan import RunPlan
-from csmetrics.publish import final_slices, publish, validate_staged
+from csmetrics.publish import final_slices, publish
+from csmetrics.quality.bronze_gate import validate_bronze
+from csmetrics.quality.gate import summary
+from csmetrics.quality.gold_gate import validate_gold
 from csmetrics.spark import get_spark
+
 
 def plan_for(run_date: date, restate: bool = False) -> RunPlan:
     return RunPlan(run_date, restate=restate)
@@ -34,18 +41,36 @@ def compute_step(run_date: date, run_id: str, restate: bool = False, progress=pr
     return stage(get_spark(settings), settings, plan, run_id)
 
 
-def validate_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> int:
+def validate_bronze_step(run_id: str, progress=print) -> str:
+    """The bronze gate on what this run's ingestion wrote."""
     settings = Settings.from_env()
-    results = validate_staged(get_spark(settings), settings, plan_for(run_date, restate), run_id)
-    warnings = [r for r in results if not r.success]
-    progress(f"quality gate passed: {len(results)} checks, {len(warnings)} warnings")
-    return len(results)
+    results = validate_bronze(get_spark(settings), settings, run_id)
+    text = "bronze gate: " + (summary(results) if results else "nothing new to check")
+    progress(text)
+    return text
+
+
+def validate_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> str:
+    """The gold gate on the run's staged rows."""
+    settings = Settings.from_env()
+    results = validate_gold(get_spark(settings), settings, plan_for(run_date, restate), run_id)
+    text = "gold gate: " + summary(results)
+    progress(text)
+    return text
 
 
 def publish_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, int]:
     settings = Settings.from_env()
     written = publish(get_spark(settings), settings, plan_for(run_date, restate), run_id)
     progress("published " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    return written
+
+
+def derive_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, int]:
+    """Weekly rollups, governance, peer benchmarks and leaderboards for the dates the run published."""
+    settings = Settings.from_env()
+    written = derive(get_spark(settings), settings, plan_for(run_date, restate).dates, run_id)
+    progress("derived " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
     return written
 
 
@@ -63,14 +88,66 @@ def restate_range(start: date, end: date, run_id: str, progress=print) -> dict[s
     plan = RunPlan.restatement(slices)
     progress(f"restating {len(slices)} final (date, metric) slices between {start} and {end}")
     stage(spark, settings, plan, run_id)
-    validate_staged(spark, settings, plan, run_id)
+    progress("gold gate: " + summary(validate_gold(spark, settings, plan, run_id)))
     written = publish(spark, settings, plan, run_id)
     progress("restated " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    derived = derive(spark, settings, plan.dates, run_id)
+    progress("derived " + ", ".join(f"{table}: {count:,d} rows" for table, count in derived.items()))
     return written
 
 
 def run_daily(run_date: date, run_id: str, restate: bool = False, progress=print) -> None:
     ingest_step(run_date, run_id, progress)
+    validate_bronze_step(run_id, progress)
     compute_step(run_date, run_id, restate, progress)
     validate_step(run_date, run_id, restate, progress)
     publish_step(run_date, run_id, restate, progress)
+    derive_step(run_date, run_id, restate, progress)
+
+
+def backfill_prepare_step(start: date, end: date, restate: bool, progress=print) -> str:
+    """Ingest everything that has landed up to the backfill's last cutoff, then the bronze gate."""
+    run_id = backfills.backfill_id(start, end, restate)
+    summary_text = ingest_step(end, run_id, progress)
+    validate_bronze_step(run_id, progress)
+    return summary_text
+
+
+def backfill_chunk_step(first: date, last: date, start: date, end: date, restate: bool, progress=print) -> str:
+    """One chunk of days in one Spark application; skipped when it already finished."""
+    settings = Settings.from_env()
+    spark = get_spark(settings)
+    backfill = backfills.backfill_id(start, end, restate)
+    chunk = backfills.Chunk(first, last)
+    if first in backfills.finished_chunks(spark, settings, backfill):
+        progress(f"chunk {chunk} already finished, skipped")
+        return "skipped"
+    backfills.run_chunk(spark, settings, chunk, end, restate, backfill, progress)
+    return "done"
+
+
+def backfill_derive_step(start: date, end: date, restate: bool, progress=print) -> dict[str, int]:
+    settings = Settings.from_env()
+    backfill = backfills.backfill_id(start, end, restate)
+    written = backfills.derive_range(get_spark(settings), settings, start, end, backfill)
+    progress("derived " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    return written
+
+
+def backfill(start: date, end: date, restate: bool = False, chunk_days: int = 7, progress=print) -> None:
+    """The whole backfill in this process: prepare, every chunk in order, derived tables."""
+    parts = backfills.chunks(start, end, chunk_days)
+    progress(f"backfill {start}..{end}: {len(parts)} chunk(s) of up to {chunk_days} day(s)")
+    began = time.monotonic()
+    backfill_prepare_step(start, end, restate, progress)
+    days_total = sum(len(c.days) for c in parts)
+    days_done, chunks_began = 0, time.monotonic()
+    for number, chunk in enumerate(parts, 1):
+        progress(f"chunk {number}/{len(parts)}: {chunk}")
+        if backfill_chunk_step(chunk.first, chunk.last, start, end, restate, progress) == "done":
+            days_done += len(chunk.days)
+        left = days_total - sum(len(c.days) for c in parts[:number])
+        per_day = (time.monotonic() - chunks_began) / days_done if days_done else 0.0
+        progress(f"  {number}/{len(parts)} chunks, {time.monotonic() - began:.0f} s elapsed, about {per_day * left:.0f} s left")
+    backfill_derive_step(start, end, restate, progress)
+    progress(f"backfill {start}..{end} finished in {time.monotonic() - began:.0f} s")

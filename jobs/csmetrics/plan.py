@@ -30,6 +30,22 @@ class RunPlan:
         as_of = max(day + timedelta(days=registry.BY_ID[metric].window_days) for day, metric in final_slices)
         return cls(as_of, restate=True, slices=tuple(sorted(final_slices)))
 
+    @classmethod
+    def backfill_day(cls, run_date: date, end: date, restate: bool = False) -> "RunPlan":
+        """The part of the daily run for `run_date` that a backfill ending on `end` keeps.
+
+        Run by run, the daily runs of a range rewrite each (D, metric) slice until the last
+        of them that owns it: run D + w, or `end` if that comes later than the range. So a
+        backfill day before `end` needs to write only its final slices (D = R - w), and
+        `end` writes all of its slices. The days then own disjoint slices, can be computed in
+        any order or in parallel, and leave exactly what the daily runs would have left."""
+        if run_date >= end:
+            return cls(run_date, restate=restate)
+        owned = tuple(
+            sorted((run_date - timedelta(days=m.window_days), m.id) for f in registry.families() for m in registry.metrics(f))
+        )
+        return cls(run_date, restate=restate, slices=owned)
+
     def metrics_by_date(self) -> dict[date, list[str]]:
         plan: dict[date, list[str]] = {}
         if self.slices is not None:

@@ -53,3 +53,53 @@ def show_shop_matrix(shop_id: str) -> str:
     for metric, segment in keys:
         lines.append(f"{metric:28s} {segment:9s} " + " ".join(f"{cells.get((metric, segment, d), ''):>12s}" for d in dates))
     return "\n".join(lines)
+
+
+def _latest(frame, stat_date: date | None):
+    """Rows of `stat_date`, or of the latest stat_date with rows."""
+    if stat_date is None:
+        stat_date = frame.agg(F.max("stat_date")).first()[0]
+    return frame.where(F.col("stat_date") == F.lit(stat_date)), stat_date
+
+
+def show_leaderboard(metric: str, stat_date: date | None = None, category: str | None = None, limit: int = 10) -> str:
+    """The top of one category's leaderboard for a metric (the largest category by default)."""
+    settings = Settings.from_env()
+    board = get_spark(settings).read.format("delta").load(gold_path(settings, "leaderboard_daily")).where(F.col("metric") == metric)
+    board, stat_date = _latest(board, stat_date)
+    if stat_date is None:
+        return f"leaderboard of {metric}: no rows yet"
+    if category is None:
+        largest = board.groupBy("platform", "category").agg(F.max("ranked_shops").alias("n")).orderBy(F.desc("n"), "platform", "category").first()
+        board = board.where((F.col("platform") == largest.platform) & (F.col("category") == largest.category))
+    else:
+        board = board.where(F.col("category") == category)
+    rows = board.orderBy("platform", "category", "rank", "shop_id").limit(limit).collect()
+    if not rows:
+        return f"leaderboard of {metric} on {stat_date}: no shop meets the minimum support"
+    lines = [f"leaderboard {rows[0].platform}/{rows[0].category}, {metric}, {stat_date} ({rows[0].ranked_shops} ranked shops, {rows[0].maturity})",
+             f"{'rank':>4s}  {'shop_id':10s} {'value':>10s} {'percentile':>10s}"]
+    lines += [f"{r.rank:4d}  {r.shop_id:10s} {r.value:10.3f} {r.percentile:10.2f}" for r in rows]
+    return "\n".join(lines)
+
+
+def show_benchmarks(category: str, stat_date: date | None = None, metrics: tuple[str, ...] = ()) -> str:
+    """Peer average and peer excellent of one category, per platform and tier (segment all)."""
+    settings = Settings.from_env()
+    frame = (
+        get_spark(settings).read.format("delta").load(gold_path(settings, "peer_benchmarks_daily"))
+        .where((F.col("category") == category) & (F.col("segment") == "all"))
+    )
+    if metrics:
+        frame = frame.where(F.col("metric").isin(list(metrics)))
+    frame, stat_date = _latest(frame, stat_date)
+    rows = frame.orderBy("metric", "platform", "tier").collect()
+    if not rows:
+        return f"peer benchmarks of {category}: no rows yet"
+    lines = [f"peer benchmarks, category {category}, {stat_date}",
+             f"{'metric':28s} {'platform':8s} {'tier':4s} {'peers':>5s} {'peer avg':>10s} {'excellent':>10s}  direction"]
+    lines += [
+        f"{r.metric:28s} {r.platform:8s} {r.tier:4s} {r.peer_shops:5d} {r.peer_average:10.3f} {r.peer_excellent:10.3f}  {r.direction}"
+        for r in rows
+    ]
+    return "\n".join(lines)

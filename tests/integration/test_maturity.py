@@ -8,24 +8,22 @@ One generated landing zone, two warehouses:
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from csmetrics import registry
-from csmetrics.config import Settings
 from csmetrics.generate import GenerateOptions, generate
-from csmetrics.ingest.run import ingest
-from csmetrics.pipeline import compute_step, ingest_step, publish_step, restate_range, run_daily, validate_step
-from csmetrics.spark import get_spark
+from csmetrics.pipeline import backfill, compute_step, derive_step, ingest_step, publish_step, restate_range, run_daily, validate_step
 from tests.integration.landing_files import write_landing
+from tests.integration.warehouses import Warehouse, expose, gold
 
 START, DAYS = date(2026, 3, 2), 5
 R1, R2 = date(2026, 3, 3), date(2026, 3, 5)
 TABLES = ("shop_metrics_daily", "agent_metrics_daily")
+DERIVED = ("shop_metrics_weekly", "governance_weekly", "peer_benchmarks_daily", "leaderboard_daily")
 quiet = lambda message: None  # noqa: E731
 
 
@@ -33,48 +31,11 @@ def dates(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def expose(source: Path, landing: Path, up_to: date) -> None:
-    """Make the arrival partitions dt <= up_to of every table visible in `landing`."""
-    for folder in source.glob("*/dt=*"):
-        if date.fromisoformat(folder.name[3:]) <= up_to:
-            target = landing / folder.parent.name / folder.name
-            if not target.exists():
-                shutil.copytree(folder, target)
-
-
-class Warehouse:
-    """Points the pipeline (which reads its settings from the environment) at one warehouse."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.landing = root / "landing"
-        self.landing.mkdir(parents=True)
-
-    def __enter__(self) -> Settings:
-        self._saved = {k: os.environ.get(k) for k in ("CSMETRICS_WAREHOUSE", "CSMETRICS_LANDING")}
-        os.environ.update(CSMETRICS_WAREHOUSE=str(self.root / "warehouse"), CSMETRICS_LANDING=str(self.landing))
-        return Settings.from_env()
-
-    def __exit__(self, *exc):
-        for key, value in self._saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def gold(spark, settings, table, version=None):
-    reader = spark.read.format("delta")
-    if version is not None:
-        reader = reader.option("versionAsOf", version)
-    frame = reader.load(settings.table_path("gold", table)).drop("run_id", "computed_at")
-    keys = [k for k in ("stat_date", "shop_id", "agent_id", "metric", "segment") if k in frame.columns]
-    return {tuple(r[k] for k in keys): tuple(r) for r in frame.collect()}
-
-
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory):
     os.environ["CSMETRICS_SHUFFLE_PARTITIONS"] = "2"
+    # Five shops: let every shop with data be a peer, so benchmarks have rows.
+    os.environ["CSMETRICS_MIN_SUPPORT"] = "1"
     root = tmp_path_factory.mktemp("maturity")
     source = root / "generated"
     generate(GenerateOptions(str(source), shops=5, days=DAYS, start=START, seed=5), quiet)
@@ -93,27 +54,32 @@ def runs(spark, tmp_path_factory):
             run_daily(day, f"daily__{day}", progress=quiet)
         daily_gold = {t: gold(spark, settings, t) for t in TABLES}
 
-    backfill = Warehouse(root / "backfill")
-    with backfill as settings:
-        expose(source, backfill.landing, date.max)
-        ingest(get_spark(settings), settings, START + timedelta(days=DAYS + 1), "backfill-ingest", quiet)
-        for day in dates(R1, R2):
-            compute_step(day, f"backfill__{day}", progress=quiet)
-            validate_step(day, f"backfill__{day}", progress=quiet)
-            publish_step(day, f"backfill__{day}", progress=quiet)
+    backfill_warehouse = Warehouse(root / "backfill")
+    with backfill_warehouse as settings:
+        expose(source, backfill_warehouse.landing, date.max)
+        backfill(R1, R2, chunk_days=2, progress=quiet)
         backfill_gold = {t: gold(spark, settings, t) for t in TABLES}
-    return {"daily": daily, "backfill": backfill, "source": source, "daily_gold": daily_gold, "backfill_gold": backfill_gold}
+        backfill_derived = {t: derived(spark, settings, t) for t in DERIVED}
+    with daily as settings:
+        daily_derived = {t: derived(spark, settings, t) for t in DERIVED}
+    return {"daily": daily, "backfill": backfill_warehouse, "source": source, "daily_gold": daily_gold,
+            "backfill_gold": backfill_gold, "daily_derived": daily_derived, "backfill_derived": backfill_derived}
+
+
+def derived(spark, settings, table):
+    frame = spark.read.format("delta").load(settings.table_path("gold", table)).drop("run_id", "computed_at")
+    return sorted(tuple(r) for r in frame.collect())
 
 
 def is_final(row) -> bool:
     return "final" in row
 
 
-def test_daily_runs_and_backfill_give_identical_final_rows(runs):
+def test_backfill_leaves_exactly_what_the_daily_runs_leave(runs):
     for table in TABLES:
-        daily = {k: v for k, v in runs["daily_gold"][table].items() if is_final(v)}
-        backfill = {k: v for k, v in runs["backfill_gold"][table].items() if is_final(v)}
-        assert daily == backfill, table
+        assert runs["daily_gold"][table] == runs["backfill_gold"][table], table
+    for table in DERIVED:
+        assert runs["daily_derived"][table] and runs["daily_derived"][table] == runs["backfill_derived"][table], table
     final_metrics = {k[2] for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if is_final(v)}
     # Final rows exist for windows 0, 1 and 3 (R2 - R1 = 2 days: nothing of window 15 yet).
     assert {"dispute_merchant_rate", "pickup_rate", "satisfaction_rate", "consult_sessions"} <= final_metrics
@@ -167,13 +133,20 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
         compute_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
         validate_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
         publish_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
+        derive_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
         before = gold(spark, settings, "shop_metrics_daily")
         final_earlier = {k: v for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if is_final(v)}
         assert {k: before[k] for k in final_earlier} == final_earlier, "a normal run must not rewrite final rows"
         path = settings.table_path("gold", "shop_metrics_daily")
         version_before = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").agg(F.max("version")).first()[0]
+        feeds = {t: settings.table_path("gold", t) for t in ("peer_benchmarks_daily", "leaderboard_daily")}
+        feed_versions = {t: DeltaTable.forPath(spark, p).history(1).first()["version"] for t, p in feeds.items()}
 
         restate_range(R1, R1, "restate__late", progress=quiet)
+        changes = {
+            t: spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", feed_versions[t] + 1).load(p).collect()
+            for t, p in feeds.items()
+        }
         after = gold(spark, settings, "shop_metrics_daily")
         # Delta time travel still shows the values before the restatement.
         assert gold(spark, settings, "shop_metrics_daily", version_before) == before
@@ -186,3 +159,9 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
     segments = {k[3] for k in changed}
     assert segments in ({"all", "bot", "presale"}, {"all", "bot", "aftersale"})
     assert all(is_final(after[k]) for k in changed)
+    # The Change Data Feed of the derived tables holds only what the restatement changed:
+    # benchmarks and leaderboard rows of R1 and the two satisfaction metrics.
+    for table, rows in changes.items():
+        assert rows, table
+        assert {(r.stat_date, r.metric) for r in rows} <= {(R1, "satisfaction_rate"), (R1, "very_satisfied_rate")}, table
+        assert {r._change_type for r in rows} <= {"update_preimage", "update_postimage", "insert", "delete"}

@@ -1,0 +1,81 @@
+"""Wall time of a backfill against the same days run one by one, on generated demo data.
+
+Generates --days days for --shops shops, then, in two fresh warehouses over the same landing
+zone:
+  daily     `csmetrics run --date D` for every day, one process each (a Spark start-up per
+            day, as an Airflow task per daily run has);
+  backfill  `csmetrics backfill --start .. --end .. --chunk-days N` (one process here).
+Prints both wall times and checks that the gold metric tables are identical.
+
+    .venv/bin/python bench/backfill_vs_daily.py --days 30 --shops 40 --work /tmp/csbackfill
+
+Figures are printed, never asserted: this is a measuring tool, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "csmetrics.cli"]
+
+
+def run(args: list[str], env: dict) -> None:
+    subprocess.run(CLI + args, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def gold_rows(warehouse: Path) -> dict[str, list]:
+    from csmetrics.config import Settings
+    from csmetrics.spark import get_spark
+
+    spark = get_spark(Settings(shuffle_partitions=2))
+    return {
+        table: sorted(tuple(r) for r in spark.read.format("delta").load(str(warehouse / "gold" / table)).drop("run_id", "computed_at").collect())
+        for table in ("shop_metrics_daily", "agent_metrics_daily")
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=30, help="days to run (default 30)")
+    parser.add_argument("--shops", type=int, default=40, help="shops, as in the demo (default 40)")
+    parser.add_argument("--chunk-days", type=int, default=10, help="backfill chunk size (default 10)")
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 2), help="first day (default 2026-03-02)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/csbackfill"), help="scratch folder, emptied first")
+    args = parser.parse_args()
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    landing = args.work / "landing"
+    end = args.start + timedelta(days=args.days - 1)
+    base = dict(os.environ, CSMETRICS_LANDING=str(landing), CSMETRICS_SHUFFLE_PARTITIONS="4")
+    run(["generate", "--out", str(landing), "--shops", str(args.shops), "--days", str(args.days), "--start", str(args.start)], base)
+
+    timings = {}
+    started = time.monotonic()
+    daily_env = dict(base, CSMETRICS_WAREHOUSE=str(args.work / "daily"))
+    for offset in range(args.days):
+        day = args.start + timedelta(days=offset)
+        run(["run", "--date", str(day)], daily_env)
+        print(f"daily run {offset + 1}/{args.days} done, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    timings["daily"] = time.monotonic() - started
+
+    started = time.monotonic()
+    run(["backfill", "--start", str(args.start), "--end", str(end), "--chunk-days", str(args.chunk_days)],
+        dict(base, CSMETRICS_WAREHOUSE=str(args.work / "backfill")))
+    timings["backfill"] = time.monotonic() - started
+
+    same = gold_rows(args.work / "daily") == gold_rows(args.work / "backfill")
+    print(f"{args.days} days, {args.shops} shops, {os.cpu_count()} cores")
+    print(f"  {args.days} daily runs (one process each): {timings['daily']:8.1f} s ({timings['daily'] / args.days:.1f} s a day)")
+    print(f"  one backfill, chunks of {args.chunk_days} days:   {timings['backfill']:8.1f} s ({timings['backfill'] / args.days:.1f} s a day)")
+    print(f"  speed-up {timings['daily'] / timings['backfill']:.1f}x; identical gold tables: {same}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Backfill a date range with the daily jobs: ingest once, then chunks of days per Spark job.
+
+Each day of the range computes only the slices its daily run would leave behind
+(`RunPlan.backfill_day`), so chunks are independent: they can run in parallel, and a failed
+chunk is re-run alone. Finished chunks are recorded in `quality/backfill_chunks`; running
+the same backfill again skips them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from csmetrics import registry
+from csmetrics.compute import stage
+from csmetrics.config import Settings
+from csmetrics.delta_io import ensure_table
+from csmetrics.derived.publish import derive
+from csmetrics.plan import RunPlan
+from csmetrics.publish import publish
+from csmetrics.quality.gold_gate import validate_gold
+from csmetrics.schemas.gold import BACKFILL_CHUNKS
+
+
+@dataclass(frozen=True)
+class Chunk:
+    first: date
+    last: date
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+    def __str__(self) -> str:
+        return f"{self.first}..{self.last}"
+
+
+def backfill_id(start: date, end: date, restate: bool) -> str:
+    return f"backfill__{start}_{end}{'__restate' if restate else ''}"
+
+
+def chunks(start: date, end: date, chunk_days: int) -> list[Chunk]:
+    if end < start:
+        raise ValueError(f"the backfill's end {end} is before its start {start}")
+    if chunk_days < 1:
+        raise ValueError("chunk_days must be at least 1")
+    result, first = [], start
+    while first <= end:
+        last = min(first + timedelta(days=chunk_days - 1), end)
+        result.append(Chunk(first, last))
+        first = last + timedelta(days=1)
+    return result
+
+
+def _log_path(settings: Settings) -> str:
+    return settings.table_path("quality", "backfill_chunks")
+
+
+def finished_chunks(spark: SparkSession, settings: Settings, backfill: str) -> set[date]:
+    """First days of the chunks of `backfill` that already finished (a small set)."""
+    table = ensure_table(spark, _log_path(settings), BACKFILL_CHUNKS, [])
+    rows = table.toDF().where(F.col("backfill_id") == backfill).select("chunk_first").collect()
+    return {row["chunk_first"] for row in rows}
+
+
+def run_chunk(
+    spark: SparkSession, settings: Settings, chunk: Chunk, end: date, restate: bool, backfill: str, progress=print
+) -> None:
+    """The backfilled slices of each day of `chunk`: compute, gold gate, publish; then record it."""
+    for day in chunk.days:
+        run_id = f"{backfill}__{day}"
+        plan = RunPlan.backfill_day(day, end, restate)
+        stage(spark, settings, plan, run_id)
+        validate_gold(spark, settings, plan, run_id)
+        publish(spark, settings, plan, run_id)
+        progress(f"  {day} done")
+    row = [(backfill, chunk.first, chunk.last, datetime.now(timezone.utc))]
+    spark.createDataFrame(row, BACKFILL_CHUNKS).write.format("delta").mode("append").save(_log_path(settings))
+
+
+def derive_range(spark: SparkSession, settings: Settings, start: date, end: date, backfill: str) -> dict[str, int]:
+    """Derived tables for every stat_date the backfill wrote (back to start - longest window)."""
+    longest = max(m.window_days for m in registry.METRICS)
+    first = start - timedelta(days=longest)
+    dates = [first + timedelta(days=i) for i in range((end - first).days + 1)]
+    return derive(spark, settings, dates, backfill)

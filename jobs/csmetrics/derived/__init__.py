@@ -1,0 +1,1 @@
+"""Tables derived from published daily metrics: weekly rollups, governance, peer benchmarks, leaderboards."""

@@ -1,0 +1,56 @@
+"""Recompute the derived tables for the dates a run published, from gold (I/O at the edges)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from csmetrics import registry
+from csmetrics.bronze import read_bronze
+from csmetrics.config import Settings
+from csmetrics.delta_io import commit_metadata, ensure_cdf_table, merge_slice
+from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
+from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through, governance_rows, parse_thresholds, weekly_rows
+from csmetrics.schemas.gold import DERIVED_TABLES
+
+LONGEST_WINDOW = max(m.window_days for m in registry.METRICS)
+
+
+def week_starts(dates: list[date]) -> list[date]:
+    return sorted({d - timedelta(days=d.weekday()) for d in dates})
+
+
+def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: str) -> dict[str, int]:
+    """Weekly rollups and governance for the ISO weeks of `dates`, benchmarks and leaderboards
+    for `dates` themselves; each written by one MERGE that touches only changed rows."""
+    weeks = week_starts(dates)
+    daily = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
+    last_sunday = weeks[-1] + timedelta(days=6)
+    week_days = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday)))
+    # Finality of the weeks' days shows in the rows up to the longest window after them.
+    horizon = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday + timedelta(days=LONGEST_WINDOW))))
+    weekly = weekly_rows(week_days, final_through(horizon))
+    thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
+    peers = supported(daily.where(F.col("stat_date").isin(dates)), read_bronze(spark, settings, "shops"), settings.min_support)
+    frames = {
+        "shop_metrics_weekly": (weekly, weeks),
+        "governance_weekly": (governance_rows(weekly, thresholds), weeks),
+        "peer_benchmarks_daily": (peer_benchmarks(peers), dates),
+        "leaderboard_daily": (leaderboard(peers), dates),
+    }
+    stamp = datetime.now(timezone.utc)
+    written = {}
+    with commit_metadata(spark, run_id):
+        for table, (rows, partitions) in frames.items():
+            written[table] = _write(spark, settings, table, rows, partitions, run_id, stamp)
+    return written
+
+
+def _write(spark, settings, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime) -> int:
+    schema, partition, keys = DERIVED_TABLES[table]
+    target = ensure_cdf_table(spark, settings.table_path("gold", table), schema, [partition])
+    stamped = rows.withColumn("run_id", F.lit(run_id)).withColumn("computed_at", F.lit(stamp).cast("timestamp"))
+    merge_slice(target, stamped.select(*schema.fieldNames()), keys, partition, partitions)
+    return target.toDF().where(F.col(partition).isin(partitions)).count()

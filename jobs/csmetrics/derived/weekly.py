@@ -1,0 +1,116 @@
+"""ISO-week rollups of daily metric rows, and the governance thresholds checked on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from csmetrics import registry
+
+
+def week_start(day: Column) -> Column:
+    """Monday of the ISO week (Spark's `date_trunc('week')` starts weeks on Monday)."""
+    return F.to_date(F.date_trunc("week", day))
+
+
+def _by_metric(attribute) -> Column:
+    return F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(attribute(m)))])
+
+
+def final_through(daily: DataFrame) -> DataFrame:
+    """(metric, final_through): the latest stat_date whose rows of the metric are final.
+    Maturity moves forward one whole (date, metric) slice at a time, so every earlier date
+    is final too."""
+    return daily.where(F.col("maturity") == "final").groupBy("metric").agg(F.max("stat_date").alias("final_through"))
+
+
+def weekly_rows(daily: DataFrame, finality: DataFrame) -> DataFrame:
+    """Sum numerators and denominators over the week's days, then divide: the weekly rate
+    weighs each day by its volume (it is not the mean of daily rates). A week is final once
+    all seven of its days are final for the metric (`finality` from `final_through`)."""
+    has_denominator = _by_metric(lambda m: m.has_denominator)[F.col("metric")]
+    summed = daily.withColumn("week_start", week_start(F.col("stat_date"))).groupBy(
+        "week_start", "shop_id", "metric", "segment"
+    ).agg(
+        F.sum("numerator").alias("numerator"),
+        F.sum("denominator").alias("denominator"),
+        F.count("*").cast("int").alias("days_with_data"),
+    )
+    return summed.join(F.broadcast(finality), "metric", "left").select(
+        "week_start",
+        "shop_id",
+        "metric",
+        "segment",
+        "numerator",
+        F.when(has_denominator, F.col("denominator")).alias("denominator"),
+        F.when(has_denominator, F.col("numerator") / F.col("denominator")).otherwise(F.col("numerator")).alias("value"),
+        "days_with_data",
+        F.when(F.date_add("week_start", 6) <= F.col("final_through"), "final").otherwise("provisional").alias("maturity"),
+    )
+
+
+@dataclass(frozen=True)
+class Threshold:
+    metric: str
+    comparison: str  # ">=", "<=", "<" or ">"
+    value: float
+
+    def passes(self, column: Column) -> Column:
+        ops = {">=": column >= self.value, "<=": column <= self.value, "<": column < self.value, ">": column > self.value}
+        return ops[self.comparison]
+
+
+# SPEC §5; override with CSMETRICS_GOVERNANCE_THRESHOLDS="reply_3min_rate>=0.9;...".
+DEFAULT_THRESHOLDS = (
+    Threshold("reply_3min_rate", ">=", 0.90),
+    Threshold("avg_response_seconds", "<=", 120.0),
+    Threshold("pickup_rate", ">=", 0.80),
+    Threshold("avg_wait_seconds", "<", 600.0),
+    Threshold("satisfaction_rate", ">=", 0.80),
+)
+
+
+def parse_thresholds(text: str) -> tuple[Threshold, ...]:
+    """`metric>=0.9;metric<600` -> thresholds (every metric must be in the registry)."""
+    found = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        for comparison in (">=", "<=", "<", ">"):
+            metric, sep, value = item.partition(comparison)
+            if sep:
+                if metric.strip() not in registry.BY_ID:
+                    raise ValueError(f"unknown metric {metric.strip()!r} in governance threshold {item!r}")
+                found.append(Threshold(metric.strip(), comparison, float(value)))
+                break
+        else:
+            raise ValueError(f"governance threshold {item!r} is not of the form metric>=value")
+    return tuple(found)
+
+
+def governance_rows(weekly: DataFrame, thresholds: tuple[Threshold, ...]) -> DataFrame:
+    """One row per (week, shop, threshold): value, pass / fail / no_data, and the shop-week's
+    overall status. A shop with sessions that week but no value for a metric (e.g. nobody
+    rated it) is `no_data` for that threshold, never `fail`."""
+    rules = weekly.sparkSession.createDataFrame(
+        [(t.metric, t.comparison, t.value) for t in thresholds], "metric string, comparison string, threshold double"
+    )
+    shop_weeks = weekly.select("week_start", "shop_id").distinct()
+    values = weekly.where(F.col("segment") == "all").select("week_start", "shop_id", "metric", "value", "maturity")
+    grid = shop_weeks.crossJoin(F.broadcast(rules)).join(values, ["week_start", "shop_id", "metric"], "left")
+    passed = F.lit(None).cast("boolean")
+    for t in thresholds:
+        passed = F.when(F.col("metric") == t.metric, t.passes(F.col("value"))).otherwise(passed)
+    status = F.when(F.col("value").isNull(), "no_data").when(passed, "pass").otherwise("fail")
+    shop_week = Window.partitionBy("week_start", "shop_id")
+    statuses = F.collect_set("status").over(shop_week)
+    overall = (
+        F.when(F.array_contains(statuses, "fail"), "fail").when(F.array_contains(statuses, "no_data"), "no_data").otherwise("pass")
+    )
+    # Final only when every value it was judged on is final ("provisional" sorts after "final").
+    all_final = F.coalesce(F.max("maturity").over(shop_week), F.lit("provisional"))
+    return (
+        grid.withColumn("status", status)
+        .withColumn("overall_status", overall)
+        .withColumn("maturity", all_final)
+        .select("week_start", "shop_id", "metric", "comparison", "threshold", "value", "status", "overall_status", "maturity")
+    )

@@ -1,0 +1,113 @@
+"""Weekly rollups, governance, peer benchmarks and leaderboards on hand-made daily rows."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
+from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, Threshold, final_through, governance_rows, parse_thresholds, weekly_rows
+
+MONDAY = date(2026, 3, 2)
+DAILY = "stat_date date, shop_id string, metric string, segment string, numerator double, denominator double, value double, maturity string"
+SHOPS = "shop_id string, platform string, category string, tier string"
+
+
+def daily(spark, rows):
+    return spark.createDataFrame(
+        [(d, s, m, seg, n, den, (n / den if den else n), mat) for d, s, m, seg, n, den, mat in rows], DAILY
+    )
+
+
+def test_weekly_rate_is_summed_numerators_over_summed_denominators(spark):
+    rows = daily(spark, [
+        (MONDAY, "s1", "pickup_rate", "all", 1.0, 1.0, "final"),  # 100 %
+        (MONDAY + timedelta(days=1), "s1", "pickup_rate", "all", 1.0, 9.0, "final"),  # 11 %
+        (MONDAY, "s1", "consult_sessions", "all", 4.0, None, "final"),
+        (MONDAY + timedelta(days=6), "s1", "consult_sessions", "all", 6.0, None, "final"),
+    ])
+    weekly = {r.metric: r for r in weekly_rows(rows, final_through(rows)).collect()}
+    # 2 / 10 = 0.2, not the mean of the daily rates (0.556).
+    assert (weekly["pickup_rate"].numerator, weekly["pickup_rate"].denominator, weekly["pickup_rate"].value) == (2.0, 10.0, 0.2)
+    assert (weekly["consult_sessions"].value, weekly["consult_sessions"].denominator) == (10.0, None)
+    assert weekly["pickup_rate"].week_start == MONDAY and weekly["pickup_rate"].days_with_data == 2
+    # consult_sessions is final through Sunday, pickup_rate only through Tuesday.
+    assert (weekly["consult_sessions"].maturity, weekly["pickup_rate"].maturity) == ("final", "provisional")
+
+
+def test_governance_at_the_exact_thresholds_and_without_data(spark):
+    def week(shop, **values):
+        return [(MONDAY, shop, metric, "all", value, 1.0, "final") for metric, value in values.items()]
+
+    rows = daily(spark, [
+        # Exactly on every threshold: >= passes, <= passes, < 600 fails at 600.
+        *week("edge", reply_3min_rate=0.90, avg_response_seconds=120.0, pickup_rate=0.80, avg_wait_seconds=600.0, satisfaction_rate=0.80),
+        # Every threshold met, but nobody rated the shop: no_data, not fail.
+        *week("unrated", reply_3min_rate=0.95, avg_response_seconds=30.0, pickup_rate=0.9, avg_wait_seconds=599.0),
+        *week("good", reply_3min_rate=1.0, avg_response_seconds=10.0, pickup_rate=1.0, avg_wait_seconds=5.0, satisfaction_rate=1.0),
+    ])
+    weekly = weekly_rows(rows, final_through(rows))
+    result = {(r.shop_id, r.metric): (r.status, r.overall_status) for r in governance_rows(weekly, DEFAULT_THRESHOLDS).collect()}
+    assert result[("edge", "reply_3min_rate")] == ("pass", "fail")
+    assert result[("edge", "avg_response_seconds")][0] == "pass"
+    assert result[("edge", "pickup_rate")][0] == "pass"
+    assert result[("edge", "avg_wait_seconds")][0] == "fail"
+    assert result[("edge", "satisfaction_rate")][0] == "pass"
+    assert result[("unrated", "satisfaction_rate")] == ("no_data", "no_data")
+    assert result[("unrated", "avg_wait_seconds")] == ("pass", "no_data")
+    assert {status for (shop, _), status in result.items() if shop == "good"} == {("pass", "pass")}
+
+
+def test_thresholds_are_configurable():
+    assert parse_thresholds("pickup_rate>=0.7; avg_wait_seconds<300") == (
+        Threshold("pickup_rate", ">=", 0.7), Threshold("avg_wait_seconds", "<", 300.0))
+    with pytest.raises(ValueError, match="unknown metric"):
+        parse_thresholds("pick_rate>=0.7")
+
+
+PEER_VALUES = [0.10, 0.35, 0.35, 0.50, 0.62, 0.70, 0.81, 0.90, 0.97]
+
+
+@pytest.fixture
+def peer_rows(spark):
+    """Nine food shops of one tier with enough support, one below the minimum, one other tier."""
+    shops = spark.createDataFrame(
+        [(f"s{i}", "tmall", "food", "L1") for i in range(10)] + [("t0", "tmall", "food", "L2")], SHOPS
+    )
+    rows = [(MONDAY, f"s{i}", metric, "all", v * 20, 20.0, "final") for i, v in enumerate(PEER_VALUES)
+            for metric in ("pickup_rate",)]
+    rows += [(MONDAY, f"s{i}", "avg_wait_seconds", "all", v * 1000 * 20, 20.0, "final") for i, v in enumerate(PEER_VALUES)]
+    rows += [(MONDAY, "s9", "pickup_rate", "all", 0.0, 5.0, "final"),  # support 5 < 10: no peer
+             (MONDAY, "t0", "pickup_rate", "all", 10.0, 10.0, "provisional")]
+    return supported(daily(spark, rows), shops, min_support=10)
+
+
+def test_peer_benchmarks_match_numpy_in_both_directions(peer_rows):
+    result = {(r.tier, r.metric): r for r in peer_benchmarks(peer_rows).collect()}
+    higher = result[("L1", "pickup_rate")]
+    assert higher.peer_shops == 9  # s9 lacks support
+    assert higher.peer_average == pytest.approx(np.percentile(PEER_VALUES, 60))
+    assert higher.peer_excellent == pytest.approx(np.percentile(PEER_VALUES, 90))
+    lower = result[("L1", "avg_wait_seconds")]
+    waits = [v * 1000 for v in PEER_VALUES]
+    assert lower.direction == "lower_is_better"
+    assert lower.peer_average == pytest.approx(np.percentile(waits, 40))
+    assert lower.peer_excellent == pytest.approx(np.percentile(waits, 10))
+    # A tier with a single shop is its own peer group.
+    assert (result[("L2", "pickup_rate")].peer_shops, result[("L2", "pickup_rate")].peer_average) == (1, 1.0)
+    assert result[("L2", "pickup_rate")].maturity == "provisional" and higher.maturity == "final"
+
+
+def test_leaderboard_ranks_best_first_with_shared_ranks_for_ties(peer_rows):
+    board = leaderboard(peer_rows.where("metric = 'pickup_rate'"))
+    ordered = [(r.rank, r.shop_id, r.value, r.percentile) for r in board.orderBy("rank", "shop_id").collect()]
+    # 10 ranked shops of the category (tiers together): t0 (1.0) first, the two 0.35 share rank 8.
+    assert [(rank, shop) for rank, shop, _, _ in ordered] == [
+        (1, "t0"), (2, "s8"), (3, "s7"), (4, "s6"), (5, "s5"), (6, "s4"), (7, "s3"), (8, "s1"), (8, "s2"), (10, "s0")]
+    percentiles = {shop: p for _, shop, _, p in ordered}
+    assert percentiles["t0"] == 1.0 and percentiles["s0"] == 0.0
+    assert percentiles["s1"] == percentiles["s2"] == pytest.approx(2 / 9)
+    waits = leaderboard(peer_rows.where("metric = 'avg_wait_seconds'")).orderBy("rank", "shop_id").collect()
+    assert [r.shop_id for r in waits][:2] == ["s0", "s1"]  # lower is better: the shortest wait first
