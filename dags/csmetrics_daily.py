@@ -1,20 +1,23 @@
-"""csmetrics_daily: ingest -> compute -> validate -> publish for the run's logical date.
+"""csmetrics_daily: ingest -> bronze gate -> compute -> gold gate -> publish -> derived tables, for the run's logical date.
 
-Wiring only: every task calls an entry point of csmetrics.pipeline with the logical date
-(`ds`) and run id that Airflow passes in. Nothing here touches Spark at parse time.
+Wiring only: each task runs one step of csmetrics.pipeline with the logical date (`ds`) and
+run id that Airflow passes in, in-process on local[*] or through spark-submit when
+CSMETRICS_SPARK_CONN_ID names a Spark connection (csmetrics.orchestration). Nothing here
+touches Spark at parse time.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
 import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensor
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
+
+from csmetrics.orchestration import step_task
 
 # A date R is complete once it has ended in the westernmost timezone (UTC-12) plus the
 # ingestion grace period of 2 h: R + 1, 14:00 UTC.
 COMPLETE_AFTER = "{{ (data_interval_end + macros.timedelta(hours=14)).isoformat() }}"
+STEPS = ("ingest", "validate_bronze", "compute", "validate_gold", "publish", "derive")
 
 
 @dag(
@@ -30,32 +33,11 @@ COMPLETE_AFTER = "{{ (data_interval_end + macros.timedelta(hours=14)).isoformat(
 )
 def csmetrics_daily():
     wait = DateTimeSensor(task_id="wait_until_day_complete", target_time=COMPLETE_AFTER, mode="reschedule")
-
-    @task
-    def ingest(ds: str, run_id: str) -> str:
-        from csmetrics.pipeline import ingest_step
-
-        return ingest_step(date.fromisoformat(ds), run_id)
-
-    @task
-    def compute(ds: str, run_id: str, params: dict) -> dict:
-        from csmetrics.pipeline import compute_step
-
-        return compute_step(date.fromisoformat(ds), run_id, params["restate"])
-
-    @task
-    def validate(ds: str, run_id: str, params: dict) -> int:
-        from csmetrics.pipeline import validate_step
-
-        return validate_step(date.fromisoformat(ds), run_id, params["restate"])
-
-    @task
-    def publish(ds: str, run_id: str, params: dict) -> dict:
-        from csmetrics.pipeline import publish_step
-
-        return publish_step(date.fromisoformat(ds), run_id, params["restate"])
-
-    wait >> ingest() >> compute() >> validate() >> publish()
+    previous = wait
+    for step in STEPS:
+        task = step_task(step, [step, "--date", "{{ ds }}", "--run-id", "{{ run_id }}", "--restate", "{{ params.restate }}"])
+        previous >> task
+        previous = task
 
 
 csmetrics_daily()

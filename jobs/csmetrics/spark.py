@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
 
@@ -30,12 +32,21 @@ def spark_settings(settings: Settings) -> dict[str, str]:
     return conf
 
 
+def under_spark_submit() -> bool:
+    """True in a driver started by spark-submit (its JVM is up before Python starts)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> SparkSession:
     """Return the process's SparkSession, creating it with the project's settings."""
     settings = settings or Settings.from_env()
-    builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
+    builder = SparkSession.builder.appName(app_name)
     for key, value in spark_settings(settings).items():
         builder = builder.config(key, value)
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    if under_spark_submit():
+        # spark-submit already chose the master and shipped the Delta jars (--packages).
+        spark = builder.getOrCreate()
+    else:
+        spark = configure_spark_with_delta_pip(builder.master(settings.spark_master)).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -1,0 +1,86 @@
+"""The daily job on a real Spark standalone cluster (1 master, 2 workers on loopback),
+submitted the way SparkSubmitOperator submits it, gives the gold tables of a local[*] run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from csmetrics.generate import GenerateOptions, generate
+from csmetrics.orchestration import APPLICATION, delta_package
+from csmetrics.pipeline import run_daily
+from tests.integration.warehouses import Warehouse
+
+ROOT = Path(__file__).resolve().parents[2]
+D1 = date(2026, 3, 2)
+DATES = (D1, D1 + timedelta(days=1))
+HOST, PORT, UI_PORT = "127.0.0.1", 7177, 8180
+TABLES = ("shop_metrics_daily", "agent_metrics_daily", "peer_benchmarks_daily", "leaderboard_daily", "shop_metrics_weekly")
+quiet = lambda message: None  # noqa: E731
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Start the cluster with infra/cluster/start.sh; stop it whatever happens."""
+    env = dict(os.environ, CLUSTER_HOST=HOST, CLUSTER_PORT=str(PORT), CLUSTER_UI_PORT=str(UI_PORT),
+               WORKER_MEMORY="1g", CSMETRICS_CLUSTER_DIR=str(tmp_path_factory.mktemp("cluster")))
+    try:
+        started = subprocess.run([str(ROOT / "infra/cluster/start.sh"), "2"], env=env, capture_output=True, text=True, timeout=300)
+        assert started.returncode == 0, started.stderr
+        yield started.stdout.strip()
+    finally:
+        subprocess.run([str(ROOT / "infra/cluster/stop.sh")], env=env, capture_output=True, timeout=180)
+
+
+def submit(master: str, settings_env: dict, args: list[str]) -> None:
+    """Submit like SparkSubmitOperator does: its hook, an Airflow connection, the Delta package."""
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+
+    os.environ["AIRFLOW_CONN_SPARK_CSMETRICS_TEST"] = f"{master}?deploy-mode=client"
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    hook = SparkSubmitHook(
+        conn_id="spark_csmetrics_test",
+        packages=delta_package(),
+        application_args=args,
+        name="csmetrics-cluster-test",
+        env_vars=settings_env | {"PYSPARK_PYTHON": sys.executable, "SPARK_CONF_DIR": str(ROOT / "infra/cluster/conf")},
+    )
+    hook.submit(APPLICATION)
+
+
+def gold(spark, settings, table):
+    """Rows without run bookkeeping; doubles to 6 decimals, since sums over differently
+    partitioned data add in a different order (8899.844275 vs 8899.844275000001)."""
+    frame = spark.read.format("delta").load(settings.table_path("gold", table)).drop("run_id", "computed_at")
+    return sorted(tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in frame.collect())
+
+
+def test_daily_job_on_the_cluster_equals_local(spark, cluster, tmp_path):
+    landing = tmp_path / "landing"
+    generate(GenerateOptions(str(landing), shops=4, days=2, start=D1, seed=21), quiet)
+
+    local = Warehouse(tmp_path / "local", landing)
+    with local as settings:
+        for day in DATES:
+            run_daily(day, f"scheduled__{day}", progress=quiet)
+        expected = {t: gold(spark, settings, t) for t in TABLES}
+
+    on_cluster = Warehouse(tmp_path / "cluster", landing)
+    with on_cluster as settings:
+        env = {"CSMETRICS_WAREHOUSE": settings.warehouse, "CSMETRICS_LANDING": settings.landing, "CSMETRICS_SHUFFLE_PARTITIONS": "2"}
+        for day in DATES:
+            submit(cluster, env, ["run", "--date", str(day), "--run-id", f"scheduled__{day}"])
+        assert {t: gold(spark, settings, t) for t in TABLES} == expected
+    assert all(expected.values())
+
+    # Both applications ran on the cluster's executors, not in a local master.
+    status = json.load(urllib.request.urlopen(f"http://{HOST}:{UI_PORT}/json/", timeout=5))
+    assert status["aliveworkers"] == 2
+    assert [app["name"] for app in status["completedapps"]].count("csmetrics-cluster-test") == 2
