@@ -40,13 +40,14 @@ def under_spark_submit() -> bool:
 def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> SparkSession:
     """Return the process's SparkSession, creating it with the project's settings."""
     settings = settings or Settings.from_env()
-    builder = SparkSession.builder.appName(app_name)
+    builder = SparkSession.builder
     for key, value in spark_settings(settings).items():
         builder = builder.config(key, value)
     if under_spark_submit():
-        # spark-submit already chose the master and shipped the Delta jars (--packages).
+        # spark-submit already chose the master, the application's name and shipped the
+        # Delta jars (--packages).
         spark = builder.getOrCreate()
     else:
-        spark = configure_spark_with_delta_pip(builder.master(settings.spark_master)).getOrCreate()
+        spark = configure_spark_with_delta_pip(builder.appName(app_name).master(settings.spark_master)).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -39,12 +39,13 @@ def cluster(tmp_path_factory):
         subprocess.run([str(ROOT / "infra/cluster/stop.sh")], env=env, capture_output=True, timeout=180)
 
 
-def submit(master: str, settings_env: dict, args: list[str]) -> None:
+def submit(master: str, settings_env: dict, args: list[str], env) -> None:
     """Submit like SparkSubmitOperator does: its hook, an Airflow connection, the Delta package."""
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
-    os.environ["AIRFLOW_CONN_SPARK_CSMETRICS_TEST"] = f"{master}?deploy-mode=client"
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env.setenv("AIRFLOW_CONN_SPARK_CSMETRICS_TEST", f"{master}?deploy-mode=client")
+    # The hook runs `spark-submit` from PATH: the one of this environment.
+    env.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     hook = SparkSubmitHook(
         conn_id="spark_csmetrics_test",
         packages=delta_package(),
@@ -62,9 +63,9 @@ def gold(spark, settings, table):
     return sorted(tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in frame.collect())
 
 
-def test_daily_job_on_the_cluster_equals_local(spark, cluster, tmp_path):
+def test_daily_job_on_the_cluster_equals_local(spark, cluster, tmp_path, monkeypatch):
     landing = tmp_path / "landing"
-    generate(GenerateOptions(str(landing), shops=4, days=2, start=D1, seed=21), quiet)
+    generate(GenerateOptions(str(landing), shops=3, days=2, start=D1, seed=21), quiet)
 
     local = Warehouse(tmp_path / "local", landing)
     with local as settings:
@@ -76,7 +77,7 @@ def test_daily_job_on_the_cluster_equals_local(spark, cluster, tmp_path):
     with on_cluster as settings:
         env = {"CSMETRICS_WAREHOUSE": settings.warehouse, "CSMETRICS_LANDING": settings.landing, "CSMETRICS_SHUFFLE_PARTITIONS": "2"}
         for day in DATES:
-            submit(cluster, env, ["run", "--date", str(day), "--run-id", f"scheduled__{day}"])
+            submit(cluster, env, ["run", "--date", str(day), "--run-id", f"scheduled__{day}"], monkeypatch)
         assert {t: gold(spark, settings, t) for t in TABLES} == expected
     assert all(expected.values())
 
