@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from functools import reduce
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -45,7 +46,24 @@ def _around(dates: list[date], before: int, after: int) -> tuple[date, date]:
     return dates[0] - timedelta(days=before), dates[-1] + timedelta(days=after)
 
 
-def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan) -> DataFrame:
+class Persisted:
+    """The frames one job reads several times, persisted for that job and released after it."""
+
+    def __init__(self) -> None:
+        self._frames: list[DataFrame] = []
+
+    def __call__(self, frame: DataFrame) -> DataFrame:
+        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        self._frames.append(frame)
+        return frame
+
+    def release(self) -> None:
+        for frame in self._frames:
+            frame.unpersist()
+        self._frames.clear()
+
+
+def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan, reuse=lambda frame: frame) -> DataFrame:
     """Long metric rows (both grains) of every (stat_date, metric) slice the plan owns.
 
     Each input is pruned to the event dates the plan's metrics need and to the versions
@@ -77,7 +95,13 @@ def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan) -> DataF
         messages = read("messages", _around(conversation, margin, MESSAGE_MARGIN_DAYS))
         parts.append(
             conversation_metrics(
-                conversation_sessions, messages, shops, conversation, settings.business_start, settings.business_end
+                conversation_sessions,
+                messages,
+                shops,
+                conversation,
+                settings.business_start,
+                settings.business_end,
+                reuse,
             )
         )
     if satisfaction:
@@ -100,21 +124,31 @@ def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan) -> DataF
     return reduce(DataFrame.unionByName, parts).where(F.expr(plan.replace_predicate()))
 
 
-def compute_metrics(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, DataFrame]:
-    """Metric rows of every gold table the plan covers (lazy DataFrames)."""
+def finished_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse=lambda frame: frame) -> DataFrame:
+    """Metric rows of both grains with value, maturity and lineage (lazy)."""
     shops = read_bronze(spark, settings, "shops")
-    finished = finish(metric_rows(spark, settings, plan), shops, plan.run_date, run_id, datetime.now(timezone.utc))
-    return {
-        "shop_metrics_daily": shop_rows(finished, GOLD_TABLES["shop_metrics_daily"][0]),
-        "agent_metrics_daily": agent_rows(finished, GOLD_TABLES["agent_metrics_daily"][0]),
-    }
+    rows = metric_rows(spark, settings, plan, reuse)
+    return finish(rows, shops, plan.run_date, run_id, datetime.now(timezone.utc))
 
 
 def stage(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, str]:
-    """Compute and write each table's rows to its staging location; return the paths."""
+    """Compute the plan's metric rows once and write each gold table's share of them to its
+    staging location; return the paths."""
+    # Both tables come from one computation: without persisting the finished rows, each
+    # write would run the whole job again. They are few (shops x metrics x dates); the work
+    # behind them is large.
+    persisted = Persisted()
+    finished = persisted(finished_rows(spark, settings, plan, run_id, persisted))
+    tables = {
+        "shop_metrics_daily": shop_rows(finished, GOLD_TABLES["shop_metrics_daily"][0]),
+        "agent_metrics_daily": agent_rows(finished, GOLD_TABLES["agent_metrics_daily"][0]),
+    }
     paths = {}
-    for table, rows in compute_metrics(spark, settings, plan, run_id).items():
-        path = staging_path(settings, table, run_id)
-        rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
-        paths[table] = path
+    try:
+        for table, rows in tables.items():
+            path = staging_path(settings, table, run_id)
+            rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+            paths[table] = path
+    finally:
+        persisted.release()
     return paths

@@ -17,15 +17,13 @@ def local_day_end(day: Column, timezone: Column, days_after: int = 0) -> Column:
     return F.to_utc_timestamp(F.date_add(day, days_after + 1).cast("timestamp"), timezone)
 
 
-def within_local_hours(utc: Column, timezone: Column, day: Column, start: time, end: time) -> Column:
-    """True when `utc` falls on local date `day` within [start, end) local time."""
-    local = F.from_utc_timestamp(utc, timezone)
-    micros_of_day = F.unix_micros(local) - F.unix_micros(F.date_trunc("day", local))
-    return (
-        (F.to_date(local) == day)
-        & (micros_of_day >= _micros(start))
-        & (micros_of_day < _micros(end))
-    )
+def local_instant(day: Column, wall_clock: time, timezone: Column) -> Column:
+    """UTC instant of the local wall-clock time `wall_clock` on local date `day`.
+
+    (The session time zone is UTC, so casting the date gives its midnight as a wall clock.)
+    """
+    wall = F.timestamp_micros(F.unix_micros(day.cast("timestamp")) + F.lit(_micros(wall_clock)))
+    return F.to_utc_timestamp(wall, timezone)
 
 
 def _micros(t: time) -> int:

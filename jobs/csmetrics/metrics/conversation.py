@@ -1,22 +1,25 @@
 """Conversation metrics of SPEC §4 (window 1 day), at shop and agent grain.
 
 The chain, each step a pure transform:
-  sessions_of_dates      sessions with their shop's local stat_date, filtered flag
-  session_messages       messages of those sessions, with session context
-  with_next_human_reply  per message: the earliest human message at or after it
-  with_rounds            per human-phase buyer message: its round within the session
-  then four aggregations (sessions, messages, rounds, buyers), each over both grains.
+  sessions_of_dates       sessions with their shop's local stat_date, filtered flag
+  session_messages        messages of those sessions, with session context
+  message_features        per message, one window pass: next human reply, round start,
+                          attributed agent, 3-minute flags
+  session_agent_partials  per (session, attributed agent): every sum the metrics need
+  then message_metrics (messages and rounds, per attributed agent), session_facts ->
+  session_metrics and buyer_metrics, each over both grains.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate_both_grains, count_where
-from csmetrics.timezones import local_date, seconds_between, within_local_hours
+from csmetrics.timezones import local_date, local_instant, seconds_between
 
 REPLY_LIMIT_SECONDS = 180
 
@@ -32,112 +35,156 @@ def sessions_of_dates(sessions: DataFrame, shops: DataFrame, dates: list[date]) 
     )
 
 
-def session_messages(messages: DataFrame, sessions: DataFrame) -> DataFrame:
-    """Messages of non-filtered sessions, with the session's date, zone, transfer and agent."""
+def session_messages(messages: DataFrame, sessions: DataFrame, business_start: time, business_end: time) -> DataFrame:
+    """Messages of non-filtered sessions with their session's date, shop and last agent, and
+    the per-message flags the metrics read. Business hours are converted to UTC bounds once
+    per session, not once per message."""
     context = sessions.where(~F.col("is_filtered")).select(
-        "session_id", "shop_id", "buyer_id", "stat_date", "timezone", "transferred_to_human_at", "last_agent_id"
+        "session_id",
+        "shop_id",
+        "stat_date",
+        "transferred_to_human_at",
+        "last_agent_id",
+        local_instant(F.col("stat_date"), business_start, F.col("timezone")).alias("business_from"),
+        local_instant(F.col("stat_date"), business_end, F.col("timezone")).alias("business_until"),
     )
+    sent_at, role = F.col("sent_at"), F.col("sender_role")
+    hp_buyer = (role == "buyer") & F.col("transferred_to_human_at").isNotNull() & (sent_at >= F.col("transferred_to_human_at"))
     return (
+        # A shuffled hash join: the message window below sorts each session's messages
+        # anyway, so a sort-merge join would sort every message twice.
         messages.drop("shop_id")
-        .join(context, "session_id")
-        .withColumn("sent_us", F.unix_micros("sent_at"))
-        .withColumn(
-            "is_human_phase_buyer",
-            (F.col("sender_role") == "buyer")
-            & F.col("transferred_to_human_at").isNotNull()
-            & (F.col("sent_at") >= F.col("transferred_to_human_at")),
+        .join(context.hint("shuffle_hash"), "session_id")
+        .select(
+            "session_id",
+            "message_id",
+            "agent_id",
+            "sent_at",
+            "stat_date",
+            "shop_id",
+            "last_agent_id",
+            F.unix_micros(sent_at).alias("sent_us"),
+            (role == "buyer").alias("is_buyer"),
+            (role == "human").alias("is_human"),
+            hp_buyer.alias("is_human_phase_buyer"),
+            (hp_buyer & (sent_at >= F.col("business_from")) & (sent_at < F.col("business_until"))).alias("is_counted_3min"),
+            ((role == "human") & (sent_at >= F.col("transferred_to_human_at"))).alias("is_human_after_transfer"),
+            (role.isin("human", "bot") & (F.col("msg_type") != "auto_reply")).alias("is_valid_reply"),
         )
-        .withColumn("is_human", F.col("sender_role") == "human")
     )
 
 
-def with_next_human_reply(messages: DataFrame) -> DataFrame:
-    """Add next_reply_at / next_reply_agent: the earliest human message sent at or after each message."""
-    at_or_after = Window.partitionBy("session_id").orderBy("sent_us").rangeBetween(0, Window.unboundedFollowing)
-    human = F.when(F.col("is_human"), F.struct("sent_us", "message_id", "agent_id", "sent_at"))
-    nxt = F.min(human).over(at_or_after)
-    return messages.withColumn("_next", nxt).withColumn("next_reply_at", F.col("_next.sent_at")).withColumn(
-        "next_reply_agent", F.col("_next.agent_id")
-    ).drop("_next")
-
-
-def with_rounds(messages: DataFrame) -> DataFrame:
-    """Number each human-phase buyer message's round: human messages seen before it, in order."""
-    in_order = Window.partitionBy("session_id").orderBy("sent_us", "message_id").rowsBetween(
-        Window.unboundedPreceding, Window.currentRow
+def message_features(messages: DataFrame) -> DataFrame:
+    """Per message, from one sort of each session's messages: whether it opens a round or is
+    the session's first human-phase buyer message, its next human reply (the earliest human
+    message at or after it), the agent it is attributed to and the 3-minute flags; and per
+    session, its last buyer message and whether a valid reply follows it."""
+    session = Window.partitionBy("session_id")
+    in_order = session.orderBy("sent_us", "message_id")
+    before = in_order.rowsBetween(Window.unboundedPreceding, -1)
+    whole = in_order.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    # Ordered by sent_us alone, so that a human message sent in the same microsecond is
+    # "at or after", whatever its message_id. The sort of the windows above serves it too.
+    earlier_in_time = session.orderBy("sent_us").rangeBetween(Window.unboundedPreceding, -1)
+    hp_buyer, human = F.col("is_human_phase_buyer"), F.col("is_human")
+    position = F.struct("sent_us", "message_id")
+    # All window expressions in one select: Spark then evaluates them in one pass per
+    # ordering over the sorted messages.
+    windowed = messages.select(
+        "*",
+        # A round (SPEC §3) starts at a human-phase buyer message when, among the buyer and
+        # human messages before it, the latest is a human one, or there is none.
+        F.last(F.when(hp_buyer | human, human), ignorenulls=True).over(before).alias("_previous_is_human"),
+        F.max(hp_buyer.cast("int")).over(before).alias("_earlier_hp_buyers"),
+        F.max(F.when(F.col("is_buyer"), position)).over(whole).alias("_last_buyer"),
+        F.max(F.when(F.col("is_valid_reply"), position)).over(whole).alias("_last_reply"),
+        # The next human reply is the session's first human message not sent before this
+        # one: its human messages in order, indexed by how many were sent strictly earlier.
+        # (A minimum over the following rows would cost quadratic time per session.)
+        F.collect_list(F.when(human, F.struct("sent_at", "agent_id"))).over(whole).alias("_humans"),
+        F.count(F.when(human, True)).over(earlier_in_time).cast("int").alias("_humans_earlier"),
     )
-    return messages.withColumn("round_no", F.sum(F.col("is_human").cast("int")).over(in_order))
+    next_reply = F.try_element_at(F.col("_humans"), F.col("_humans_earlier") + 1)
+    response = F.when(hp_buyer, seconds_between(next_reply["sent_at"], F.col("sent_at")))
+    return windowed.select(
+        "session_id",
+        "message_id",
+        "sent_at",
+        "stat_date",
+        "shop_id",
+        "is_human",
+        "is_human_phase_buyer",
+        "is_counted_3min",
+        "is_human_after_transfer",
+        (hp_buyer & F.coalesce(F.col("_previous_is_human"), F.lit(True))).alias("opens_round"),
+        (hp_buyer & F.coalesce(F.col("_earlier_hp_buyers"), F.lit(0)).eqNullSafe(0)).alias("is_first_hp_buyer"),
+        F.col("_last_buyer.sent_us").alias("last_buyer_us"),
+        F.col("_last_buyer.message_id").alias("last_buyer_id"),
+        F.coalesce(F.col("_last_reply") > F.col("_last_buyer"), F.lit(False)).alias("buyer_replied"),
+        response.alias("response_s"),
+        (F.col("is_counted_3min") & (response <= REPLY_LIMIT_SECONDS)).alias("replied_3min"),
+        F.when(human, attributed_agent(F.col("agent_id"), F.col("last_agent_id")))
+        .otherwise(attributed_agent(next_reply["agent_id"], F.col("last_agent_id")))
+        .alias("attributed_agent"),
+    )
 
 
 def attributed_agent(*candidates: Column) -> Column:
     return F.coalesce(*candidates, F.lit(UNASSIGNED))
 
 
-def message_features(messages: DataFrame, business_start: time, business_end: time) -> DataFrame:
-    """Per-message facts the message, round and session aggregations share."""
-    response = seconds_between(F.col("next_reply_at"), F.col("sent_at"))
-    counted = F.col("is_human_phase_buyer") & within_local_hours(
-        F.col("sent_at"), F.col("timezone"), F.col("stat_date"), business_start, business_end
-    )
-    return (
-        messages.transform(with_next_human_reply)
-        .transform(with_rounds)
-        .withColumn("response_s", F.when(F.col("is_human_phase_buyer"), response))
-        .withColumn("is_counted_3min", counted)
-        .withColumn("replied_3min", counted & (response <= REPLY_LIMIT_SECONDS))
-    )
+# Per session, the same on every message of it: grouped by, not aggregated, so that the
+# aggregation buffers stay numeric and Spark aggregates by hash without sorting.
+SESSION_CONSTANTS = ["session_id", "stat_date", "shop_id", "last_buyer_us", "last_buyer_id", "buyer_replied"]
 
 
-def message_metrics(features: DataFrame) -> DataFrame:
-    agent = F.when(
-        F.col("is_human"), attributed_agent(F.col("agent_id"), F.col("last_agent_id"))
-    ).otherwise(attributed_agent(F.col("next_reply_agent"), F.col("last_agent_id")))
-    hp_buyer = F.col("is_human_phase_buyer")
+def session_agent_partials(features: DataFrame) -> DataFrame:
+    """Per (session, attributed agent): the sums the message, round and session metrics need.
+
+    Every later aggregation starts from these few rows per session instead of the messages.
+    """
+    hp_buyer, human = F.col("is_human_phase_buyer"), F.col("is_human")
     replied = hp_buyer & F.col("response_s").isNotNull()
-    return aggregate_both_grains(
-        features.where(hp_buyer | F.col("is_human")),
-        agent,
-        {
-            "reply_3min_rate": (count_where(F.col("replied_3min")), count_where(F.col("is_counted_3min"))),
-            "avg_response_seconds": (F.sum(F.when(replied, F.col("response_s"))), count_where(replied)),
-            "answer_question_ratio": (count_where(F.col("is_human")), count_where(hp_buyer)),
-        },
-    )
-
-
-def rounds(features: DataFrame) -> DataFrame:
-    """One row per human-phase round: its first buyer message and the response to it."""
-    first = F.min(F.struct("sent_us", "message_id", "response_s", "next_reply_agent"))
-    return (
-        features.where("is_human_phase_buyer")
-        .groupBy("session_id", "round_no", "stat_date", "shop_id", "last_agent_id")
-        .agg(first.alias("first"))
-        .select("*", F.col("first.response_s").alias("response_s"), F.col("first.next_reply_agent").alias("reply_agent"))
-    )
-
-
-def round_metrics(round_rows: DataFrame) -> DataFrame:
-    replied = F.col("response_s").isNotNull()
-    slow = ~replied | (F.col("response_s") > REPLY_LIMIT_SECONDS)
-    return aggregate_both_grains(
-        round_rows,
-        attributed_agent(F.col("reply_agent"), F.col("last_agent_id")),
-        {
-            "avg_round_response_seconds": (F.sum(F.when(replied, F.col("response_s"))), count_where(replied)),
-            "slow_rounds": (count_where(slow), None),
-        },
-    )
-
-
-def session_facts(features: DataFrame) -> DataFrame:
-    """Per session: picked up, first response, and the 3-minute session score."""
-    first_hp_buyer = F.min(F.when(F.col("is_human_phase_buyer"), F.struct("sent_us", "message_id", "response_s")))
-    return features.groupBy("session_id").agg(
-        F.max(F.col("is_human") & (F.col("sent_at") >= F.col("transferred_to_human_at"))).alias("has_human_reply"),
-        first_hp_buyer["response_s"].alias("first_response_s"),
-        count_where(F.col("is_counted_3min")).alias("counted_3min"),
+    round_replied = F.col("opens_round") & F.col("response_s").isNotNull()
+    round_slow = F.col("opens_round") & (F.col("response_s").isNull() | (F.col("response_s") > REPLY_LIMIT_SECONDS))
+    return features.groupBy(*SESSION_CONSTANTS, "attributed_agent").agg(
         count_where(F.col("replied_3min")).alias("replied_3min"),
+        count_where(F.col("is_counted_3min")).alias("counted_3min"),
+        F.sum(F.when(replied, F.col("response_s"))).alias("response_sum"),
+        count_where(replied).alias("replied_messages"),
+        count_where(human).alias("human_messages"),
+        count_where(hp_buyer).alias("hp_buyer_messages"),
+        F.sum(F.when(round_replied, F.col("response_s"))).alias("round_response_sum"),
+        count_where(round_replied).alias("replied_rounds"),
+        count_where(round_slow).alias("slow_rounds"),
+        F.max("is_human_after_transfer").alias("has_human_reply"),
+        F.max(F.when(F.col("is_first_hp_buyer"), F.col("response_s"))).alias("first_response_s"),
     )
+
+
+def message_metrics(partials: DataFrame) -> DataFrame:
+    """Message and round metrics, attributed to the agent of each message's next human reply."""
+    return aggregate_both_grains(
+        partials,
+        F.col("attributed_agent"),
+        {
+            "reply_3min_rate": (F.sum("replied_3min"), F.sum("counted_3min")),
+            "avg_response_seconds": (F.sum("response_sum"), F.sum("replied_messages")),
+            "answer_question_ratio": (F.sum("human_messages"), F.sum("hp_buyer_messages")),
+            "avg_round_response_seconds": (F.sum("round_response_sum"), F.sum("replied_rounds")),
+            "slow_rounds": (F.sum("slow_rounds"), None),
+        },
+    )
+
+
+def session_facts(partials: DataFrame) -> DataFrame:
+    """Per session: picked up, first response, the 3-minute session score, last buyer message."""
+    return partials.groupBy(*SESSION_CONSTANTS).agg(
+        F.max("has_human_reply").alias("has_human_reply"),
+        F.max("first_response_s").alias("first_response_s"),
+        F.sum("counted_3min").alias("counted_3min"),
+        F.sum("replied_3min").alias("replied_3min"),
+    ).drop("stat_date", "shop_id")
 
 
 def session_metrics(sessions: DataFrame, facts: DataFrame) -> DataFrame:
@@ -176,19 +223,14 @@ def session_metrics(sessions: DataFrame, facts: DataFrame) -> DataFrame:
     )
 
 
-def buyer_metrics(sessions: DataFrame, features: DataFrame) -> DataFrame:
+def buyer_metrics(sessions: DataFrame, facts: DataFrame) -> DataFrame:
     """reply_rate: is each buyer's last message of the day followed by a valid reply in its session?"""
-    valid_reply = F.col("sender_role").isin("human", "bot") & (F.col("msg_type") != "auto_reply")
-    position = F.struct("sent_us", "message_id")
-    per_session = features.groupBy("session_id").agg(
-        F.max(F.when(F.col("sender_role") == "buyer", position)).alias("last_buyer"),
-        F.max(F.when(valid_reply, position)).alias("last_reply"),
-    )
-    kept = sessions.where(~F.col("is_filtered")).join(per_session, "session_id", "left")
-    # The buyer's decisive session: the one holding their last buyer message of the day.
-    latest = F.max(F.struct(F.col("last_buyer"), F.col("started_at"), F.col("session_id"), F.col("last_reply"), F.col("last_agent_id")))
+    kept = sessions.where(~F.col("is_filtered")).join(facts, "session_id", "left")
+    # The buyer's decisive session: the one holding their last buyer message of the day
+    # (sessions without a buyer message sort first: null fields compare lowest).
+    latest = F.max(F.struct("last_buyer_us", "last_buyer_id", "started_at", "session_id", "buyer_replied", "last_agent_id"))
     buyers = kept.groupBy("stat_date", "shop_id", "buyer_id").agg(latest.alias("d"))
-    replied = F.col("d.last_buyer").isNotNull() & (F.col("d.last_reply") > F.col("d.last_buyer"))
+    replied = F.col("d.last_buyer_us").isNotNull() & F.col("d.buyer_replied")
     return aggregate_both_grains(
         buyers,
         attributed_agent(F.col("d.last_agent_id")),
@@ -203,14 +245,22 @@ def conversation_metrics(
     dates: list[date],
     business_start: time = time(8),
     business_end: time = time(23),
+    reuse: Callable[[DataFrame], DataFrame] = lambda frame: frame,
 ) -> DataFrame:
-    """All conversation metrics for `dates`: long rows at shop (agent_id null) and agent grain."""
-    of_dates = sessions_of_dates(sessions, shops, dates)
-    features = message_features(session_messages(messages, of_dates), business_start, business_end)
+    """All conversation metrics for `dates`: long rows at shop (agent_id null) and agent grain.
+
+    `reuse` receives the two frames that several aggregations read (the sessions of the
+    dates and the per-session partials); the compute job persists them so that the message
+    window runs once, instead of once per aggregation.
+    """
+    of_dates = reuse(sessions_of_dates(sessions, shops, dates))
+    partials = reuse(
+        session_agent_partials(message_features(session_messages(messages, of_dates, business_start, business_end)))
+    )
+    facts = session_facts(partials)
     return (
-        session_metrics(of_dates, session_facts(features))
-        .unionByName(message_metrics(features))
-        .unionByName(round_metrics(rounds(features)))
-        .unionByName(buyer_metrics(of_dates, features))
+        session_metrics(of_dates, facts)
+        .unionByName(message_metrics(partials))
+        .unionByName(buyer_metrics(of_dates, facts))
     )
 

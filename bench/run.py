@@ -1,0 +1,206 @@
+"""The benchmark: the daily Spark job against a DuckDB reference, at several scales.
+
+For each scale (messages in the benchmarked day) it
+  1. generates one day of landing Parquet (20,000 Zipf-skewed shops by default),
+  2. runs the daily Spark job on it as the run for the day after does (the run that makes
+     the day final): ingest landing -> bronze, then compute the metrics into staging
+     (bench/spark_daily.py, its own process and JVM),
+  3. runs the DuckDB SQL reference of the conversation metrics over the same landing
+     Parquet (bench/reference/, its own process),
+  4. checks that both give the same conversation metric rows (both grains),
+and prints one table: messages, wall time, messages per second and peak memory (resident
+set of the whole process tree, JVM included) of each, and the ratio Spark / DuckDB.
+
+    bin/bench                                  # 2.5M, 10M and 40M messages (about 40 minutes)
+    bin/bench --scales 2.5M --work /tmp/csb    # one quick scale
+
+Figures are printed (and saved as results.json under --work), never asserted: this is a
+measuring tool, not a test. The targets it reports on are those of the project's issue 7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from measure import run_measured
+
+BENCH = Path(__file__).resolve().parent
+MESSAGES_PER_SESSION = 10  # what the generator produces on average
+GIB = 2**30
+
+# Targets on the 2-core machine (issue 7).
+RATIO_TARGET, RATIO_SCALE = 2.0, 10_000_000
+SCALING_TARGET, SCALING_FROM, SCALING_TO = 0.8, 10_000_000, 40_000_000
+MEMORY_TARGET = 8 * 10**9
+
+
+def parse_scale(text: str) -> int:
+    text = text.strip().upper().replace("_", "")
+    factor = {"K": 1_000, "M": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("KM")) * factor)
+
+
+def label(messages: int) -> str:
+    return f"{messages / 1e6:g}M"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="2.5M,10M,40M",
+                        help="comma-separated messages per day, e.g. 2.5M,10M,40M (default)")
+    parser.add_argument("--shops", type=int, default=20_000, help="shops, Zipf-skewed sizes (default 20,000)")
+    parser.add_argument("--work", type=Path, default=Path("var/bench"),
+                        help="scratch folder, one sub-folder per scale (default var/bench)")
+    parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 3, 2), help="the benchmarked date")
+    parser.add_argument("--families", default="conversation",
+                        help="metric families the Spark job computes, comma-separated, or 'all' for the whole "
+                             "daily compute (default conversation: the work the reference does)")
+    parser.add_argument("--shuffle-partitions", type=int, default=16, help="spark.sql.shuffle.partitions (default 16)")
+    parser.add_argument("--driver-memory", default="4g", help="spark.driver.memory of local[*] (default 4g)")
+    parser.add_argument("--duckdb-threads", type=int, default=None, help="DuckDB threads (default: all cores)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the landing data and bronze of an earlier run and time the compute only")
+    return parser.parse_args(argv)
+
+
+def generate(scale_dir: Path, messages: int, shops: int, day: date) -> None:
+    landing = scale_dir / "landing"
+    command = [sys.executable, "-m", "csmetrics.cli", "generate", "--out", str(landing), "--shops", str(shops),
+               "--days", "1", "--start", str(day), "--sessions-per-day", str(messages // MESSAGES_PER_SESSION)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def run_spark(scale_dir: Path, args: argparse.Namespace, skip_ingest: bool) -> dict:
+    command = [sys.executable, str(BENCH / "spark_daily.py"), "--work", str(scale_dir), "--day", str(args.day),
+               "--families", args.families, "--compare-out", str(scale_dir / "spark_rows")]
+    if skip_ingest:
+        command.append("--skip-ingest")
+    env = os.environ | {
+        "CSMETRICS_SHUFFLE_PARTITIONS": str(args.shuffle_partitions),
+        "CSMETRICS_DRIVER_MEMORY": args.driver_memory,
+    }
+    result, peak, wall = run_measured(command, env, scale_dir / "spark.log")
+    return result | {"peak_bytes": peak, "process_seconds": wall}
+
+
+def run_duckdb(scale_dir: Path, args: argparse.Namespace, cutoff: date, dates: list[date]) -> dict:
+    command = [sys.executable, str(BENCH / "reference" / "duckdb_reference.py"), "--landing", str(scale_dir / "landing"),
+               "--cutoff", str(cutoff), "--dates", ",".join(map(str, dates)), "--out", str(scale_dir / "duckdb_rows.parquet"),
+               "--temp-dir", str(scale_dir / "duckdb_tmp")]
+    if args.duckdb_threads:
+        command += ["--threads", str(args.duckdb_threads)]
+    result, peak, wall = run_measured(command, os.environ.copy(), scale_dir / "duckdb.log")
+    return result | {"peak_bytes": peak, "process_seconds": wall}
+
+
+def compare(scale_dir: Path) -> dict:
+    """Rows only one side has, and rows whose numerator or denominator differ (relative 1e-9)."""
+    import duckdb
+
+    spark_rows = str(scale_dir / "spark_rows" / "*.parquet")
+    duckdb_rows = str(scale_dir / "duckdb_rows.parquet")
+    [(only_spark, only_duckdb, different, rows)] = duckdb.sql(f"""
+        SELECT count(*) FILTER (WHERE d.metric IS NULL),
+               count(*) FILTER (WHERE s.metric IS NULL),
+               count(*) FILTER (WHERE abs(s.numerator - d.numerator) > 1e-9 * greatest(1, abs(d.numerator))
+                                   OR abs(coalesce(s.denominator, 0) - coalesce(d.denominator, 0))
+                                      > 1e-9 * greatest(1, abs(coalesce(d.denominator, 0)))),
+               count(*)
+        FROM read_parquet('{spark_rows}') s
+        FULL JOIN read_parquet('{duckdb_rows}') d
+          ON s.stat_date = d.stat_date AND s.shop_id = d.shop_id AND s.metric = d.metric
+         AND s.agent_id IS NOT DISTINCT FROM d.agent_id
+    """).fetchall()
+    return {"only_spark": only_spark, "only_duckdb": only_duckdb, "different": different, "rows": rows}
+
+
+def bench_scale(messages: int, args: argparse.Namespace, progress) -> dict:
+    from csmetrics.plan import RunPlan, arrival_cutoff
+
+    scale_dir = (args.work / label(messages)).resolve()
+    run_day = args.day + timedelta(days=1)
+    reuse = args.reuse and (scale_dir / "warehouse").exists()
+    if not reuse:
+        subprocess.run(["rm", "-rf", str(scale_dir)], check=True)
+        started = time.perf_counter()
+        progress(f"[{label(messages)}] generating one day of about {messages:,d} messages")
+        generate(scale_dir, messages, args.shops, args.day)
+        progress(f"[{label(messages)}] generated in {time.perf_counter() - started:.0f} s")
+    progress(f"[{label(messages)}] Spark daily job ({'compute only' if reuse else 'ingest + compute'})")
+    spark = run_spark(scale_dir, args, skip_ingest=reuse)
+    progress(f"[{label(messages)}] Spark done: {spark.get('ingest_seconds', 0):.0f} s ingest, "
+             f"{spark['compute_seconds']:.0f} s compute; DuckDB reference")
+    dates = RunPlan(run_day, ("conversation",)).dates_for("conversation")
+    duck = run_duckdb(scale_dir, args, arrival_cutoff(run_day), dates)
+    progress(f"[{label(messages)}] DuckDB done: {duck['wall_seconds']:.0f} s; comparing values")
+    return {"scale": label(messages), "messages": spark["messages"], "spark": spark, "duckdb": duck,
+            "comparison": compare(scale_dir)}
+
+
+def print_table(results: list[dict], args: argparse.Namespace) -> None:
+    print(f"\ncsmetrics benchmark: one day, {args.shops:,d} shops, {os.cpu_count()} cores, Spark local[*] "
+          f"(driver {args.driver_memory}, {args.shuffle_partitions} shuffle partitions, families: {args.families})")
+    header = ("messages", "engine / step", "wall s", "messages/s", "peak GiB", "Spark/DuckDB", "same values")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in results:
+        spark, duck, cmp = r["spark"], r["duckdb"], r["comparison"]
+        n = r["messages"]
+        same = "yes" if not (cmp["only_spark"] or cmp["only_duckdb"] or cmp["different"]) else (
+            f"NO: {cmp['different']} differ, {cmp['only_spark']} only Spark, {cmp['only_duckdb']} only DuckDB")
+        ratio = spark["compute_seconds"] / duck["wall_seconds"]
+        rows = []
+        if "ingest_seconds" in spark:
+            rows.append(("Spark ingest (landing -> bronze, all tables)", spark["ingest_seconds"], spark["ingest_peak_bytes"], "", ""))
+        rows.append((f"Spark compute ({args.families}, bronze -> staging)", spark["compute_seconds"],
+                     spark["compute_peak_bytes"], f"{ratio:.2f}", same))
+        if "ingest_seconds" in spark:
+            total = spark["ingest_seconds"] + spark["compute_seconds"]
+            rows.append(("Spark ingest + compute", total, spark["peak_bytes"], f"{total / duck['wall_seconds']:.2f}", ""))
+        rows.append(("DuckDB reference (landing -> metrics)", duck["wall_seconds"], duck["peak_bytes"], "", f"{cmp['rows']:,d} rows"))
+        for step, wall, peak, ratio_text, same_text in rows:
+            print(f"| {n:,d} | {step} | {wall:.1f} | {n / wall:,.0f} | {peak / GIB:.2f} | {ratio_text} | {same_text} |")
+
+
+def print_targets(results: list[dict]) -> None:
+    by_messages = {parse_scale(r["scale"]): r for r in results}
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    print("\ntargets")
+    if RATIO_SCALE in by_messages:
+        r = by_messages[RATIO_SCALE]
+        ratio = r["spark"]["compute_seconds"] / r["duckdb"]["wall_seconds"]
+        print(f"  Spark within {RATIO_TARGET:g}x of DuckDB at {label(RATIO_SCALE)}: {ratio:.2f}x, {verdict(ratio <= RATIO_TARGET)}")
+    if SCALING_FROM in by_messages and SCALING_TO in by_messages:
+        rate = {k: by_messages[k]["messages"] / by_messages[k]["spark"]["compute_seconds"] for k in (SCALING_FROM, SCALING_TO)}
+        kept = rate[SCALING_TO] / rate[SCALING_FROM]
+        print(f"  messages/s at {label(SCALING_TO)} >= {SCALING_TARGET:g}x that at {label(SCALING_FROM)}: "
+              f"{kept:.2f}x, {verdict(kept >= SCALING_TARGET)}")
+    peak = max(max(r["spark"]["peak_bytes"], r["duckdb"]["peak_bytes"]) for r in results)
+    print(f"  peak memory under {MEMORY_TARGET / 1e9:g} GB: {peak / 1e9:.2f} GB, {verdict(peak < MEMORY_TARGET)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    scales = [parse_scale(s) for s in args.scales.split(",")]
+    progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    results = []
+    for messages in scales:
+        results.append(bench_scale(messages, args, progress))
+        (args.work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    print_table(results, args)
+    print_targets(results)
+    print(f"\nraw figures: {(args.work / 'results.json').resolve()}")
+
+
+if __name__ == "__main__":
+    main()
