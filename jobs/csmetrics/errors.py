@@ -6,10 +6,30 @@ from csmetrics.ingest.run import InvalidInputError
 from csmetrics.quality.gate import QualityGateError
 
 
+# What Spark raises when a task's share of the data does not fit its memory.
+OUT_OF_MEMORY_MARKERS = ("SparkOutOfMemoryError", "AGGREGATE_OUT_OF_MEMORY", "java.lang.OutOfMemoryError")
+
+
 def describe(error: Exception) -> str | None:
     if isinstance(error, (InvalidInputError, QualityGateError)):
         return str(error)
+    text = str(error)
+    marker = next((m for m in OUT_OF_MEMORY_MARKERS if m in text), None)
+    if marker is not None:
+        return out_of_memory_advice(marker)
     return None
+
+
+def out_of_memory_advice(marker: str) -> str:
+    from csmetrics.config import Settings
+
+    settings = Settings.from_env()
+    return (
+        f"Spark ran out of memory ({marker}); nothing was published. Give each task less data: "
+        f"raise CSMETRICS_SHUFFLE_PARTITIONS (now {settings.shuffle_partitions}; about one per 250,000 "
+        f"messages a day), or give Spark more memory: CSMETRICS_DRIVER_MEMORY (now {settings.driver_memory}) "
+        "on local[*], spark.executor.memory on a cluster. Then run the same date again: re-runs are idempotent."
+    )
 
 
 def exit_code_of(action) -> int:

@@ -157,3 +157,29 @@ def test_agent_attribution(metric_rows, agent, metric, expected):
 
 def test_shop_only_metrics_have_no_agent_rows(metric_rows):
     assert not [k for k in metric_rows if k[2] is not None and k[3] in ("consult_sessions", "consult_buyers")]
+
+
+def test_a_human_message_sent_in_the_same_microsecond_is_the_reply(spark, two_shops):
+    """SPEC §3: the next human reply is the earliest human message with sent_at >= the buyer
+    message's, whatever their message_ids. Here the human t1 shares the buyer's instant and
+    sorts before it by id, so t2 is answered after 0 s by h5, and t2 opens a round after t1."""
+    sessions = spark.createDataFrame(
+        [session("T", "u7", "2026-03-02 09:59:00", "2026-03-02 09:59:00", agent="h6")], SESSIONS.schema
+    )
+    messages = spark.createDataFrame(
+        [
+            message("t1", "T", "human", "2026-03-02 10:00:00", "h5"),
+            message("t2", "T", "buyer", "2026-03-02 10:00:00"),
+            message("t3", "T", "human", "2026-03-02 10:05:00", "h6"),
+        ],
+        MESSAGES.schema,
+    )
+    rows = conversation_metrics(sessions, messages, two_shops, [D]).collect()
+    values = {(r.agent_id, r.metric): (r.numerator, r.denominator) for r in rows}
+    assert values[(None, "reply_3min_rate")] == (1, 1)
+    assert values[(None, "avg_response_seconds")] == (0, 1)
+    assert values[(None, "avg_round_response_seconds")] == (0, 1)
+    assert values[(None, "slow_rounds")][0] == 0
+    assert values[("h5", "reply_3min_rate")] == (1, 1)
+    # t2 is not attributed to h6, the next human by message order and the session's last agent.
+    assert values.get(("h6", "reply_3min_rate"), (0, 0)) == (0, 0)
