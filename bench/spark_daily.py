@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
             ingest(spark, settings, run_day, "bench-ingest", log)
             result["ingest_seconds"] = time.perf_counter() - started
             result["ingest_peak_bytes"] = memory.peak
+            result["ingest_peak_anonymous_bytes"] = memory.peak_anonymous
     result["messages"] = spark.read.format("delta").load(settings.table_path("bronze", "messages")).count()
 
     with PeakMemory() as memory:
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         paths = stage(spark, settings, plan, "bench-compute")
         result["compute_seconds"] = time.perf_counter() - started
         result["compute_peak_bytes"] = memory.peak
+        result["compute_peak_anonymous_bytes"] = memory.peak_anonymous
 
     conversation = [m.id for m in registry.metrics("conversation")]
     staged = [spark.read.format("delta").load(path) for path in paths.values()]
