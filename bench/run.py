@@ -12,7 +12,7 @@ and prints one table: messages, wall time, messages per second and peak memory (
 whole process tree, JVM included, and its anonymous part: bench/measure.py) of each, and
 the ratio Spark / DuckDB.
 
-    bin/bench                                  # 2.5M, 10M and 40M messages (about 40 minutes)
+    bin/bench                                  # 2.5M, 10M and 40M messages (about 30 minutes)
     bin/bench --scales 2.5M --work /tmp/csb    # one quick scale
 
 Figures are printed (and saved as results.json under --work), never asserted: this is a
