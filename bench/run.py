@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -140,7 +141,7 @@ def bench_scale(messages: int, args: argparse.Namespace, progress) -> dict:
     run_day = args.day + timedelta(days=1)
     reuse = args.reuse and (scale_dir / "warehouse").exists()
     if not reuse:
-        subprocess.run(["rm", "-rf", str(scale_dir)], check=True)
+        shutil.rmtree(scale_dir, ignore_errors=True)
         started = time.perf_counter()
         progress(f"[{label(messages)}] generating one day of about {messages:,d} messages")
         generate(scale_dir, messages, args.shops, args.day)

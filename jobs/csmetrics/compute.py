@@ -13,7 +13,7 @@ from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
 from csmetrics.metrics.after_sale import COMPLAINT_COHORT_LAG_DAYS, complaint_cohort_metrics, ticket_metrics
 from csmetrics.metrics.buyer_status import AFTER_SALE_LOOKBACK_DAYS, paid_days
-from csmetrics.metrics.conversation import conversation_metrics, sessions_of_dates
+from csmetrics.metrics.conversation import Reuse, as_is, conversation_metrics, sessions_of_dates
 from csmetrics.metrics.follow_up import fcr_metrics, resolution_metrics
 from csmetrics.metrics.sales import sales_metrics
 from csmetrics.metrics.satisfaction import satisfaction_metrics
@@ -63,7 +63,7 @@ class Persisted:
         self._frames.clear()
 
 
-def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan, reuse=lambda frame: frame) -> DataFrame:
+def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan, reuse: Reuse = as_is) -> DataFrame:
     """Long metric rows (both grains) of every (stat_date, metric) slice the plan owns.
 
     Each input is pruned to the event dates the plan's metrics need and to the versions
@@ -124,7 +124,7 @@ def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan, reuse=la
     return reduce(DataFrame.unionByName, parts).where(F.expr(plan.replace_predicate()))
 
 
-def finished_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse=lambda frame: frame) -> DataFrame:
+def finished_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse: Reuse = as_is) -> DataFrame:
     """Metric rows of both grains with value, maturity and lineage (lazy)."""
     shops = read_bronze(spark, settings, "shops")
     rows = metric_rows(spark, settings, plan, reuse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csmetrics.config import Settings
 from csmetrics.ingest.run import InvalidInputError
 from csmetrics.quality.gate import QualityGateError
 
@@ -21,8 +22,6 @@ def describe(error: Exception) -> str | None:
 
 
 def out_of_memory_advice(marker: str) -> str:
-    from csmetrics.config import Settings
-
     settings = Settings.from_env()
     return (
         f"Spark ran out of memory ({marker}); nothing was published. Give each task less data: "

@@ -24,6 +24,15 @@ from csmetrics.timezones import local_date, local_instant, seconds_between
 REPLY_LIMIT_SECONDS = 180
 
 
+# What the caller does with a frame several aggregations read (the compute job persists it).
+Reuse = Callable[[DataFrame], DataFrame]
+
+
+def as_is(frame: DataFrame) -> DataFrame:
+    """The `reuse` of a caller that does not persist anything (tests, one-off reads)."""
+    return frame
+
+
 def sessions_of_dates(sessions: DataFrame, shops: DataFrame, dates: list[date]) -> DataFrame:
     """Sessions whose start falls on one of `dates` in the shop's timezone."""
     zones = shops.select("shop_id", "timezone")
@@ -245,7 +254,7 @@ def conversation_metrics(
     dates: list[date],
     business_start: time = time(8),
     business_end: time = time(23),
-    reuse: Callable[[DataFrame], DataFrame] = lambda frame: frame,
+    reuse: Reuse = as_is,
 ) -> DataFrame:
     """All conversation metrics for `dates`: long rows at shop (agent_id null) and agent grain.
 
