@@ -1,7 +1,10 @@
 """csmetrics_daily: ingest -> bronze gate -> compute -> gold gate -> publish -> derived tables, for the run's logical date.
 
-Wiring only: each task runs one step of csmetrics.pipeline with the logical date (`ds`) and
-run id that Airflow passes in, in-process on local[*] or through spark-submit when
+The run for date R has the data interval [R, R + 1) UTC (csmetrics.schedule) and starts
+once R has ended in every timezone plus the ingestion grace period: R + 1, 14:00 UTC. It
+sees the files that had landed by then, whenever it runs (a replay, a late start, a
+backfill). Wiring only: each task runs one step of csmetrics.pipeline with the date of the
+data interval's start and the run id that Airflow passes in, in-process on local[*] or through spark-submit when
 CSMETRICS_SPARK_CONN_ID names a Spark connection (csmetrics.orchestration). Nothing here
 touches Spark at parse time.
 """
@@ -13,16 +16,17 @@ from airflow.providers.standard.sensors.date_time import DateTimeSensor
 from airflow.sdk import Param, dag
 
 from csmetrics.orchestration import step_task
+from csmetrics.schedule import complete_after_template, daily_timetable
 
-# A date R is complete once it has ended in the westernmost timezone (UTC-12) plus the
-# ingestion grace period of 2 h: R + 1, 14:00 UTC.
-COMPLETE_AFTER = "{{ (data_interval_end + macros.timedelta(hours=14)).isoformat() }}"
+# The run's date R: the start of its data interval (also right for manual runs, whose
+# interval Airflow infers as the last complete day).
+RUN_DATE = "{{ data_interval_start | ds }}"
 STEPS = ("ingest", "validate_bronze", "compute", "validate_gold", "publish", "derive")
 
 
 @dag(
     dag_id="csmetrics_daily",
-    schedule="@daily",
+    schedule=daily_timetable(),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -32,10 +36,10 @@ STEPS = ("ingest", "validate_bronze", "compute", "validate_gold", "publish", "de
     doc_md=__doc__,
 )
 def csmetrics_daily():
-    wait = DateTimeSensor(task_id="wait_until_day_complete", target_time=COMPLETE_AFTER, mode="reschedule")
+    wait = DateTimeSensor(task_id="wait_until_day_complete", target_time=complete_after_template(), mode="reschedule")
     previous = wait
     for step in STEPS:
-        task = step_task(step, [step, "--date", "{{ ds }}", "--run-id", "{{ run_id }}", "--restate", "{{ params.restate }}"])
+        task = step_task(step, [step, "--date", RUN_DATE, "--run-id", "{{ run_id }}", "--restate", "{{ params.restate }}"])
         previous >> task
         previous = task
 

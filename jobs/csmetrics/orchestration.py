@@ -49,7 +49,7 @@ def _submission(task_id: str, conn_id: str) -> dict:
 
 
 def step_task(task_id: str, args: list[str], **kwargs):
-    """A task running `submit.py <args>` (templated, e.g. ["publish", "--date", "{{ ds }}"])."""
+    """A task running `submit.py <args>` (templated, e.g. ["publish", "--date", "{{ data_interval_start | ds }}"])."""
     conn_id = spark_conn_id()
     if conn_id is None:
         from csmetrics.submit import run_step

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from csmetrics import registry
 from csmetrics.delta_io import sql_in
+from csmetrics.schedule import cutoff
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,7 @@ class RunPlan:
         )
 
     @property
-    def arrival_cutoff(self) -> date | None:
-        """Data a run sees: arrival partitions up to R + 1 (see docs/maturity.md). A
+    def cutoff(self) -> datetime | None:
+        """Data a run sees: the files that had landed by `cutoff(R)` (docs/maturity.md). A
         restatement sees everything that has landed."""
-        return None if self.restate else arrival_cutoff(self.run_date)
-
-
-def arrival_cutoff(run_date: date) -> date:
-    """The last arrival partition (`dt`, a UTC date) the run for `run_date` reads.
-
-    A run for R starts once R has ended in every shop's timezone plus the grace period:
-    at the latest R + 1, 14:00 UTC for UTC-12 shops with a 2 h grace. Batches arriving
-    on UTC date R + 1 are therefore part of the run, later ones are not.
-    """
-    return run_date + timedelta(days=1)
+        return None if self.restate else cutoff(self.run_date)

@@ -44,4 +44,4 @@ def test_one_setting_switches_every_step_to_spark_submit(airflow_home, monkeypat
     publish = daily.get_task("publish")
     assert publish._conn_id == "spark_csmetrics" and publish.packages.startswith("io.delta:delta-spark_4.2_2.13:")
     assert publish.application.endswith("jobs/csmetrics/submit.py")
-    assert publish.application_args[:3] == ["publish", "--date", "{{ ds }}"]
+    assert publish.application_args[:3] == ["publish", "--date", "{{ data_interval_start | ds }}"]
