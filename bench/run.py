@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from measure import run_measured
@@ -103,9 +103,9 @@ def run_spark(scale_dir: Path, args: argparse.Namespace, skip_ingest: bool, part
                      "shuffle_partitions": partitions}
 
 
-def run_duckdb(scale_dir: Path, args: argparse.Namespace, cutoff: date, dates: list[date]) -> dict:
+def run_duckdb(scale_dir: Path, args: argparse.Namespace, cutoff: datetime, dates: list[date]) -> dict:
     command = [sys.executable, str(BENCH / "reference" / "duckdb_reference.py"), "--landing", str(scale_dir / "landing"),
-               "--cutoff", str(cutoff), "--dates", ",".join(map(str, dates)), "--out", str(scale_dir / "duckdb_rows.parquet"),
+               "--cutoff", cutoff.isoformat(), "--dates", ",".join(map(str, dates)), "--out", str(scale_dir / "duckdb_rows.parquet"),
                "--temp-dir", str(scale_dir / "duckdb_tmp")]
     if args.duckdb_threads:
         command += ["--threads", str(args.duckdb_threads)]
@@ -135,7 +135,8 @@ def compare(scale_dir: Path) -> dict:
 
 
 def bench_scale(messages: int, args: argparse.Namespace, progress) -> dict:
-    from csmetrics.plan import RunPlan, arrival_cutoff
+    from csmetrics.plan import RunPlan
+    from csmetrics.schedule import cutoff
 
     scale_dir = (args.work / label(messages)).resolve()
     run_day = args.day + timedelta(days=1)
@@ -151,7 +152,7 @@ def bench_scale(messages: int, args: argparse.Namespace, progress) -> dict:
     progress(f"[{label(messages)}] Spark done: {spark.get('ingest_seconds', 0):.0f} s ingest, "
              f"{spark['compute_seconds']:.0f} s compute; DuckDB reference")
     dates = RunPlan(run_day, ("conversation",)).dates_for("conversation")
-    duck = run_duckdb(scale_dir, args, arrival_cutoff(run_day), dates)
+    duck = run_duckdb(scale_dir, args, cutoff(run_day), dates)
     progress(f"[{label(messages)}] DuckDB done: {duck['wall_seconds']:.0f} s; comparing values")
     return {"scale": label(messages), "messages": spark["messages"], "spark": spark, "duckdb": duck,
             "comparison": compare(scale_dir)}

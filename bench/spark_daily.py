@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     from csmetrics.config import Settings
     from csmetrics.ingest.run import ingest
     from csmetrics.plan import RunPlan
+    from csmetrics.schedule import cutoff
     from csmetrics.spark import get_spark
 
     settings = Settings.from_env()
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         result["spark_start_seconds"] = time.perf_counter() - started
         if not args.skip_ingest:
             started = time.perf_counter()
-            ingest(spark, settings, run_day, "bench-ingest", log)
+            ingest(spark, settings, "bench-ingest", cutoff(run_day), log)
             result["ingest_seconds"] = time.perf_counter() - started
             result["ingest_peak_bytes"] = memory.peak
             result["ingest_peak_anonymous_bytes"] = memory.peak_anonymous

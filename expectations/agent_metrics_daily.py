@@ -8,5 +8,5 @@ from csmetrics.quality.checks import Check
 KEYS = ["stat_date", "shop_id", "agent_id", "metric", "segment"]
 
 
-def expectations(dates, volume_anomaly_factor: float) -> list[Check]:
+def expectations(dates, volume_anomaly_factor: float, volume_collapse_factor: float = 10.0) -> list[Check]:
     return metric_row_checks(KEYS, dates)

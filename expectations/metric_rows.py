@@ -1,15 +1,21 @@
-"""Expectations shared by the long-format metric tables (shop and agent grain)."""
+"""Expectations shared by the long-format metric tables (shop and agent grain).
+
+Each asserts what cannot happen by definition. What only the job can get wrong (keys,
+metric and segment names, maturity labels, the dates the run owns) blocks the publish.
+What data can drive into an impossible value for one shop (a negative wait from clocks
+that disagree, a proportion above 1) holds back that shop-day only.
+"""
 
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
 from csmetrics import registry
-from csmetrics.quality.checks import CRITICAL, Check, sql_list
+from csmetrics.quality.checks import CRITICAL, SHOP_DAY, Check, sql_list
 
 
 def metric_row_checks(keys: list[str], dates) -> list[Check]:
-    ratios = [m.id for m in registry.METRICS if m.kind == registry.RATIO]
+    proportions = [m.id for m in registry.METRICS if m.is_proportion]
     with_denominator = [m.id for m in registry.METRICS if m.has_denominator]
     without_denominator = [m.id for m in registry.METRICS if not m.has_denominator]
     segments = sorted({s for m in registry.METRICS for s in m.segments})
@@ -19,13 +25,16 @@ def metric_row_checks(keys: list[str], dates) -> list[Check]:
         Check(gxe.ExpectColumnValuesToBeInSet(column="segment", value_set=segments), CRITICAL),
         Check(gxe.ExpectColumnValuesToBeInSet(column="maturity", value_set=["provisional", "final"]), CRITICAL),
         Check(gxe.ExpectColumnValuesToBeInSet(column="stat_date", value_set=[str(d) for d in dates]), CRITICAL, cast_to_string="stat_date"),
-        Check(gxe.ExpectColumnValuesToNotBeNull(column="value"), CRITICAL),
-        Check(gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0), CRITICAL),
+        Check(gxe.ExpectColumnValuesToNotBeNull(column="value"), CRITICAL, scope=SHOP_DAY),
+        # Counts, sums, rates and durations are never negative.
+        Check(gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0), CRITICAL, scope=SHOP_DAY),
+        # Only true proportions are bounded by 1 (answer_question_ratio is not one).
         Check(
             gxe.ExpectColumnValuesToBeBetween(
-                column="value", min_value=0, max_value=1, row_condition=f"metric IN ({sql_list(ratios)})", condition_parser="spark"
+                column="value", min_value=0, max_value=1, row_condition=f"metric IN ({sql_list(proportions)})", condition_parser="spark"
             ),
             CRITICAL,
+            scope=SHOP_DAY,
         ),
         Check(
             gxe.ExpectColumnValuesToBeBetween(
@@ -36,11 +45,13 @@ def metric_row_checks(keys: list[str], dates) -> list[Check]:
                 condition_parser="spark",
             ),
             CRITICAL,
+            scope=SHOP_DAY,
         ),
         Check(
             gxe.ExpectColumnValuesToBeNull(
                 column="denominator", row_condition=f"metric IN ({sql_list(without_denominator)})", condition_parser="spark"
             ),
             CRITICAL,
+            scope=SHOP_DAY,
         ),
     ]

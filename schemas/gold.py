@@ -44,12 +44,26 @@ QUARANTINE = T.StructType(
     ]
 )
 
+# One row per ingested landing file: a file is identified by its URI and landing time.
 INGEST_LOG = T.StructType(
     [
         T.StructField("table", T.StringType(), False),
         T.StructField("arrival_dt", T.DateType(), False),
+        T.StructField("source_file", T.StringType(), False),
+        T.StructField("landed_at", T.TimestampType(), False),
         T.StructField("run_id", T.StringType(), False),
         T.StructField("ingested_at", T.TimestampType(), False),
+    ]
+)
+
+# Shop-days the gold gate held back from publication, with the failed rules.
+HELD_BACK = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("stat_date", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("held_at", T.TimestampType(), False),
     ]
 )
 

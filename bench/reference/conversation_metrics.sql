@@ -3,7 +3,7 @@
 -- that both give the same values.
 --
 -- Inputs (views created by bench/reference/duckdb_reference.py over the landing Parquet):
---   landed_shops, landed_sessions, landed_messages   rows of every arrival partition dt <= cutoff
+--   landed_shops, landed_sessions, landed_messages   rows of every file landed by the cutoff, with landed_at
 --   params(stat_date)                                the dates computed (the run's conversation dates)
 --   hours(business_start_us, business_end_us)         business hours, microseconds of the local day
 -- Output: table conversation_rows(stat_date, shop_id, agent_id, metric, numerator, denominator),
@@ -14,7 +14,7 @@ SET TimeZone = 'UTC';
 CREATE OR REPLACE TEMP TABLE shops AS
 SELECT shop_id, timezone
 FROM landed_shops
-QUALIFY row_number() OVER (PARTITION BY shop_id ORDER BY dt DESC) = 1;
+QUALIFY row_number() OVER (PARTITION BY shop_id ORDER BY landed_at DESC) = 1;
 
 -- The latest updated_at per session wins (ties: the later arrival).
 CREATE OR REPLACE TEMP TABLE sessions AS
@@ -22,8 +22,8 @@ SELECT s.*, sh.timezone,
        CAST(timezone(sh.timezone, s.started_at) AS DATE) AS stat_date,
        s.is_internal OR s.is_spam AS is_filtered
 FROM (
-    SELECT * EXCLUDE (dt) FROM landed_sessions
-    QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY updated_at DESC, dt DESC) = 1
+    SELECT * EXCLUDE (dt, filename, landed_at) FROM landed_sessions
+    QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY updated_at DESC, landed_at DESC) = 1
 ) s
 JOIN shops sh USING (shop_id)
 WHERE CAST(timezone(sh.timezone, s.started_at) AS DATE) IN (SELECT stat_date FROM params);
@@ -31,8 +31,8 @@ WHERE CAST(timezone(sh.timezone, s.started_at) AS DATE) IN (SELECT stat_date FRO
 -- Messages of non-filtered sessions of the dates; the first arrival of a message_id wins.
 CREATE OR REPLACE TEMP TABLE messages AS
 WITH first_arrival AS (
-    SELECT * EXCLUDE (dt, shop_id) FROM landed_messages
-    QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY dt) = 1
+    SELECT * EXCLUDE (dt, filename, landed_at, shop_id) FROM landed_messages
+    QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY landed_at, filename) = 1
 )
 SELECT m.session_id, m.message_id, m.sender_role, m.agent_id, m.sent_at, m.msg_type,
        epoch_us(m.sent_at) AS sent_us,

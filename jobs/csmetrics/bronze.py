@@ -1,14 +1,16 @@
 """Bronze tables: where they live and how jobs read them as of an arrival cutoff.
 
-Bronze keeps every valid version of a record with its arrival date (`_arrival_dt`), so a
-job can see the data exactly as it had landed by any cutoff: the latest `updated_at` per
-key among versions that had arrived (SPEC §2). Daily runs and backfills then read the
-same inputs for the same date, which is what makes them converge.
+Bronze keeps every valid version of a record with the time its file landed (`_landed_at`),
+so a job can see the data exactly as it had landed by any cutoff: the latest `updated_at`
+per key among versions that had landed (SPEC §2). Snapshots (shops, agents) keep every
+changed version too, so a shop's timezone, category and tier are read as they were at the
+cutoff. Daily runs, replays and backfills then read the same inputs for the same date,
+which is what makes them converge.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -19,9 +21,11 @@ from csmetrics.delta_io import table_exists
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
 
 EVENT_DATE = "event_date"
-# Bookkeeping columns after the contract's: arrival date, content hash, the run that wrote it.
+# Bookkeeping columns after the contract's: arrival partition, landing time of the file,
+# content hash, the run that wrote it.
 TRACKING_FIELDS = [
     T.StructField("_arrival_dt", T.DateType()),
+    T.StructField("_landed_at", T.TimestampType()),
     T.StructField("_row_hash", T.StringType()),
     T.StructField("_run_id", T.StringType()),
 ]
@@ -42,13 +46,11 @@ def read_bronze(
     settings: Settings,
     table: str,
     event_dates: tuple[date, date] | None = None,
-    arrival_cutoff: date | None = None,
+    cutoff: datetime | None = None,
 ) -> DataFrame:
-    """Current rows of a bronze table: partitions in `event_dates` (inclusive UTC range),
-    versions arrived by `arrival_cutoff` (None: everything), latest `updated_at` per key.
-
-    Snapshots (shops, agents) keep only their latest version, so every run uses the current
-    shop attributes (timezone, category, tier) whatever its cutoff: a dimension, not an event."""
+    """Rows of a bronze table as they had landed by `cutoff` (None: everything landed):
+    partitions in `event_dates` (inclusive UTC range), the latest `updated_at` per key;
+    for snapshots, each key's latest version landed by the cutoff."""
     contract = RAW_TABLES[table]
     path = bronze_path(settings, table)
     if not table_exists(spark, path):
@@ -57,9 +59,12 @@ def read_bronze(
     rows = spark.read.format("delta").load(path)
     if event_dates is not None and contract.event_time is not None:
         rows = rows.where(F.col(EVENT_DATE).between(F.lit(event_dates[0]), F.lit(event_dates[1])))
-    if arrival_cutoff is not None and not contract.is_snapshot:
-        rows = rows.where(F.col("_arrival_dt") <= F.lit(arrival_cutoff))
-    if contract.has_updated_at:
-        latest = Window.partitionBy(contract.primary_key).orderBy(F.col("updated_at").desc(), F.col("_arrival_dt").desc())
+    if cutoff is not None:
+        rows = rows.where(F.col("_landed_at") <= F.lit(cutoff))
+    if contract.is_snapshot:
+        latest = Window.partitionBy(contract.primary_key).orderBy(F.col("_landed_at").desc(), F.col("_row_hash"))
+        rows = rows.withColumn("_version", F.row_number().over(latest)).where("_version = 1").drop("_version")
+    elif contract.has_updated_at:
+        latest = Window.partitionBy(contract.primary_key).orderBy(F.col("updated_at").desc(), F.col("_landed_at").desc())
         rows = rows.withColumn("_version", F.row_number().over(latest)).where("_version = 1").drop("_version")
     return rows.select(*contract.columns)

@@ -23,6 +23,10 @@ configuration (environment variables):
   CSMETRICS_GOVERNANCE_THRESHOLDS  e.g. "pickup_rate>=0.85;avg_wait_seconds<300" (default SPEC §5)
   CSMETRICS_VOLUME_ANOMALY_FACTOR  warn when consult_sessions leaves [median/f, median*f] of
                              its trailing 7 days, per shop and platform (default 3)
+  CSMETRICS_VOLUME_COLLAPSE_FACTOR  block the publish when the platform's consult_sessions falls
+                             below its trailing 7-day median / f (default 10)
+  CSMETRICS_MAX_HELD_BACK_SHARE  share of a run's shop-days that row-level gold checks may hold
+                             back before the run fails (default 0.01; at least 10 always may)
 """
 
 

@@ -1,4 +1,4 @@
-"""The compute job: bronze as of the run's cutoff -> metric rows in a staging table."""
+"""The compute job: bronze as it had landed by the run's cutoff -> metric rows in a staging table."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan, reuse: R
     families, which share one read.
     """
     def read(table, event_dates=None):
-        return read_bronze(spark, settings, table, event_dates, plan.arrival_cutoff)
+        return read_bronze(spark, settings, table, event_dates, plan.cutoff)
 
     dates = plan.dates
     conversation, satisfaction = plan.dates_for("conversation"), plan.dates_for("satisfaction")
@@ -126,7 +126,7 @@ def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan, reuse: R
 
 def finished_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse: Reuse = as_is) -> DataFrame:
     """Metric rows of both grains with value, maturity and lineage (lazy)."""
-    shops = read_bronze(spark, settings, "shops")
+    shops = read_bronze(spark, settings, "shops", cutoff=plan.cutoff)
     rows = metric_rows(spark, settings, plan, reuse)
     return finish(rows, shops, plan.run_date, run_id, datetime.now(timezone.utc))
 

@@ -45,6 +45,12 @@ class Settings:
     # A day's consult_sessions more than this factor above or below its trailing 7-day
     # median (per shop, and for the platform) is recorded as a warning.
     volume_anomaly_factor: float = 3.0
+    # The platform's consult_sessions below its trailing 7-day median divided by this
+    # blocks the publish: input lost upstream, not a quiet day.
+    volume_collapse_factor: float = 10.0
+    # Shop-days held back by row-level gold checks, as a share of the run's shop-days, above
+    # which (and above MIN_HELD_BACK_SHOP_DAYS) the failure is the job's, and blocks.
+    max_held_back_share: float = 0.01
     default_timezone: str = "Asia/Shanghai"
     # Shops count as peers (benchmarks, leaderboards) when a metric's denominator, or the
     # count itself, reaches this.
@@ -66,6 +72,8 @@ class Settings:
             business_end=_parse_time(_env("BUSINESS_END", "23:00:00")),
             max_invalid_share=float(_env("MAX_INVALID_SHARE", str(cls.max_invalid_share))),
             volume_anomaly_factor=float(_env("VOLUME_ANOMALY_FACTOR", str(cls.volume_anomaly_factor))),
+            volume_collapse_factor=float(_env("VOLUME_COLLAPSE_FACTOR", str(cls.volume_collapse_factor))),
+            max_held_back_share=float(_env("MAX_HELD_BACK_SHARE", str(cls.max_held_back_share))),
             default_timezone=_env("DEFAULT_TIMEZONE", cls.default_timezone),
             min_support=int(_env("MIN_SUPPORT", str(cls.min_support))),
             governance_thresholds=_env("GOVERNANCE_THRESHOLDS", ""),

@@ -43,9 +43,16 @@ def replace_where(frame: DataFrame, path: str, predicate: str, partition_by: lis
     )
 
 
+def sql_literal(value) -> str:
+    """A date or string as a Spark SQL literal (quotes and backslashes escaped: shop ids and
+    file names come from upstream data)."""
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
 def sql_in(column: str, values) -> str:
-    """`column IN ('a', 'b')` for dates and strings (values come from code, not users)."""
-    listed = ", ".join(f"'{v}'" for v in values)
+    """`column IN ('a', 'b')` for dates and strings."""
+    listed = ", ".join(sql_literal(v) for v in values)
     return f"{column} IN ({listed})"
 
 

@@ -16,6 +16,7 @@ from csmetrics.derived.publish import derive
 from csmetrics.ingest.run import ingest
 from csmetrics.plan import RunPlan
 from csmetrics.publish import final_slices, publish
+from csmetrics.schedule import cutoff
 from csmetrics.quality.bronze_gate import validate_bronze
 from csmetrics.quality.gate import summary
 from csmetrics.quality.gold_gate import validate_gold
@@ -27,9 +28,10 @@ def plan_for(run_date: date, restate: bool = False) -> RunPlan:
 
 
 def ingest_step(run_date: date, run_id: str, progress=print) -> str:
+    """Ingest the files that had landed by the run's cutoff and no run ingested yet."""
     settings = Settings.from_env()
-    report = ingest(get_spark(settings), settings, run_date, run_id, progress)
-    summary = report.summary() or "no new arrival partitions"
+    report = ingest(get_spark(settings), settings, run_id, cutoff(run_date), progress)
+    summary = report.summary() or f"no new landed files (cutoff {cutoff(run_date):%Y-%m-%d %H:%M} UTC)"
     progress(summary)
     return summary
 
@@ -37,7 +39,8 @@ def ingest_step(run_date: date, run_id: str, progress=print) -> str:
 def compute_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, str]:
     settings = Settings.from_env()
     plan = plan_for(run_date, restate)
-    progress(f"computing {', '.join(map(str, plan.dates))} (arrival cutoff {plan.arrival_cutoff or 'none: restatement'})")
+    seen = f"files landed by {plan.cutoff:%Y-%m-%d %H:%M} UTC" if plan.cutoff else "every landed file: restatement"
+    progress(f"computing {', '.join(map(str, plan.dates))} ({seen})")
     return stage(get_spark(settings), settings, plan, run_id)
 
 
@@ -53,8 +56,8 @@ def validate_bronze_step(run_id: str, progress=print) -> str:
 def validate_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> str:
     """The gold gate on the run's staged rows."""
     settings = Settings.from_env()
-    results = validate_gold(get_spark(settings), settings, plan_for(run_date, restate), run_id)
-    text = "gold gate: " + summary(results)
+    report = validate_gold(get_spark(settings), settings, plan_for(run_date, restate), run_id)
+    text = "gold gate: " + report.summary()
     progress(text)
     return text
 
@@ -88,7 +91,7 @@ def restate_range(start: date, end: date, run_id: str, progress=print) -> dict[s
     plan = RunPlan.restatement(slices)
     progress(f"restating {len(slices)} final (date, metric) slices between {start} and {end}")
     stage(spark, settings, plan, run_id)
-    progress("gold gate: " + summary(validate_gold(spark, settings, plan, run_id)))
+    progress("gold gate: " + validate_gold(spark, settings, plan, run_id).summary())
     written = publish(spark, settings, plan, run_id)
     progress("restated " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
     derived = derive(spark, settings, plan.dates, run_id)

@@ -9,9 +9,9 @@ from pyspark.sql import functions as F
 
 from csmetrics.compute import staging_path
 from csmetrics.config import Settings
-from csmetrics.delta_io import ensure_table, replace_where, table_exists
+from csmetrics.delta_io import ensure_table, replace_where, sql_literal, table_exists
 from csmetrics.plan import RunPlan
-from csmetrics.quality.gold_gate import METRIC_TABLES
+from csmetrics.quality.gold_gate import METRIC_TABLES, held_back_keys
 from csmetrics.schemas.gold import GOLD_TABLES
 
 
@@ -36,14 +36,21 @@ def final_slices(spark: SparkSession, settings: Settings, start: date, end: date
 
 
 def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, int]:
-    """Replace, per gold table and in one Delta commit each, exactly the (date, metric) slice the run owns."""
+    """Replace, per gold table and in one Delta commit each, exactly the (date, metric) slice
+    the run owns, except the shop-days the gold gate held back: their rows stay as they were."""
     written = {}
+    held = held_back_keys(spark, settings, run_id)
     predicate = plan.replace_predicate()
+    if held:
+        kept = " OR ".join(f"(stat_date = '{day}' AND shop_id = {sql_literal(shop)})" for day, shop in held)
+        predicate = f"({predicate}) AND NOT ({kept})"
     for table in METRIC_TABLES:
         schema, partition, _keys = GOLD_TABLES[table]
         path = gold_path(settings, table)
         ensure_table(spark, path, schema, [partition])
         rows = spark.read.format("delta").load(staging_path(settings, table, run_id))
+        if held:
+            rows = rows.join(F.broadcast(spark.createDataFrame(held, "stat_date date, shop_id string")), ["stat_date", "shop_id"], "left_anti")
         replace_where(rows.select(*schema.fieldNames()), path, predicate, [partition], run_id)
         written[table] = spark.read.format("delta").load(path).where(predicate).count()
     return written

@@ -28,15 +28,22 @@ class Metric:
     grains: tuple[str, ...] = (SHOP,)
     segments: tuple[str, ...] = ("all",)
     unit: str = ""
+    # A ratio whose numerator counts a subset of its denominator, so its value lies in
+    # [0, 1]. Not every ratio does: agents often send several messages per buyer message.
+    proportion: bool = True
 
     @property
     def has_denominator(self) -> bool:
         return self.kind in (RATIO, MEAN)
 
+    @property
+    def is_proportion(self) -> bool:
+        return self.kind == RATIO and self.proportion
 
-def _conversation(id_, description, kind, direction, unit="", agent=True):
+
+def _conversation(id_, description, kind, direction, unit="", agent=True, proportion=True):
     grains = (SHOP, AGENT) if agent else (SHOP,)
-    return Metric(id_, description, kind, direction, 1, "conversation", grains, ("all",), unit)
+    return Metric(id_, description, kind, direction, 1, "conversation", grains, ("all",), unit, proportion)
 
 
 def _delayed(family, id_, description, kind, direction, window, unit=""):
@@ -66,7 +73,7 @@ METRICS: tuple[Metric, ...] = (
     _conversation("first_response_seconds", "Mean time from a received session's first human-phase buyer message to its reply", MEAN, LOWER, "seconds"),
     _conversation("slow_rounds", "Human-phase rounds answered after more than 180 s or never", COUNT, LOWER, "rounds"),
     _conversation("avg_wait_seconds", "Mean queue wait (assigned_at - queue_entered_at)", MEAN, LOWER, "seconds"),
-    _conversation("answer_question_ratio", "Human messages / human-phase buyer messages", RATIO, HIGHER),
+    _conversation("answer_question_ratio", "Human messages / human-phase buyer messages", RATIO, HIGHER, proportion=False),
     _conversation("reply_rate", "Buyers whose last message of the day was followed by a valid reply", RATIO, HIGHER),
     _conversation("avg_reception_seconds", "Mean ended_at - transferred_to_human_at of received sessions", MEAN, LOWER, "seconds"),
     _satisfaction("satisfaction_rate", "Ratings scored 4 or 5 / ratings invited on D and given by the end of D+1"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,10 +30,20 @@ def arrow_type(dtype):
     return _ARROW[type(dtype)]
 
 
-def write_landing(landing: str, table: str, dt: str, rows: list[dict], name: str = "part-0") -> Path:
+def write_landing(
+    landing: str, table: str, dt: str, rows: list[dict], name: str = "part-0", landed_at: datetime | None = None
+) -> Path:
+    """A landing file in arrival partition `dt` that landed at `landed_at` (its modification
+    time; default: noon UTC of `dt`)."""
     schema = pa.schema([(f.name, arrow_type(f.dataType)) for f in RAW_TABLES[table].schema.fields])
     folder = Path(landing) / table / f"dt={dt}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    land(path, landed_at or datetime.combine(date.fromisoformat(dt), time(12), tzinfo=timezone.utc))
     return path
+
+
+def land(path: Path, landed_at: datetime) -> None:
+    """Set when a file landed: its modification time."""
+    os.utime(path, (landed_at.timestamp(), landed_at.timestamp()))

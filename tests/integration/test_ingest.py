@@ -11,9 +11,11 @@ from pyspark.sql import functions as F
 
 from csmetrics.bronze import read_bronze
 from csmetrics.ingest.run import InvalidInputError, ingest
-from tests.integration.landing_files import write_landing
+from csmetrics.schedule import cutoff
+from tests.integration.landing_files import land, write_landing
 
 UTC = timezone.utc
+CUTOFF_MARCH_2 = cutoff(date(2026, 3, 2))
 
 
 def at(hour: int, day: int = 2) -> datetime:
@@ -46,21 +48,21 @@ def test_newer_updated_at_wins_and_exact_resends_are_dropped(spark, settings, la
     write_landing(landing, "orders", "2026-03-02", [order("o1", at(1)), order("o2", at(1))])
     # o1 re-sent a day later with payment and a newer updated_at; o2 re-sent unchanged.
     write_landing(landing, "orders", "2026-03-03", [order("o1", at(5, 3), paid=at(5, 3)), order("o2", at(1))])
-    report = ingest(spark, replace(settings, max_invalid_share=1.0), date(2026, 3, 2), "r1")
+    report = ingest(spark, replace(settings, max_invalid_share=1.0), "r1", landed_by=CUTOFF_MARCH_2)
 
     orders = report.tables["orders"]
     assert (orders.landed, orders.inserted, orders.duplicates, orders.quarantined) == (4, 3, 1, 0)
     current = {r.order_id: r.paid_at for r in read_bronze(spark, settings, "orders").collect()}
     assert current == {"o1": datetime(2026, 3, 3, 5), "o2": None}
-    # As of the first arrival date only, o1 is still unpaid.
-    as_of = read_bronze(spark, settings, "orders", arrival_cutoff=date(2026, 3, 2)).where("order_id = 'o1'").first()
+    # As the files had landed by the end of March 2, o1 is still unpaid.
+    as_of = read_bronze(spark, settings, "orders", cutoff=at(0, 3)).where("order_id = 'o1'").first()
     assert as_of.paid_at is None
 
 
 def test_too_many_invalid_records_fail_the_run_and_say_why(spark, settings, landing):
     write_landing(landing, "ratings", "2026-03-02", [rating(f"r{i}") for i in range(97)] + [rating(f"bad{i}", score=9) for i in range(3)])
     with pytest.raises(InvalidInputError) as failure:
-        ingest(spark, settings, date(2026, 3, 2), "r1")
+        ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)
     message = str(failure.value)
     assert "ratings: 3 of 100 records invalid (3.0%)" in message
     assert "out_of_range:score (3)" in message
@@ -69,13 +71,64 @@ def test_too_many_invalid_records_fail_the_run_and_say_why(spark, settings, land
     assert quarantine(spark, settings).where("table = 'ratings'").count() == 3
 
 
-def test_only_new_arrival_partitions_are_read(spark, settings, landing):
-    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))])
-    write_landing(landing, "orders", "2026-03-04", [order("o9", at(1, 4), created=at(1, 4))])
-    first = ingest(spark, settings, date(2026, 3, 2), "r1")
-    again = ingest(spark, settings, date(2026, 3, 2), "r1-again")
-    later = ingest(spark, settings, date(2026, 3, 3), "r2")
-    assert first.tables["orders"].arrival_dates == [date(2026, 3, 2)]
-    assert "orders" not in again.tables
-    assert later.tables["orders"].arrival_dates == [date(2026, 3, 4)]
-    assert read_bronze(spark, settings, "orders").select(F.sort_array(F.collect_list("order_id"))).first()[0] == ["o1", "o9"]
+def ingested(report, table) -> list[str]:
+    return sorted(f.uri.rsplit("/", 2)[-2] + "/" + f.uri.rsplit("/", 1)[-1] for f in report.tables[table].files) if table in report.tables else []
+
+
+def test_a_file_landing_in_a_partition_already_read_is_ingested_by_the_next_run(spark, settings, landing):
+    """The run for March 2 reads at March 3 14:00 UTC, while dt=2026-03-03 is still open."""
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))], name="a", landed_at=at(20))
+    write_landing(landing, "orders", "2026-03-03", [order("o2", at(3))], name="b", landed_at=at(6, 3))
+    # Lands after the run for March 2 read (14:00), into the same open partition.
+    late = write_landing(landing, "orders", "2026-03-03", [order("o3", at(3)), order("o2", at(3))], name="c", landed_at=at(0))
+    land(late, at(18, 3))
+    # Lands after the cutoff of the run for March 3: not for that run, even if it runs later.
+    write_landing(landing, "orders", "2026-03-04", [order("o4", at(1, 4), created=at(1, 4))], name="d", landed_at=at(16, 4))
+
+    first = ingest(spark, settings, "r-0302", landed_by=CUTOFF_MARCH_2)
+    again = ingest(spark, settings, "r-0302-again", landed_by=CUTOFF_MARCH_2)
+    second = ingest(spark, settings, "r-0303", landed_by=cutoff(date(2026, 3, 3)))
+    assert ingested(first, "orders") == ["dt=2026-03-02/a.parquet", "dt=2026-03-03/b.parquet"]
+    assert ingested(again, "orders") == []
+    assert ingested(second, "orders") == ["dt=2026-03-03/c.parquet"]
+    # landed = bronze + quarantine + duplicates, file by file: c re-sends o2 exactly.
+    assert (second.tables["orders"].landed, second.tables["orders"].inserted, second.tables["orders"].duplicates) == (2, 1, 1)
+
+    def seen(run_date):
+        rows = read_bronze(spark, settings, "orders", cutoff=cutoff(run_date)).select("order_id").collect()
+        return sorted(r.order_id for r in rows)
+
+    # What each run sees is fixed by landing times, whichever run ingested the file.
+    assert seen(date(2026, 3, 2)) == ["o1", "o2"]
+    assert seen(date(2026, 3, 3)) == ["o1", "o2", "o3"]
+    everything = ingest(spark, settings, "r-all", landed_by=None)
+    assert ingested(everything, "orders") == ["dt=2026-03-04/d.parquet"]
+    assert seen(date(2026, 3, 3)) == ["o1", "o2", "o3"]
+
+
+def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicates(spark, settings, landing):
+    path = write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))], landed_at=at(10))
+    ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1)), order("o5", at(2))], landed_at=at(11))
+    report = ingest(spark, settings, "r2", landed_by=CUTOFF_MARCH_2).tables["orders"]
+    assert path.exists() and (report.landed, report.inserted, report.duplicates) == (2, 1, 1)
+
+
+def test_an_unchanged_snapshot_adds_no_version_and_a_changed_one_is_read_as_of_the_cutoff(spark, settings, landing):
+    shop = dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai",
+                opened_date=date(2025, 1, 1))
+    write_landing(landing, "shops", "2026-03-03", [shop])
+    write_landing(landing, "shops", "2026-03-04", [shop | {"tier": "L2", "timezone": "Asia/Tokyo"}])
+    write_landing(landing, "shops", "2026-03-05", [shop])  # back to the first version
+    first = ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2).tables["shops"]
+    assert (first.landed, first.inserted, first.duplicates) == (2, 1, 1)  # dt=03-02 (fixture) and 03-03 agree
+    later = ingest(spark, settings, "r2", landed_by=None).tables["shops"]
+    assert (later.landed, later.inserted, later.duplicates) == (2, 2, 0)
+
+    def shop_as_of(run_date):
+        row = read_bronze(spark, settings, "shops", cutoff=cutoff(run_date)).first()
+        return row.tier, row.timezone
+
+    assert shop_as_of(date(2026, 3, 2)) == ("L1", "Asia/Shanghai")
+    assert shop_as_of(date(2026, 3, 3)) == ("L2", "Asia/Tokyo")
+    assert shop_as_of(date(2026, 3, 4)) == ("L1", "Asia/Shanghai")

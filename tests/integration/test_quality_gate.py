@@ -9,7 +9,7 @@ import pytest
 
 from csmetrics.quality import gold_views
 from csmetrics.quality.checks import COVERAGE, CRITICAL, PER_SHOP_DAY, PLATFORM_VOLUME, ROWS, SHOP_VOLUME, WARNING
-from csmetrics.quality.gate import QualityGateError, open_context, raise_on_critical, validate
+from csmetrics.quality.gate import QualityGateError, held_back_shop_days, open_context, raise_on_critical, validate
 from csmetrics.schemas.gold import SHOP_METRICS_DAILY
 
 D = date(2026, 3, 2)
@@ -39,29 +39,79 @@ def test_good_rows_pass(spark, settings):
     raise_on_critical(results, "")
 
 
-def test_out_of_range_and_inconsistent_rows_are_stopped_with_their_keys(spark, settings):
+def test_legitimate_edge_values_pass_every_check(spark, settings):
+    """Values real platforms produce that a check written against one generator might not
+    expect: agents who send more messages than buyers, rates of exactly 0 and 1, a wait of
+    0 s, a shop whose only session of the day was spam."""
     rows = spark.createDataFrame(
         [
-            row("transfer_sessions", 2.0, None, 2.0),
-            row("received_sessions", 3.0, None, 3.0),  # more received than transferred
-            row("pickup_rate", 3.0, 2.0, 1.5),  # a rate above 1
+            row("answer_question_ratio", 5.0, 2.0, 2.5),  # split replies: above 1 is normal
+            row("answer_question_ratio", 1.0, 3.0, 1 / 3, shop="s2"),
+            row("transfer_sessions", 3.0, None, 3.0),
+            row("received_sessions", 3.0, None, 3.0),  # received = transferred
+            row("pickup_rate", 3.0, 3.0, 1.0),
+            row("reply_3min_rate", 0.0, 4.0, 0.0),
+            row("avg_wait_seconds", 0.0, 2.0, 0.0),
+            row("consult_sessions", 1.0, None, 1.0),
+            row("consult_sessions", 1.0, None, 1.0, shop="s2"),
+            row("filtered_sessions", 1.0, None, 1.0, shop="spam_only"),
+        ],
+        SHOP_METRICS_DAILY,
+    )
+    sessions = sessions_frame(spark, [(D, "s1", False), (D, "s2", False), (D, "spam_only", True)])
+    frames = {ROWS: rows, PER_SHOP_DAY: gold_views.per_shop_day(rows), COVERAGE: gold_views.conversation_coverage(rows, sessions)}
+    results = run_suite(settings, "shop_metrics_daily", frames)
+    assert results and [r.describe() for r in results if not r.success] == []
+    assert held_back_shop_days(frames, results) is None
+    raise_on_critical(results, "")
+
+
+def test_impossible_values_hold_back_only_their_shop_day(spark, settings):
+    rows = spark.createDataFrame(
+        [
+            row("pickup_rate", 2.0, 3.0, 2 / 3, shop="good"),
+            row("consult_sessions", 3.0, None, 3.0, shop="good"),
+            row("pickup_rate", 3.0, 2.0, 1.5, shop="rate_above_1"),
+            row("avg_wait_seconds", -10.0, 2.0, -5.0, shop="negative_wait"),  # assigned before queued upstream
+            row("transfer_sessions", 2.0, None, 2.0, shop="more_received"),
+            row("received_sessions", 3.0, None, 3.0, shop="more_received"),
+            row("consult_sessions", 2.0, 2.0, 2.0, shop="count_with_denominator"),
+            row("avg_response_seconds", 0.0, 0.0, 0.0, shop="empty_denominator"),
+        ],
+        SHOP_METRICS_DAILY,
+    )
+    sessions = sessions_frame(spark, [(D, "good", False), (D, "lost_rows", False)])
+    frames = {ROWS: rows, PER_SHOP_DAY: gold_views.per_shop_day(rows), COVERAGE: gold_views.conversation_coverage(rows, sessions)}
+    results = run_suite(settings, "shop_metrics_daily", frames)
+    # Every failure is a row-level one: nothing blocks the table ...
+    raise_on_critical(results, "")
+    # ... and exactly the failing shop-days are held back, each with its rule.
+    held = {r.shop_id: r.reason for r in held_back_shop_days(frames, results).collect()}
+    assert sorted(held) == ["count_with_denominator", "empty_denominator", "lost_rows", "more_received", "negative_wait", "rate_above_1"]
+    assert "metric IN (" in held["rate_above_1"] and "expect_column_values_to_be_between" in held["rate_above_1"]
+    assert "has_conversation_rows" in held["lost_rows"]
+    assert "column_A" in held["more_received"]
+    assert "expect_column_values_to_be_null" in held["count_with_denominator"]
+
+
+def test_what_only_the_job_can_get_wrong_blocks_the_publish_with_keys(spark, settings):
+    rows = spark.createDataFrame(
+        [
+            row("pickup_rate", 1.0, 2.0, 0.5),
+            row("pickup_rate", 1.0, 2.0, 0.5),  # a duplicate key
             row("pickup_rate", 1.0, 1.0, 1.0, day=date(2026, 3, 9)),  # a date the run does not own
         ],
         SHOP_METRICS_DAILY,
     )
-    results = run_suite(settings, "shop_metrics_daily", {ROWS: rows, PER_SHOP_DAY: gold_views.per_shop_day(rows)})
-    assert failed(results) == [
-        (PER_SHOP_DAY, "expect_column_pair_values_a_to_be_greater_than_b"),
-        (ROWS, "expect_column_values_to_be_between"),
-        (ROWS, "expect_column_values_to_be_in_set"),
-    ]
+    results = run_suite(settings, "shop_metrics_daily", {ROWS: rows})
+    assert failed(results) == [(ROWS, "expect_column_values_to_be_in_set"), (ROWS, "expect_compound_columns_to_be_unique")]
     with pytest.raises(QualityGateError) as failure:
         raise_on_critical(results, "Re-run this date.")
     message = str(failure.value)
     assert "nothing was published" in message and message.endswith("Re-run this date.")
     # The failing row is named by its key, not only by its value.
-    assert "shop_metrics_daily [rows]: expect_column_values_to_be_between" in message
-    assert "'shop_id': 's1', 'metric': 'pickup_rate', 'segment': 'all', 'value': 1.5" in message
+    assert "shop_metrics_daily [rows]: expect_column_values_to_be_in_set {'column': 'stat_date'}" in message
+    assert "sample [{'stat_date': '2026-03-09', 'shop_id': 's1', 'metric': 'pickup_rate', 'segment': 'all'}]" in message
 
 
 def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
@@ -69,7 +119,7 @@ def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
     from csmetrics.schemas.raw import RATINGS
 
     t = datetime(2026, 3, 2, 10)
-    tracking = (D, D, "hash", "run")  # event_date, _arrival_dt, _row_hash, _run_id
+    tracking = (D, D, t, "hash", "run")  # event_date, _arrival_dt, _landed_at, _row_hash, _run_id
 
     def rating(rating_id, score=5, target="human", rated=t):
         return (rating_id, "x", "s1", "b1", target, t, rated, score, None) + tracking
@@ -99,13 +149,16 @@ def test_empty_batch_is_only_a_warning(spark, settings):
     raise_on_critical(results, "")
 
 
-def sessions_frame(spark, pairs):
-    return spark.createDataFrame([(day, shop) for day, shop in pairs], "stat_date date, shop_id string")
+def sessions_frame(spark, sessions):
+    """(stat_date, shop_id, is_filtered) of sessions."""
+    return spark.createDataFrame(sessions, "stat_date date, shop_id string, is_filtered boolean")
 
 
 def test_a_shop_with_sessions_but_no_conversation_rows_is_stopped(spark, settings):
     rows = spark.createDataFrame([row("consult_sessions", 4.0, None, 4.0, shop="s1")], SHOP_METRICS_DAILY)
-    coverage = gold_views.conversation_coverage(rows, sessions_frame(spark, [(D, "s1"), (D, "s1"), (D, "s2")]))
+    sessions = [(D, "s1", False), (D, "s1", True), (D, "s2", False), (D, "s3", True)]
+    coverage = gold_views.conversation_coverage(rows, sessions_frame(spark, sessions))
+    # s3 had only a filtered session: it expects no conversation rows.
     assert sorted(tuple(r) for r in coverage.collect()) == [(D, "s1", True), (D, "s2", False)]
     results = run_suite(settings, "shop_metrics_daily", {COVERAGE: coverage})
     assert failed(results) == [(COVERAGE, "expect_column_values_to_be_in_set")]
@@ -152,3 +205,53 @@ def test_no_ratio_until_seven_days_are_published(spark):
     history = spark.createDataFrame([row("consult_sessions", 5.0, None, 5.0, day=D - timedelta(days=i)) for i in range(1, 7)], SHOP_METRICS_DAILY)
     today = spark.createDataFrame([row("consult_sessions", 50.0, None, 50.0)], SHOP_METRICS_DAILY)
     assert [r.ratio_to_trailing_median for r in gold_views.shop_volume(today, history, [D]).collect()] == [None]
+
+
+def test_a_platform_wide_collapse_blocks_the_publish_and_a_quiet_day_does_not(spark, settings):
+    history = spark.createDataFrame(
+        [row("consult_sessions", 100.0, None, 100.0, shop=shop, day=D - timedelta(days=i)) for i in range(1, 8) for shop in ("a", "b")],
+        SHOP_METRICS_DAILY,
+    )
+
+    def platform(today_values):
+        today = spark.createDataFrame(
+            [row("consult_sessions", v, None, v, shop=shop) for shop, v in today_values.items()], SHOP_METRICS_DAILY
+        )
+        return run_suite(settings, "shop_metrics_daily", {PLATFORM_VOLUME: gold_views.platform_volume(today, history, [D])})
+
+    # 21 of a median 200: a tenth and a bit, a very quiet day (a warning only).
+    quiet_day = platform({"a": 11.0, "b": 10.0})
+    assert failed(quiet_day) == [] and failed(quiet_day, WARNING) == [(PLATFORM_VOLUME, "expect_column_values_to_be_between")]
+    # 19 of 200: files lost upstream. It blocks.
+    collapse = platform({"a": 19.0})
+    assert failed(collapse) == [(PLATFORM_VOLUME, "expect_column_values_to_be_between")]
+    with pytest.raises(QualityGateError, match="platform_volume"):
+        raise_on_critical(collapse, "")
+
+
+def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishes(spark, settings):
+    from csmetrics.compute import staging_path
+    from csmetrics.plan import RunPlan
+    from csmetrics.publish import publish
+    from csmetrics.quality.gold_gate import validate_gold
+    from csmetrics.schemas.gold import AGENT_METRICS_DAILY
+
+    plan = RunPlan(D)
+
+    def run(run_id, shop_rows):
+        for table, rows, schema in (("shop_metrics_daily", shop_rows, SHOP_METRICS_DAILY), ("agent_metrics_daily", [], AGENT_METRICS_DAILY)):
+            spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite").save(staging_path(settings, table, run_id))
+        report = validate_gold(spark, settings, plan, run_id)
+        publish(spark, settings, plan, run_id)
+        published = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
+        return report, {(r.shop_id, r.metric): r.value for r in published.collect()}
+
+    _, first = run("first", [row("pickup_rate", 1.0, 2.0, 0.5, shop="a"), row("pickup_rate", 1.0, 2.0, 0.5, shop="b")])
+    assert first == {("a", "pickup_rate"): 0.5, ("b", "pickup_rate"): 0.5}
+    report, second = run("second", [row("pickup_rate", 2.0, 2.0, 1.0, shop="a"), row("pickup_rate", 3.0, 2.0, 1.5, shop="b")])
+    # b's impossible rate is held back with its reason; its earlier row stays; a publishes.
+    assert second == {("a", "pickup_rate"): 1.0, ("b", "pickup_rate"): 0.5}
+    assert [(day, shop) for day, shop, _ in report.held_back] == [(D, "b")]
+    assert "1 shop-day(s) held back" in report.summary() and "2026-03-02 b: gold/shop_metrics_daily [rows]" in report.summary()
+    held = spark.read.format("delta").load(settings.table_path("quality", "held_back")).where("run_id = 'second'").collect()
+    assert [(r.stat_date, r.shop_id) for r in held] == [(D, "b")]

@@ -5,7 +5,13 @@ transferred to a human, the human's (one to three buyer messages, then a human r
 sometimes slow, sometimes never). The shapes the metrics must handle all occur: bot-only
 and direct-to-human sessions, queues, sessions never picked up, agents handing a session
 over, system auto-replies, bot cards between buyer and human, messages around 08:00 and
-23:00, replies after midnight, internal and spam sessions, re-sent sessions.
+23:00, sessions crossing local midnight, replies after midnight, internal and spam sessions
+(and small shops whose only session of a day is spam), re-sent sessions.
+
+What real platforms produce and metrics code might not expect: agents who split a reply
+into several messages (answer ratio from about 0.3 to 3), buyers and agents sending several
+messages in the same microsecond, sessions of hundreds of messages, ratings invited hours
+after the session (often the next local day).
 """
 
 from __future__ import annotations
@@ -37,13 +43,21 @@ def day_start_utc_seconds(day: date) -> int:
 
 
 def _start_second_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Mostly daytime, with crowds around 08:00 and 23:00 and a few at night."""
+    """Mostly daytime, with crowds around 08:00 and 23:00, a few at night, and some in
+    the last minutes before midnight (they end the next local day)."""
     kind = rng.random(n)
     seconds = rng.uniform(9 * 3600, 22.5 * 3600, n)
     seconds = np.where(kind < 0.08, rng.normal(8 * 3600, 240, n), seconds)
     seconds = np.where((kind >= 0.08) & (kind < 0.16), rng.normal(23 * 3600, 240, n), seconds)
     seconds = np.where((kind >= 0.16) & (kind < 0.24), rng.uniform(0, DAY_S, n), seconds)
+    seconds = np.where((kind >= 0.24) & (kind < 0.26), rng.uniform(DAY_S - 600, DAY_S - 30, n), seconds)
     return np.clip(seconds, 0, DAY_S - 1)
+
+
+def _extra_reply_messages(agent: np.ndarray) -> np.ndarray:
+    """Each human agent's habit: mean number of extra messages per reply (0 to 3). Agents
+    who split a reply into lines send more messages than buyers."""
+    return np.array([0.0, 0.3, 1.0, 3.0])[(agent * 2654435761 // 7) % 4]
 
 
 def conversation_day(
@@ -66,7 +80,9 @@ def conversation_day(
     never_picked = transfer & (rng.random(n) < 0.08)
     switched_agent = transfer & ~never_picked & (rng.random(n) < 0.06)
     bot_rounds = np.where(direct, 0, rng.integers(1, 4, n))
-    human_rounds = np.where(transfer, rng.integers(1, 6, n), 0)
+    # A few sessions go on for dozens of rounds: hundreds of messages.
+    long_session = transfer & (rng.random(n) < 0.004)
+    human_rounds = np.where(transfer, np.where(long_session, rng.integers(40, 120, n), rng.integers(1, 6, n)), 0)
     wait_s = np.where(rng.random(n) < 0.05, rng.uniform(600, 1500, n), rng.exponential(45, n))
 
     # ---- rounds -------------------------------------------------------------------
@@ -105,10 +121,20 @@ def conversation_day(
 
     # ---- messages -----------------------------------------------------------------
     b_round = np.repeat(np.arange(nr), r_buyer_msgs)
-    b_time = r_start[b_round] + (group_offsets(r_buyer_msgs) * r_spacing[b_round] * US_PER_S).astype(np.int64)
-    last_buyer_time = r_start + ((r_buyer_msgs - 1) * r_spacing * US_PER_S).astype(np.int64)
-    reply_round = np.flatnonzero(r_replied)
-    reply_time = last_buyer_time[reply_round] + (r_delay[reply_round] * US_PER_S).astype(np.int64)
+    # Some rounds are a burst: all the buyer's messages in the same microsecond (text + image).
+    burst = rng.random(nr) < 0.05
+    b_spacing = np.where(burst, 0.0, r_spacing)
+    b_time = r_start[b_round] + (group_offsets(r_buyer_msgs) * b_spacing[b_round] * US_PER_S).astype(np.int64)
+    last_buyer_time = r_start + ((r_buyer_msgs - 1) * b_spacing * US_PER_S).astype(np.int64)
+    replied_round = np.flatnonzero(r_replied)
+    # A human reply is split into lines by the agents who do so; a line may share its
+    # predecessor's microsecond.
+    lines = np.where(r_human[replied_round], 1 + rng.poisson(_extra_reply_messages(r_agent[replied_round])), 1)
+    reply_round = np.repeat(replied_round, lines)
+    line_gap = np.where(rng.random(len(reply_round)) < 0.1, 0.0, rng.uniform(1, 8, len(reply_round)))
+    line_gap = np.where(group_offsets(lines) == 0, 0.0, line_gap)
+    line_offset = cumsum_within(line_gap, lines) + line_gap
+    reply_time = last_buyer_time[reply_round] + ((r_delay[reply_round] + line_offset) * US_PER_S).astype(np.int64)
     card_round = np.flatnonzero(r_human & (rng.random(nr) < 0.06))
     system_session = np.flatnonzero(transfer)
 
@@ -170,7 +196,8 @@ def conversation_day(
                 np.where(never_picked, None, ids("agent", last_agent).to_numpy(zero_copy_only=False)), pa.string()
             ),
             "is_internal": pa.array(rng.random(n) < 0.02),
-            "is_spam": pa.array(rng.random(n) < 0.03),
+            # The smallest shops attract spam: many of their days have only spam sessions.
+            "is_spam": pa.array(rng.random(n) < np.where(pop.daily_sessions[shop] < 1.5, 0.5, 0.03)),
             "scene_l1": take(SCENES, scene),
             "scene_l2": take(SCENES, scene, rng.random(n) < 0.5),
             "scene_l3": take(SCENES, scene, np.ones(n, bool)),
@@ -202,7 +229,9 @@ def _resent_sessions(rng: np.random.Generator, sessions: pa.Table) -> pa.Table:
 def _ratings(rng, session_no, shop, buyer, transfer, never_picked, invite_base) -> pa.Table:
     n = len(session_no)
     rated = np.flatnonzero(~never_picked & (rng.random(n) < 0.25))
-    invited = invite_base[rated] + 5 * US_PER_S
+    # Most cards go out when the session ends, some hours later (often the next local day).
+    invite_delay_s = np.where(rng.random(len(rated)) < 0.15, rng.uniform(3600, 16 * 3600, len(rated)), 5)
+    invited = invite_base[rated] + (invite_delay_s * US_PER_S).astype(np.int64)
     delay_s = np.where(rng.random(len(rated)) < 0.08, rng.uniform(20, 40, len(rated)) * 3600, rng.exponential(3 * 3600, len(rated)))
     rated_at = invited + (delay_s * US_PER_S).astype(np.int64)
     score = rng.choice([5, 4, 3, 2, 1], len(rated), p=[0.55, 0.2, 0.1, 0.08, 0.07])

@@ -1,11 +1,19 @@
-"""Generate a landing zone (SPEC §2 layout) for N shops over D days, in bounded memory."""
+"""Generate a landing zone (SPEC §2 layout) for N shops over D days, in bounded memory.
+
+Files land over time, as upstream batches do: each record arrives at its own time, and
+a batch file of the records that arrived in a 12-hour window lands at the window's end
+(its modification time). A file for `dt` landing at 23:59:59 thus lands after the run for
+the day before has read `dt`, and is the next run's. Some batches land days late, and
+some files are re-sent whole.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+import os
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +29,13 @@ from csmetrics.schemas.raw import RAW_TABLES
 
 # Sessions per generated chunk: bounds memory at any scale (about 10 messages each).
 CHUNK_SESSIONS = 150_000
+# Upstream uploads a batch file every 12 hours, at 11:59:59 and 23:59:59 UTC.
+BATCH_SECONDS = 12 * 3600
+# Share of batch files held up upstream and landing 2-6 days late, and of files re-sent.
+LATE_FILE_SHARE = 0.02
+RESENT_FILE_SHARE = 0.02
+# Snapshots land early in their arrival day.
+SNAPSHOT_LANDS_AT = time(0, 30)
 
 
 @dataclass(frozen=True)
@@ -67,16 +82,20 @@ def generate(options: GenerateOptions, progress=None) -> GenerateReport:
             snapshot = pop.shops if table == "shops" else pop.agents
             dts = [day - timedelta(days=1), day] if day_index == 0 else [day]
             for dt in dts:
-                _write(out, table, dt, "snapshot", snapshot, report)
+                _write(out, table, dt, "snapshot", snapshot, report, datetime.combine(dt, SNAPSHOT_LANDS_AT, timezone.utc))
         for chunk_index, shops in enumerate(chunks):
             id_base = ((day_index * len(chunks)) + chunk_index) * 10_000_000
             conv = conversation_day(rng, pop, shops, day, id_base)
             tables = conv.tables | commerce_day(rng, conv, shops, pop.daily_sessions, day, id_base)
             for name, data in tables.items():
-                for dt, landed in _by_arrival(data):
+                for batch, (landed_at, landed) in enumerate(_batches(rng, data)):
                     # Per landed file, so that every run sees the share asked for.
                     landed = inject_invalid(rng, RAW_TABLES[name], landed, options.invalid_share, report.invalid)
-                    _write(out, name, dt, f"d{day_index}-c{chunk_index}", landed, report)
+                    tag = f"d{day_index}-c{chunk_index}-b{batch}"
+                    _write(out, name, landed_at.date(), tag, landed, report, landed_at)
+                    if rng.random() < RESENT_FILE_SHARE:
+                        resent_at = landed_at + timedelta(days=int(rng.integers(1, 3)))
+                        _write(out, name, resent_at.date(), f"{tag}-resent", landed, report, resent_at)
         progress(f"generated {day} ({day_index + 1}/{options.days} days, {sum(report.rows.values()):,d} rows so far)")
     return report
 
@@ -87,18 +106,28 @@ def _shop_chunks(daily_sessions: np.ndarray) -> list[np.ndarray]:
     return [c for c in np.split(np.arange(len(daily_sessions)), boundaries) if len(c)]
 
 
-def _by_arrival(data: pa.Table):
-    """(arrival date, rows landing that day) for a generated batch."""
-    arrival_date = pc.cast(data["_arrival"], pa.date32())
+def _batches(rng: np.random.Generator, data: pa.Table):
+    """(landing time, rows) of each batch file: the records that arrived in one 12-hour
+    window land together at its end; a few batches are held up and land days later."""
+    arrival_s = pc.divide(data["_arrival"].cast(pa.int64()), 1_000_000).to_numpy()
+    window = arrival_s // BATCH_SECONDS
     data = data.drop_columns(["_arrival"])
-    for dt in pc.unique(arrival_date).to_pylist():
-        yield dt, data.filter(pc.equal(arrival_date, dt))
+    for value in np.unique(window):
+        landed_s = int((value + 1) * BATCH_SECONDS - 1)
+        if rng.random() < LATE_FILE_SHARE:
+            landed_s += int(rng.integers(2, 7)) * 86_400
+        yield datetime.fromtimestamp(landed_s, timezone.utc), data.filter(pa.array(window == value))
 
 
-def _write(out: Path, table: str, dt: date, tag: str, data: pa.Table, report: GenerateReport) -> None:
+def _write(
+    out: Path, table: str, dt: date, tag: str, data: pa.Table, report: GenerateReport, landed_at: datetime
+) -> None:
+    """One landing file in arrival partition `dt`, landed (modification time) at `landed_at`."""
     folder = out / table / f"dt={dt.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     schema = pa.schema([(f.name, f.type) for f in data.schema])
-    pq.write_table(data.cast(schema), folder / f"part-{tag}.parquet")
+    path = folder / f"part-{tag}.parquet"
+    pq.write_table(data.cast(schema), path)
+    os.utime(path, (landed_at.timestamp(), landed_at.timestamp()))
     report.files += 1
     report.rows[table] += data.num_rows

@@ -14,9 +14,15 @@ from csmetrics.generate.arrow import ids, take
 PLATFORMS = ["douyin", "taobao", "tmall"]
 CATEGORIES = ["apparel", "beauty", "electronics", "food", "home", "toys"]
 TIERS = ["L1", "L2", "L3", "L4", "L5"]
-# Most shops are in China; a few elsewhere, including a half-hour offset and DST zones.
-TIMEZONES = ["Asia/Shanghai", "Asia/Tokyo", "Europe/London", "America/Los_Angeles", "Asia/Kolkata"]
-TIMEZONE_WEIGHTS = [0.84, 0.05, 0.04, 0.04, 0.03]
+# Most shops are in China; a few elsewhere, including a half-hour offset and DST zones of
+# both hemispheres (2026: Los Angeles Mar 8 / Nov 1, Berlin and London Mar 29 / Oct 25,
+# Auckland Apr 5 / Sep 27).
+TIMEZONES = [
+    "Asia/Shanghai", "Asia/Tokyo", "Europe/London", "America/Los_Angeles", "Asia/Kolkata", "Europe/Berlin", "Pacific/Auckland",
+]
+TIMEZONE_WEIGHTS = [0.79, 0.04, 0.03, 0.05, 0.03, 0.04, 0.02]
+# The first shops are deterministic, so that small data sets cover every kind of clock.
+FIRST_TIMEZONES = ["Asia/Shanghai", "America/Los_Angeles", "Europe/Berlin", "Pacific/Auckland"]
 
 
 @dataclass
@@ -43,9 +49,8 @@ def make_population(rng: np.random.Generator, n_shops: int, sessions_per_day: in
     weights = 1.0 / np.power(rng.permutation(n_shops) + 1.0, 1.1)
     daily_sessions = sessions_per_day * weights / weights.sum()
     timezone_index = rng.choice(len(TIMEZONES), size=n_shops, p=TIMEZONE_WEIGHTS)
-    timezone_index[0] = 0  # the first shops are deterministic: one Shanghai, one Los Angeles
-    if n_shops > 1:
-        timezone_index[1] = TIMEZONES.index("America/Los_Angeles")
+    for number, zone in enumerate(FIRST_TIMEZONES[:n_shops]):
+        timezone_index[number] = TIMEZONES.index(zone)
     human_agents = 1 + np.floor(np.log2(1 + daily_sessions / 20)).astype(int)
     shop_ids = ids("shop", shop_numbers)
     opened = pa.array(

@@ -13,8 +13,11 @@ INSERT, DUPLICATE, QUARANTINE = "insert", "duplicate", "quarantine"
 
 
 def version_key(table: RawTable) -> list[str]:
-    """Rows with `updated_at` are versioned by it; others are identified by the key alone."""
-    return [table.primary_key, "updated_at"] if table.has_updated_at and not table.is_snapshot else [table.primary_key]
+    """Rows with `updated_at` are versioned by it; snapshot rows by their landing and content;
+    others are identified by the key alone."""
+    if table.is_snapshot:
+        return [table.primary_key, "_landed_at", "_row_hash"]
+    return [table.primary_key, "updated_at"] if table.has_updated_at else [table.primary_key]
 
 
 def with_event_date(records: DataFrame, table: RawTable) -> DataFrame:
@@ -34,6 +37,10 @@ def classify(
 
     `known_shops` holds the shop ids a record may reference; `existing` holds the version
     keys and `_row_hash` already in bronze for the batch's partitions.
+
+    Events: the first landed version of a key wins; an exact re-send is a duplicate, a
+    different one is quarantined. Snapshots: a row is a new version when its content differs
+    from the key's previous version by landing time, so an unchanged snapshot adds nothing.
     """
     checked = with_row_hash(with_event_date(with_invalid_reasons(records, table), table), table)
     if known_shops is not None:
@@ -44,11 +51,12 @@ def classify(
             "reasons", F.when(unknown, F.array(F.lit("unknown_shop"))).otherwise(F.col("reasons"))
         ).drop("_known_shop")
 
+    if table.is_snapshot:
+        return _classify_snapshot(checked, table, existing)
     key = version_key(table)
     valid = F.size("reasons") == 0
-    # First arrival wins; for snapshots the latest snapshot wins. Ties break on content.
-    arrival = F.col("_arrival_dt").desc() if table.is_snapshot else F.col("_arrival_dt").asc()
-    first = Window.partitionBy(valid, *key).orderBy(arrival, "_row_hash", "_source_file")
+    # First landed wins. Ties break on content.
+    first = Window.partitionBy(valid, *key).orderBy("_landed_at", "_row_hash", "_source_file")
     ranked = checked.withColumn("_rank", F.row_number().over(first)).withColumn(
         "_first_hash", F.first("_row_hash").over(first)
     )
@@ -65,20 +73,39 @@ def classify(
     in_bronze = F.col("_stored_hash").isNotNull()
     same_as_bronze = F.col("_row_hash") == F.col("_stored_hash")
     conflict = F.lit(f"conflicting_resend: same {key_text} as an earlier record, different content")
-    if table.is_snapshot:
-        # An older or unchanged copy of a snapshot row is a duplicate; a changed one updates.
-        status = F.when(~valid, QUARANTINE).when(later_copy | (in_bronze & same_as_bronze), DUPLICATE).otherwise(INSERT)
-        reason = F.when(~valid, F.array_join("reasons", "; "))
-    else:
-        status = (
-            F.when(~valid, QUARANTINE)
-            .when(later_copy & same_as_first, DUPLICATE)
-            .when(later_copy, QUARANTINE)
-            .when(in_bronze & same_as_bronze, DUPLICATE)
-            .when(in_bronze, QUARANTINE)
-            .otherwise(INSERT)
-        )
-        reason = F.when(~valid, F.array_join("reasons", "; ")).when(status == QUARANTINE, conflict)
+    status = (
+        F.when(~valid, QUARANTINE)
+        .when(later_copy & same_as_first, DUPLICATE)
+        .when(later_copy, QUARANTINE)
+        .when(in_bronze & same_as_bronze, DUPLICATE)
+        .when(in_bronze, QUARANTINE)
+        .otherwise(INSERT)
+    )
+    reason = F.when(~valid, F.array_join("reasons", "; ")).when(status == QUARANTINE, conflict)
     return ranked.withColumn("status", status).withColumn("reason", reason).drop(
         "_rank", "_first_hash", "_stored_hash", *[f"_stored_{k}" for k in key]
+    )
+
+
+def _classify_snapshot(checked: DataFrame, table: RawTable, existing: DataFrame | None) -> DataFrame:
+    """A snapshot row is a new version of its key unless the key's previous version (by
+    landing time, stored or landed in this batch) has the same content."""
+    key = table.primary_key
+    valid = F.size("reasons") == 0
+    landed = checked.withColumn("_stored", F.lit(False))
+    if existing is not None:
+        stored = existing.select(
+            key, "_landed_at", "_row_hash", F.array().cast("array<string>").alias("reasons"), F.lit(True).alias("_stored")
+        )
+        landed = landed.unionByName(stored, allowMissingColumns=True)
+    # Stored versions first on equal landing times, so that re-ingesting a file adds nothing.
+    order = Window.partitionBy(valid, key).orderBy("_landed_at", F.col("_stored").desc(), "_row_hash", "_source_file")
+    previous = F.lag("_row_hash").over(order)
+    unchanged = previous.isNotNull() & (previous == F.col("_row_hash"))
+    status = F.when(~valid, QUARANTINE).when(unchanged, DUPLICATE).otherwise(INSERT)
+    return (
+        landed.withColumn("status", status)
+        .withColumn("reason", F.when(~valid, F.array_join("reasons", "; ")))
+        .where(~F.col("_stored"))
+        .drop("_stored")
     )

@@ -1,4 +1,8 @@
-"""Reading arrival partitions of the landing zone, file by file, without trusting them.
+"""Reading the landing zone file by file, by landing time, without trusting the files.
+
+A file's landing time (its modification time) decides which runs see it: the run for R
+reads the files that had landed by its cutoff (csmetrics.schedule), whichever arrival
+partition they are in and whenever the run happens.
 
 Files are grouped by their Parquet schema and conformed to the contract: a column of
 another type is cast (a value that does not cast makes its record invalid), a missing
@@ -9,7 +13,7 @@ whose footer cannot be read at all is reported whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,10 +22,14 @@ from csmetrics.schemas.raw import RawTable
 
 
 @dataclass(frozen=True)
-class ArrivalPartition:
+class LandedFile:
+    """One landed file: its arrival partition, its URI as Spark reports it, and when it landed."""
+
     table: str
     arrival_dt: date
-    path: str
+    uri: str
+    # The file's modification time in the landing zone (UTC): when it landed.
+    landed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -32,67 +40,81 @@ class UnreadableFile:
     error: str
 
 
-def _fs_list(spark: SparkSession, path: str) -> list[tuple[str, bool]]:
-    """(path, is_dir) under `path` through Hadoop's FileSystem, so HDFS and S3 work too."""
+def _fs_list(spark: SparkSession, path: str):
+    """Hadoop FileStatus entries under `path`, so HDFS and S3 work too."""
     jvm = spark._jvm
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
     if not fs.exists(hpath):
         return []
-    return [(s.getPath().toString(), s.isDirectory()) for s in fs.listStatus(hpath)]
+    return list(fs.listStatus(hpath))
 
 
-def arrival_partitions(spark: SparkSession, landing: str, table: str, up_to: date) -> list[ArrivalPartition]:
-    """The `dt=YYYY-MM-DD` folders of a table with dt <= up_to, oldest first."""
+def _arrival_dt(name: str) -> date | None:
+    if not name.startswith("dt="):
+        return None
+    try:
+        return date.fromisoformat(name[3:])
+    except ValueError:
+        return None
+
+
+def _as_spark_reports(path) -> str:
+    """A Hadoop path written as Spark's `_metadata.file_path` writes it (URL-encoded; local
+    files as `file:/…`, not `file:///…`), so that quarantined records and the ingest log
+    name a file the same way."""
+    uri = path.toUri().toString()
+    return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
+
+
+def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datetime | None) -> list[LandedFile]:
+    """Every data file of `table` that had landed by `landed_by` (None: all), oldest first.
+
+    A file's landing time is its modification time. Arrival partitions after the cutoff's
+    UTC date cannot hold such a file and are not listed. Files whose name starts with `_`
+    or `.` are in-flight or markers (writers rename them when complete) and are skipped."""
     found = []
-    for path, is_dir in _fs_list(spark, f"{landing}/{table}"):
-        name = path.rstrip("/").rsplit("/", 1)[-1]
-        if is_dir and name.startswith("dt="):
-            try:
-                dt = date.fromisoformat(name[3:])
-            except ValueError:
+    for partition in _fs_list(spark, f"{landing}/{table}"):
+        arrival_dt = _arrival_dt(partition.getPath().getName())
+        if not partition.isDirectory() or arrival_dt is None:
+            continue
+        if landed_by is not None and arrival_dt > landed_by.date():
+            continue
+        for status in _fs_list(spark, partition.getPath().toString()):
+            if status.isDirectory() or status.getPath().getName().startswith(("_", ".")):
                 continue
-            if dt <= up_to:
-                found.append(ArrivalPartition(table, dt, path))
-    return sorted(found, key=lambda p: p.arrival_dt)
+            landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, timezone.utc)
+            if landed_by is None or landed_at <= landed_by:
+                found.append(LandedFile(table, arrival_dt, _as_spark_reports(status.getPath()), landed_at))
+    return sorted(found, key=lambda f: (f.landed_at, f.uri))
 
 
-def data_files(spark: SparkSession, partition: ArrivalPartition) -> list[str]:
-    return sorted(
-        path
-        for path, is_dir in _fs_list(spark, partition.path)
-        if not is_dir and not path.rsplit("/", 1)[-1].startswith(("_", "."))
-    )
+def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) -> tuple[DataFrame | None, list[UnreadableFile]]:
+    """All records of the files conformed to the contract, plus files that could not be read.
 
-
-def read_partitions(
-    spark: SparkSession, table: RawTable, partitions: list[ArrivalPartition]
-) -> tuple[DataFrame | None, list[UnreadableFile]]:
-    """All records of the partitions conformed to the contract, plus files that could not be read.
-
-    Columns: the contract's, then `_arrival_dt`, `_source_file`, `_raw_record` and
-    `_read_problems` (array of reasons found while conforming types).
+    Columns: the contract's, then `_arrival_dt`, `_landed_at`, `_source_file`, `_raw_record`
+    and `_read_problems` (array of reasons found while conforming types).
     """
     # Files sharing an arrival date and a Parquet schema are read together.
     groups: dict[tuple[date, str], list[str]] = {}
     schemas = {}
     unreadable = []
-    for partition in partitions:
-        for path in data_files(spark, partition):
-            try:
-                schema = spark.read.parquet(path).schema
-            except Exception as error:  # noqa: BLE001 - any failure to read a footer quarantines the file
-                unreadable.append(UnreadableFile(table.name, partition.arrival_dt, path, _first_line(error)))
-                continue
-            schemas[schema.json()] = schema
-            groups.setdefault((partition.arrival_dt, schema.json()), []).append(path)
+    for landed in files:
+        try:
+            schema = spark.read.parquet(landed.uri).schema
+        except Exception as error:  # noqa: BLE001 - any failure to read a footer quarantines the file
+            unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, _first_line(error)))
+            continue
+        schemas[schema.json()] = schema
+        groups.setdefault((landed.arrival_dt, schema.json()), []).append(landed.uri)
 
     frames = []
     for (arrival_dt, key), paths in groups.items():
         raw = (
             spark.read.schema(schemas[key])
             .parquet(*paths)
-            .withColumn("_source_file", F.input_file_name())
+            .withColumn("_source_file", F.col("_metadata.file_path"))
+            .withColumn("_landed_at", F.col("_metadata.file_modification_time"))
             .withColumn("_arrival_dt", F.lit(arrival_dt))
         )
         frames.append(_conform(raw, table, schemas[key]))
@@ -125,6 +147,7 @@ def _conform(raw: DataFrame, table: RawTable, file_schema) -> DataFrame:
     return raw.select(
         *columns,
         "_arrival_dt",
+        "_landed_at",
         "_source_file",
         F.to_json(F.struct(*original)).alias("_raw_record"),
         F.filter(F.array(*problems, F.lit(None).cast("string")), lambda p: p.isNotNull()).alias("_read_problems"),

@@ -1,10 +1,11 @@
-"""The ingest job: new arrival partitions -> bronze (MERGE), quarantine, ingest log."""
+"""The ingest job: files landed by the run's cutoff and not yet ingested -> bronze (MERGE),
+quarantine, ingest log (one row per file: exactly once, whenever a file lands)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -15,8 +16,8 @@ from csmetrics.bronze import EVENT_DATE, bronze_path, bronze_schema
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, ensure_table, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
-from csmetrics.ingest.landing import ArrivalPartition, UnreadableFile, arrival_partitions, read_partitions
-from csmetrics.plan import arrival_cutoff
+from csmetrics.ingest.landing import LandedFile, UnreadableFile, landed_files, read_files
+from csmetrics.schedule import DAY_COMPLETE_AFTER
 from csmetrics.schemas.gold import INGEST_LOG
 from csmetrics.schemas.gold import QUARANTINE as QUARANTINE_SCHEMA
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
@@ -25,15 +26,18 @@ class InvalidInputError(RuntimeError):
     """Too many invalid records: the run stops before anything reaches bronze or gold."""
 
 
+INGEST_LOG_TABLE = "_ingest_log"
+
+
 @dataclass
 class TableReport:
     table: str
-    arrival_dates: list[date] = field(default_factory=list)
+    files: list[LandedFile] = field(default_factory=list)
     landed: int = 0
     inserted: int = 0
     quarantined: int = 0
     duplicates: int = 0
-    # Inserted records about events older than anything a normal run still recomputes.
+    # Inserted records that landed after the cutoff of the last run that could use them.
     late_for_final: int = 0
     reasons: Counter = field(default_factory=Counter)
     unreadable_files: list[UnreadableFile] = field(default_factory=list)
@@ -43,9 +47,10 @@ class TableReport:
         return self.quarantined / self.landed if self.landed else 0.0
 
     def line(self) -> str:
-        dates = f"{self.arrival_dates[0]}..{self.arrival_dates[-1]}" if self.arrival_dates else "-"
+        dts = sorted({f.arrival_dt for f in self.files})
+        dates = f"{dts[0]}..{dts[-1]}" if dts else "-"
         text = (
-            f"{self.table:12s} dt {dates:22s} landed {self.landed:>10,d}  bronze {self.inserted:>10,d}  "
+            f"{self.table:12s} {len(self.files):>4d} file(s) dt {dates:22s} landed {self.landed:>10,d}  bronze {self.inserted:>10,d}  "
             f"quarantined {self.quarantined:>8,d}  duplicates {self.duplicates:>8,d}"
         )
         if self.late_for_final:
@@ -65,33 +70,40 @@ class IngestReport:
         late = sum(report.late_for_final for report in self.tables.values())
         if late:
             lines.append(
-                f"{late:,d} late record(s) concern dates whose metrics are already final: they change nothing "
-                "until a restatement (csmetrics restate --start ... --end ...)"
+                f"{late:,d} late record(s) landed after the run that made their dates final had read its "
+                "input: they change nothing until a restatement (csmetrics restate --start ... --end ...)"
             )
         return "\n".join(lines)
 
 
-def ingest(spark: SparkSession, settings: Settings, run_date: date, run_id: str, progress=print) -> IngestReport:
-    """Ingest every arrival partition up to the run's cutoff that no earlier run ingested."""
+def ingest(
+    spark: SparkSession, settings: Settings, run_id: str, landed_by: datetime | None, progress=print
+) -> IngestReport:
+    """Ingest every landed file (landed by `landed_by`; None: all) that no earlier run ingested.
+
+    The ingest log names each file with its landing time, so a file that lands in an
+    arrival partition already read is ingested by the next run, and no file twice."""
     report = IngestReport(run_id)
-    log_path = settings.table_path("bronze", "_ingest_log")
+    log_path = settings.table_path("bronze", INGEST_LOG_TABLE)
     ensure_table(spark, log_path, INGEST_LOG, [])
     done = {
-        (row["table"], row["arrival_dt"])
-        for row in spark.read.format("delta").load(log_path).select("table", "arrival_dt").collect()
+        (row["source_file"], row["landed_us"])
+        for row in spark.read.format("delta").load(log_path)
+        .select("source_file", F.unix_micros("landed_at").alias("landed_us"))
+        .collect()
     }
-    pending: dict[str, tuple[list[ArrivalPartition], DataFrame | None]] = {}
+    pending: dict[str, tuple[list[LandedFile], DataFrame | None]] = {}
     for name, table in RAW_TABLES.items():
-        partitions = [
-            p
-            for p in arrival_partitions(spark, settings.landing, name, arrival_cutoff(run_date))
-            if (name, p.arrival_dt) not in done
+        files = [
+            f
+            for f in landed_files(spark, settings.landing, name, landed_by)
+            if (f.uri, _micros(f.landed_at)) not in done
         ]
-        if not partitions:
+        if not files:
             continue
-        progress(f"ingest {name}: {len(partitions)} new arrival partition(s)")
-        records, unreadable = read_partitions(spark, table, partitions)
-        table_report = TableReport(name, [p.arrival_dt for p in partitions], unreadable_files=unreadable)
+        progress(f"ingest {name}: {len(files)} new file(s)")
+        records, unreadable = read_files(spark, table, files)
+        table_report = TableReport(name, files, unreadable_files=unreadable)
         classified = None
         if records is not None:
             known_shops = _known_shops(spark, settings, pending) if name != "shops" else None
@@ -102,29 +114,32 @@ def ingest(spark: SparkSession, settings: Settings, run_date: date, run_id: str,
             # (AGGREGATE_OUT_OF_MEMORY at 10 million messages in a 4 GB driver).
             classified = classify(records, table, known_shops, existing).persist(StorageLevel.DISK_ONLY)
             _count(classified, table_report)
-            table_report.late_for_final = _late_for_final(classified, table, run_date)
+            table_report.late_for_final = _late_for_final(classified, table)
         report.tables[name] = table_report
-        pending[name] = (partitions, classified)
+        pending[name] = (files, classified)
 
     quarantine_path = settings.table_path("quarantine", "records")
     ensure_table(spark, quarantine_path, QUARANTINE_SCHEMA, ["table", "arrival_dt"])
-    for name, (partitions, classified) in pending.items():
-        _write_quarantine(spark, quarantine_path, report.tables[name], partitions, classified, run_id)
+    for name, (files, classified) in pending.items():
+        _write_quarantine(spark, quarantine_path, report.tables[name], files, classified, run_id)
     _fail_if_too_many_invalid(report, settings, quarantine_path)
 
     with commit_metadata(spark, run_id):
-        for name, (partitions, classified) in pending.items():
+        for name, (files, classified) in pending.items():
             if classified is not None:
                 _merge_into_bronze(spark, settings, RAW_TABLES[name], classified, run_id)
                 classified.unpersist()
-    log_rows = [
-        (name, p.arrival_dt, run_id, datetime.now(timezone.utc)) for name, (parts, _) in pending.items() for p in parts
-    ]
+    now = datetime.now(timezone.utc)
+    log_rows = [(name, f.arrival_dt, f.uri, f.landed_at, run_id, now) for name, (files, _) in pending.items() for f in files]
     if log_rows:
         spark.createDataFrame(log_rows, INGEST_LOG).write.format("delta").mode("append").option(
             "userMetadata", run_id
         ).save(log_path)
     return report
+
+
+def _micros(moment: datetime) -> int:
+    return round(moment.timestamp() * 1_000_000)
 
 
 def _known_shops(spark, settings, pending) -> DataFrame:
@@ -148,6 +163,8 @@ def _existing_versions(spark, settings, table: RawTable, records: DataFrame) -> 
     if not table_exists(spark, path):
         return None
     stored = spark.read.format("delta").load(path)
+    if table.is_snapshot:
+        return stored.select(table.primary_key, "_landed_at", "_row_hash")
     if table.event_time is not None:
         # Only the bronze partitions this batch can touch (a tiny aggregate, not raw data).
         dates = [r[0] for r in records.select(F.to_date(table.event_time)).distinct().collect() if r[0] is not None]
@@ -170,19 +187,24 @@ def _count(classified: DataFrame, report: TableReport) -> None:
                 report.reasons[reason.split(":", 1)[0] if reason.startswith("conflicting") else reason] += row["count"]
 
 
-def _late_for_final(classified: DataFrame, table: RawTable, run_date: date) -> int:
-    """Valid new records whose UTC event date lies before every date a normal run still
-    recomputes with this table (one extra day for timezones): they concern final values
-    and change nothing until a restatement (docs/maturity.md)."""
+def _late_for_final(classified: DataFrame, table: RawTable) -> int:
+    """Valid new records that landed after the cutoff of the last run that could still use
+    them: the run for the event's latest possible local date (UTC date + 1) plus the longest
+    window of the metrics reading the table. They concern final values and change nothing
+    until a restatement (docs/maturity.md). Judged per record, by its own landing time, so
+    a backfill that ingests months at once reports none of the records each day's cutoff saw."""
     horizon = registry.recompute_horizon_days(table.name)
     if horizon is None or table.event_time is None:
         return 0
-    oldest_open = run_date - timedelta(days=horizon + 1)
-    return classified.where((F.col("status") == INSERT) & (F.col(EVENT_DATE) < F.lit(oldest_open))).count()
+    # cutoff(E + 1 + horizon) = E + 2 + horizon days at 00:00 UTC + DAY_COMPLETE_AFTER.
+    last_use = F.date_add(EVENT_DATE, horizon + 2).cast("timestamp") + F.expr(
+        f"INTERVAL {int(DAY_COMPLETE_AFTER.total_seconds())} SECONDS"
+    )
+    return classified.where((F.col("status") == INSERT) & (F.col("_landed_at") > last_use)).count()
 
 
-def _write_quarantine(spark, path, report: TableReport, partitions, classified, run_id) -> None:
-    """Replace this table's quarantine rows for the arrival dates read (re-runs stay idempotent)."""
+def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile], classified, run_id) -> None:
+    """Replace this table's quarantine rows of the files read (re-runs stay idempotent)."""
     now = F.lit(datetime.now(timezone.utc)).cast("timestamp")
     frames = []
     if classified is not None:
@@ -208,7 +230,12 @@ def _write_quarantine(spark, path, report: TableReport, partitions, classified, 
     result = frames[0]
     for frame in frames[1:]:
         result = result.unionByName(frame)
-    predicate = f"table = '{report.table}' AND " + sql_in("arrival_dt", [p.arrival_dt for p in partitions])
+    predicate = (
+        f"table = '{report.table}' AND "
+        + sql_in("arrival_dt", sorted({f.arrival_dt for f in files}))
+        + " AND "
+        + sql_in("source_file", [f.uri for f in files])
+    )
     replace_where(result, path, predicate, ["table", "arrival_dt"], run_id)
 
 
@@ -236,6 +263,7 @@ def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable,
         *table.columns,
         *([EVENT_DATE] if table.event_time else []),
         "_arrival_dt",
+        "_landed_at",
         "_row_hash",
         F.lit(run_id).alias("_run_id"),
     )
@@ -245,7 +273,4 @@ def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable,
     condition = " AND ".join(f"t.{k} = s.{k}" for k in version_key(table))
     if table.event_time:
         condition = f"t.{EVENT_DATE} = s.{EVENT_DATE} AND " + condition
-    merge = target.alias("t").merge(rows.alias("s"), condition)
-    if table.is_snapshot:
-        merge = merge.whenMatchedUpdateAll(condition="s._arrival_dt >= t._arrival_dt")
-    merge.whenNotMatchedInsertAll().execute()
+    target.alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()

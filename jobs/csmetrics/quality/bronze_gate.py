@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from csmetrics.bronze import bronze_path, bronze_schema
 from csmetrics.config import Settings
 from csmetrics.delta_io import table_exists
+from csmetrics.ingest.run import INGEST_LOG_TABLE
 from csmetrics.quality.checks import ROWS
 from csmetrics.quality.gate import CheckResult, data_docs_index, open_context, raise_on_critical, record_results, validate
 from csmetrics.schemas.raw import RAW_TABLES
@@ -22,8 +23,8 @@ WHAT_TO_DO = (
 
 
 def ingested_tables(spark: SparkSession, settings: Settings, run_id: str) -> list[str]:
-    """Raw tables of which this run ingested at least one arrival partition (a small list)."""
-    path = settings.table_path("bronze", "_ingest_log")
+    """Raw tables of which this run ingested at least one file (a small list)."""
+    path = settings.table_path("bronze", INGEST_LOG_TABLE)
     if not table_exists(spark, path):
         return []
     rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("table").distinct().collect()

@@ -1,10 +1,17 @@
-"""A check: one GX expectation, how severe its failure is, and which view of the table it reads."""
+"""A check: one GX expectation, how severe its failure is, where it holds data back, and
+which view of the table it reads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 CRITICAL, WARNING = "critical", "warning"
+
+# Where a critical failure holds data back. TABLE: the whole publish (duplicate keys,
+# schema, what only a broken job or a platform-wide loss can produce). SHOP_DAY: only the
+# (stat_date, shop_id) of the failing rows, recorded with the reason in quality/held_back;
+# every other shop's rows publish.
+TABLE, SHOP_DAY = "table", "shop_day"
 
 # Views of a table a check can read. ROWS are the rows as written; the others are
 # derived frames for rules that span rows or tables (quality/gold_views.py).
@@ -30,6 +37,7 @@ class Check:
     expectation: object
     severity: str
     view: str = ROWS
+    scope: str = TABLE
     # Compare this column as text (GX compares Spark dates with strings poorly).
     cast_to_string: str | None = None
 

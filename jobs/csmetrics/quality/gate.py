@@ -19,14 +19,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
-from csmetrics.quality.checks import CRITICAL, ROWS, VIEW_KEYS, Check
+from csmetrics.quality.checks import CRITICAL, ROWS, SHOP_DAY, TABLE, VIEW_KEYS, Check
+from csmetrics.quality.violations import violation
 from csmetrics.schemas.gold import VALIDATION_RESULTS
 
 SAMPLE_SIZE = 5
 
 
 class QualityGateError(RuntimeError):
-    """A critical expectation failed: nothing was published."""
+    """A table-level critical expectation failed: nothing was published."""
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,19 @@ class CheckResult:
     def name(self) -> str:
         return self.check.expectation.expectation_type
 
-    def describe(self) -> str:
+    @property
+    def holds_back(self) -> bool:
+        """A critical failure that holds back only the failing shop-days."""
+        return not self.success and self.check.severity == CRITICAL and self.check.scope == SHOP_DAY
+
+    def rule(self) -> str:
         kwargs = self.check.expectation.configuration.kwargs
         shown = {k: v for k, v in kwargs.items() if k in ("column", "column_list", "column_A", "column_B", "row_condition")}
+        return f"{self.table} [{self.check.view}]: {self.name} {shown}"
+
+    def describe(self) -> str:
         return (
-            f"{self.table} [{self.check.view}]: {self.name} {shown} failed"
+            f"{self.rule()} failed"
             f"{f' for {self.unexpected_count:,d} rows' if self.unexpected_count else ''}"
             f"{f'; observed {self.observed_value}' if self.observed_value is not None else ''}"
             f"; sample {self.sample[:SAMPLE_SIZE]}"
@@ -141,8 +150,29 @@ def record_results(spark: SparkSession, settings: Settings, run_id: str, results
     spark.createDataFrame(rows, VALIDATION_RESULTS).write.format("delta").mode("append").option("userMetadata", run_id).save(path)
 
 
+def held_back_shop_days(frames: dict[str, DataFrame], results: list[CheckResult]) -> DataFrame | None:
+    """(stat_date, shop_id, reason) of every shop-day with a row failing a SHOP_DAY check.
+
+    `frames` maps each view to the frame that was validated; the failing rows are found
+    again with the expectation's own predicate, in Spark."""
+    held = [
+        frames[r.check.view]
+        .where(violation(r.check.expectation))
+        .select("stat_date", "shop_id", F.lit(r.rule()).alias("reason"))
+        for r in results
+        if r.holds_back
+    ]
+    if not held:
+        return None
+    union = held[0]
+    for frame in held[1:]:
+        union = union.unionByName(frame)
+    return union.groupBy("stat_date", "shop_id").agg(F.array_join(F.sort_array(F.collect_set("reason")), "; ").alias("reason"))
+
+
 def raise_on_critical(results: list[CheckResult], what_to_do: str) -> None:
-    failed = [r for r in results if not r.success and r.check.severity == CRITICAL]
+    """Fail on a critical failure that blocks the table (SHOP_DAY failures hold back rows instead)."""
+    failed = [r for r in results if not r.success and r.check.severity == CRITICAL and r.check.scope == TABLE]
     if failed:
         raise QualityGateError(
             "Quality gate failed; nothing was published and the gold tables are unchanged.\n"
@@ -152,7 +182,7 @@ def raise_on_critical(results: list[CheckResult], what_to_do: str) -> None:
 
 
 def summary(results: list[CheckResult]) -> str:
-    warnings = [r for r in results if not r.success]
+    warnings = [r for r in results if not r.success and not r.holds_back]
     text = f"{len(results)} checks passed" if not warnings else f"{len(results) - len(warnings)} of {len(results)} checks passed"
     if warnings:
         text += "; warnings recorded:\n" + "\n".join(f"  - {r.describe()}" for r in warnings)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -11,14 +12,29 @@ from pyspark.sql import functions as F
 from csmetrics.bronze import read_bronze
 from csmetrics.compute import TIMEZONE_MARGIN_DAYS, staging_path
 from csmetrics.config import Settings
-from csmetrics.delta_io import table_exists
+from csmetrics.delta_io import ensure_table, replace_where, table_exists
 from csmetrics.metrics.conversation import sessions_of_dates
 from csmetrics.plan import RunPlan
 from csmetrics.quality import gold_views
 from csmetrics.quality.checks import COVERAGE, PER_SHOP_DAY, PLATFORM_VOLUME, ROWS, SHOP_VOLUME
-from csmetrics.quality.gate import CheckResult, data_docs_index, open_context, raise_on_critical, record_results, validate
+from csmetrics.quality.gate import (
+    SAMPLE_SIZE,
+    CheckResult,
+    QualityGateError,
+    data_docs_index,
+    held_back_shop_days,
+    open_context,
+    raise_on_critical,
+    record_results,
+    summary,
+    validate,
+)
+from csmetrics.schemas.gold import HELD_BACK
 
 METRIC_TABLES = ("shop_metrics_daily", "agent_metrics_daily")
+HELD_BACK_TABLE = "held_back"
+# Up to this many shop-days may always be held back, whatever their share.
+MIN_HELD_BACK_SHOP_DAYS = 10
 
 WHAT_TO_DO = (
     "The rows stay in the staging table {staging} for inspection. Fix the cause (input data or job), "
@@ -26,24 +42,81 @@ WHAT_TO_DO = (
 )
 
 
-def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> list[CheckResult]:
-    """Run each staged table's suite, keep every result, fail on a critical one."""
+@dataclass
+class GoldGateReport:
+    results: list[CheckResult]
+    # (stat_date, shop_id, reason) of the shop-days held back from publication.
+    held_back: list[tuple] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = summary(self.results)
+        if self.held_back:
+            text += f"\n{len(self.held_back)} shop-day(s) held back (their published rows stay as they were; quality/{HELD_BACK_TABLE}):"
+            text += "".join(f"\n  - {day} {shop}: {reason}" for day, shop, reason in self.held_back[:SAMPLE_SIZE])
+        return text
+
+
+def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> GoldGateReport:
+    """Run each staged table's suite and keep every result. A table-level critical failure
+    stops the run; row-level ones hold back the failing shop-days (both grains), which are
+    recorded with their reason, and the other shops publish."""
     context = open_context(settings)
-    results = []
+    results, held = [], []
     for table in METRIC_TABLES:
         suite = importlib.import_module(f"csmetrics.expectations.{table}")
         rows = spark.read.format("delta").load(staging_path(settings, table, run_id))
         frames = {ROWS: rows}
         if table == "shop_metrics_daily":
             frames |= _shop_views(spark, settings, plan, rows)
-        checks = suite.expectations(plan.dates, settings.volume_anomaly_factor)
-        results += validate(context, f"gold/{table}", frames, checks, suite.KEYS, run_id)
+        checks = suite.expectations(plan.dates, settings.volume_anomaly_factor, settings.volume_collapse_factor)
+        table_results = validate(context, f"gold/{table}", frames, checks, suite.KEYS, run_id)
+        results += table_results
+        held_frame = held_back_shop_days(frames, table_results)
+        if held_frame is not None:
+            held.append(held_frame)
     record_results(spark, settings, run_id, results)
-    raise_on_critical(
-        results,
-        WHAT_TO_DO.format(staging=staging_path(settings, "<table>", run_id), docs=data_docs_index(settings)),
-    )
-    return results
+    what_to_do = WHAT_TO_DO.format(staging=staging_path(settings, "<table>", run_id), docs=data_docs_index(settings))
+    raise_on_critical(results, what_to_do)
+    held_back = _hold_back(spark, settings, held, run_id, what_to_do)
+    return GoldGateReport(results, held_back)
+
+
+def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], run_id: str, what_to_do: str) -> list[tuple]:
+    """Record the held-back shop-days of the run (replacing an earlier attempt's); fail when
+    so many are held back that the job, not the data, must be wrong."""
+    path = settings.table_path("quality", HELD_BACK_TABLE)
+    ensure_table(spark, path, HELD_BACK, [])
+    rows = []
+    if held:
+        union = held[0]
+        for frame in held[1:]:
+            union = union.unionByName(frame)
+        union = union.groupBy("stat_date", "shop_id").agg(F.array_join(F.collect_set("reason"), "; ").alias("reason"))
+        count = union.count()
+        staged = spark.read.format("delta").load(staging_path(settings, "shop_metrics_daily", run_id))
+        shop_days = staged.select("stat_date", "shop_id").distinct().count()
+        allowed = max(MIN_HELD_BACK_SHOP_DAYS, int(settings.max_held_back_share * shop_days))
+        if count > allowed:
+            raise QualityGateError(
+                f"Quality gate failed; nothing was published and the gold tables are unchanged.\n"
+                f"  - {count:,d} of {shop_days:,d} shop-days fail row-level checks (more than {allowed:,d}, "
+                f"CSMETRICS_MAX_HELD_BACK_SHARE = {settings.max_held_back_share}): a fault of the job or of the "
+                f"whole input, not of a few shops.\n{what_to_do}"
+            )
+        rows = sorted(tuple(r) for r in union.collect())
+    now = datetime.now(timezone.utc)
+    frame = spark.createDataFrame([(run_id, day, shop, reason, now) for day, shop, reason in rows], HELD_BACK)
+    replace_where(frame, path, f"run_id = '{run_id}'", [], run_id)
+    return rows
+
+
+def held_back_keys(spark: SparkSession, settings: Settings, run_id: str) -> list[tuple]:
+    """(stat_date, shop_id) the gold gate held back for `run_id` (a small list)."""
+    path = settings.table_path("quality", HELD_BACK_TABLE)
+    if not table_exists(spark, path):
+        return []
+    rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("stat_date", "shop_id").collect()
+    return sorted(tuple(r) for r in rows)
 
 
 def _shop_views(spark: SparkSession, settings: Settings, plan: RunPlan, rows: DataFrame) -> dict[str, DataFrame]:
@@ -56,9 +129,9 @@ def _shop_views(spark: SparkSession, settings: Settings, plan: RunPlan, rows: Da
         settings,
         "sessions",
         (dates[0] - timedelta(days=TIMEZONE_MARGIN_DAYS), dates[-1] + timedelta(days=TIMEZONE_MARGIN_DAYS)),
-        plan.arrival_cutoff,
+        plan.cutoff,
     )
-    views[COVERAGE] = gold_views.conversation_coverage(rows, sessions_of_dates(sessions, read_bronze(spark, settings, "shops"), dates))
+    views[COVERAGE] = gold_views.conversation_coverage(rows, sessions_of_dates(sessions, read_bronze(spark, settings, "shops", cutoff=plan.cutoff), dates))
     history = _published_volume(spark, settings, dates)
     views[SHOP_VOLUME] = gold_views.shop_volume(rows, history, dates)
     views[PLATFORM_VOLUME] = gold_views.platform_volume(rows, history, dates)

@@ -27,9 +27,10 @@ def per_shop_day(rows: DataFrame) -> DataFrame:
 
 
 def conversation_coverage(rows: DataFrame, sessions: DataFrame) -> DataFrame:
-    """(stat_date, shop_id) of every shop with a session on a date, and whether its
-    conversation rows exist. `sessions` carry the shop's local `stat_date`."""
-    expected = sessions.select("stat_date", "shop_id").distinct()
+    """(stat_date, shop_id) of every shop with a non-filtered session on a date, and whether
+    its conversation rows exist. `sessions` carry the shop's local `stat_date` and
+    `is_filtered`; a shop whose only sessions were spam or internal expects none."""
+    expected = sessions.where(~F.col("is_filtered")).select("stat_date", "shop_id").distinct()
     present = _volume(rows).select("stat_date", "shop_id", F.lit(True).alias("has_conversation_rows"))
     return expected.join(present, ["stat_date", "shop_id"], "left").fillna(False, ["has_conversation_rows"])
 
