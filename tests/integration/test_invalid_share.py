@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from csmetrics import cli
 from csmetrics.compute import staging_path
 from csmetrics.generate import GenerateOptions, generate
-from csmetrics.pipeline import compute_step, ingest_step, run_daily, validate_bronze_step, validate_step
+from csmetrics.pipeline import compute_step, ingest_step, publish_step, run_daily, validate_bronze_step, validate_step
 from csmetrics.quality.gate import QualityGateError, data_docs_index
 from tests.integration.warehouses import Warehouse
 
@@ -53,21 +53,42 @@ def test_half_a_percent_invalid_is_quarantined_reported_and_published(spark, pub
         assert data_docs_index(settings).exists()
 
 
-def test_a_gold_value_forced_out_of_range_is_stopped_before_publication(spark, published):
+def test_a_gold_value_forced_out_of_range_holds_back_only_its_shop(spark, published):
     warehouse, _ = published
     with warehouse as settings:
-        before = gold_version(spark, settings)
+        gold_path = settings.table_path("gold", "shop_metrics_daily")
+        before = {(r.stat_date, r.shop_id, r.metric, r.segment): r.run_id for r in spark.read.format("delta").load(gold_path).collect()}
         d2, run_id = D1 + timedelta(days=1), "forced-out-of-range"
         ingest_step(d2, run_id, quiet)
         validate_bronze_step(run_id, quiet)
         compute_step(d2, run_id, progress=quiet)
         staged = DeltaTable.forPath(spark, staging_path(settings, "shop_metrics_daily", run_id))
         staged.update("metric = 'pickup_rate' AND shop_id = 'shop0'", {"value": F.lit(1.5)})
+        report = validate_step(d2, run_id, progress=quiet)
+        assert "2 shop-day(s) held back" in report
+        assert f"{D1} shop0: gold/shop_metrics_daily [rows]: expect_column_values_to_be_between" in report
+        publish_step(d2, run_id, progress=quiet)
+        after = {(r.stat_date, r.shop_id, r.metric, r.segment): r.run_id for r in spark.read.format("delta").load(gold_path).collect()}
+        # shop0 keeps what the run for D1 published; every other shop has this run's rows.
+        assert {k: v for k, v in after.items() if k[1] == "shop0"} == {k: v for k, v in before.items() if k[1] == "shop0"}
+        others = {v for k, v in after.items() if k[1] != "shop0" and k[0] in (D1, d2) and k[2] == "consult_sessions"}
+        assert others == {run_id}
+
+
+def test_a_duplicated_gold_key_stops_the_run_before_publication(spark, published):
+    warehouse, _ = published
+    with warehouse as settings:
+        before = gold_version(spark, settings)
+        d2, run_id = D1 + timedelta(days=1), "duplicated-key"
+        compute_step(d2, run_id, progress=quiet)
+        path = staging_path(settings, "shop_metrics_daily", run_id)
+        staged = spark.read.format("delta").load(path)
+        staged.where("metric = 'consult_sessions' AND shop_id = 'shop1'").write.format("delta").mode("append").save(path)
         with pytest.raises(QualityGateError) as failure:
             validate_step(d2, run_id, progress=quiet)
         message = str(failure.value)
-        assert "gold/shop_metrics_daily [rows]: expect_column_values_to_be_between" in message
-        assert "'shop_id': 'shop0', 'metric': 'pickup_rate'" in message and "'value': 1.5" in message
+        assert "gold/shop_metrics_daily [rows]: expect_compound_columns_to_be_unique" in message
+        assert "'shop_id': 'shop1', 'metric': 'consult_sessions'" in message
         assert gold_version(spark, settings) == before
 
 

@@ -122,12 +122,17 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
         )
         started = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=session.started_us)
         late_dt = R2 + timedelta(days=2)
+        # The generated files of the next days land first, and the next daily run reads them;
+        # then a restatement of R1 gives the baseline, whatever they held for R1.
+        expose(runs["source"], daily.landing, late_dt)
+        ingest_step(R2 + timedelta(days=1), "daily__next", progress=quiet)
+        restate_range(R1, R1, "restate__baseline", progress=quiet)
+        baseline = gold(spark, settings, "shop_metrics_daily")
         write_landing(str(daily.landing), "ratings", str(late_dt), [{
             "rating_id": "late-1", "session_id": session.session_id, "shop_id": session.shop_id,
             "buyer_id": session.buyer_id, "target": "bot", "invited_at": started + timedelta(minutes=1),
             "rated_at": started + timedelta(minutes=2), "score": 1, "tags": None,
-        }], name="part-late")
-        expose(runs["source"], daily.landing, late_dt)
+        }], name="part-late", landed_at=datetime(late_dt.year, late_dt.month, late_dt.day, 9, tzinfo=timezone.utc))
         summary = ingest_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
         assert "late for final dates 1" in summary
         compute_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
@@ -135,7 +140,7 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
         publish_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
         derive_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
         before = gold(spark, settings, "shop_metrics_daily")
-        final_earlier = {k: v for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if is_final(v)}
+        final_earlier = {k: v for k, v in baseline.items() if is_final(v) and k[0] <= R2 - timedelta(days=registry.BY_ID[k[2]].window_days)}
         assert {k: before[k] for k in final_earlier} == final_earlier, "a normal run must not rewrite final rows"
         path = settings.table_path("gold", "shop_metrics_daily")
         version_before = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").agg(F.max("version")).first()[0]

@@ -125,7 +125,12 @@ def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
         return (rating_id, "x", "s1", "b1", target, t, rated, score, None) + tracking
 
     frame = spark.createDataFrame(
-        [rating("ok"), rating("dup"), rating("dup"), rating("r9", score=9), rating("rb", target="robot"), rating("early", rated=t - timedelta(hours=1))],
+        [
+            rating("ok"),  # rated in the very microsecond of the invitation: legitimate
+            rating("lowest", score=1),
+            rating("bot", target="bot"),
+            rating("dup"), rating("dup"), rating("r9", score=9), rating("rb", target="robot"), rating("early", rated=t - timedelta(hours=1)),
+        ],
         bronze_schema(RATINGS),
     )
     results = run_suite(settings, "bronze_ratings", {ROWS: frame})
@@ -138,6 +143,14 @@ def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
     samples = {r.name: r.sample for r in results if not r.success}
     assert samples["expect_column_values_to_be_between"] == [{"rating_id": "r9", "score": 9}]
     assert failed(results, WARNING) == []
+
+
+def test_an_unchanged_snapshot_is_not_a_warning(spark, settings):
+    from csmetrics.bronze import bronze_schema
+    from csmetrics.schemas.raw import SHOPS
+
+    results = run_suite(settings, "bronze_shops", {ROWS: spark.createDataFrame([], bronze_schema(SHOPS))})
+    assert results and [r.describe() for r in results if not r.success] == []
 
 
 def test_empty_batch_is_only_a_warning(spark, settings):

@@ -35,7 +35,7 @@ def test_run_plan_follows_each_window():
 def test_range_restatement_keeps_its_slices_final():
     plan = RunPlan.restatement([(date(2026, 3, 2), "pickup_rate"), (date(2026, 3, 2), "fcr_3d")])
     assert plan.run_date == date(2026, 3, 5)  # fcr_3d of 03-02 became final with the run for 03-05
-    assert plan.arrival_cutoff is None
+    assert plan.cutoff is None
     assert plan.metrics_by_date() == {date(2026, 3, 2): ["fcr_3d", "pickup_rate"]}
 
 

@@ -1,0 +1,221 @@
+"""csmetrics_daily run by Airflow's own scheduler, as a deployment runs it.
+
+A real scheduler, DAG processor and API server (LocalExecutor, the embedded SQLite
+database) run `airflow backfill create` for two past dates: the dates come from the DAG's
+timetable, not from a test. The module then checks what each run computed against the raw
+landed files (read with pyarrow, not the pipeline), against the CLI on a second warehouse,
+and that a `dag.test()` re-run of a date changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pendulum
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from csmetrics.generate import GenerateOptions, generate
+from csmetrics.pipeline import run_daily
+from csmetrics.schedule import cutoff
+from tests.dag.conftest import DAGS
+from tests.integration.warehouses import Warehouse
+
+DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
+UTC = timezone.utc
+# Two runs of seven tasks, each task a process with its own Spark driver.
+RUNS_TIMEOUT_S = 900
+quiet = lambda message: None  # noqa: E731
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Airflow:
+    """An Airflow deployment in its own home: scheduler, DAG processor, API server."""
+
+    def __init__(self, home: Path, csmetrics_env: dict[str, str]):
+        port = free_port()
+        self.home = home
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CSMETRICS_"))},
+            **csmetrics_env,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            # Scheduler and API server must sign and check task tokens with the same key.
+            "AIRFLOW__API_AUTH__JWT_SECRET": "csmetrics-scheduler-test",
+            # Only the backfill's runs: no scheduled run of today's interval beside them.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        }
+        self.port = port
+        self.processes: list[subprocess.Popen] = []
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True)
+        assert done.returncode == 0, f"airflow {' '.join(args)}:\n{done.stderr[-3000:]}"
+        return done.stdout
+
+    def start(self) -> None:
+        self.cli("db", "migrate")
+        for command in (["api-server", "--port", str(self.port)], ["dag-processor"], ["scheduler"]):
+            log = open(self.home / f"{command[0]}.log", "w")
+            self.processes.append(
+                subprocess.Popen([sys.executable, "-m", "airflow", *command], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return json.loads(self.cli("dags", "list-runs", dag_id, "-o", "json") or "[]")
+
+    def wait_for_dag(self, dag_id: str, timeout_s: int = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while dag_id not in self.cli("dags", "list", "-o", "plain"):
+            assert time.monotonic() < deadline, f"{dag_id} was never parsed; see {self.home}/dag-processor.log"
+            time.sleep(3)
+
+
+def landed_by(landing: str, table: str, moment: datetime) -> pd.DataFrame:
+    """Raw rows of the files that had landed (modification time) by `moment`, read with pyarrow."""
+    frames = [
+        pq.read_table(path).to_pandas()
+        for path in sorted(Path(landing, table).glob("dt=*/*.parquet"))
+        if datetime.fromtimestamp(path.stat().st_mtime, UTC) <= moment
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def expected_session_counts(landing: str, stat_date: date, seen_by: datetime) -> pd.DataFrame:
+    shops = landed_by(landing, "shops", seen_by).drop_duplicates("shop_id")[["shop_id", "timezone"]]
+    sessions = landed_by(landing, "sessions", seen_by).sort_values("updated_at").drop_duplicates("session_id", keep="last")
+    sessions = sessions.merge(shops, on="shop_id")
+    sessions["local_date"] = [s.tz_convert(z).date() for s, z in zip(sessions["started_at"], sessions["timezone"])]
+    day = sessions[(sessions["local_date"] == stat_date) & ~(sessions["is_internal"] | sessions["is_spam"])]
+    messages = landed_by(landing, "messages", seen_by).drop_duplicates("message_id")
+    human = messages[messages["sender_role"] == "human"][["session_id", "sent_at"]]
+    transferred = day[day["transferred_to_human_at"].notna()]
+    joined = transferred.merge(human, on="session_id")
+    received_ids = set(joined.loc[joined["sent_at"] >= joined["transferred_to_human_at"], "session_id"])
+    return pd.DataFrame(
+        {
+            "consult_sessions": day.groupby("shop_id").size(),
+            "transfer_sessions": transferred.groupby("shop_id").size(),
+            "received_sessions": transferred[transferred["session_id"].isin(received_ids)].groupby("shop_id").size(),
+        }
+    ).fillna(0)
+
+
+def gold(spark, warehouse: str, table: str) -> list[tuple]:
+    frame = spark.read.format("delta").load(f"{warehouse}/gold/{table}").drop("run_id", "computed_at")
+    return sorted(tuple(r) for r in frame.collect())
+
+
+@pytest.fixture(scope="module")
+def scheduled(spark, tmp_path_factory):
+    """Generated data; the two dates backfilled by Airflow's scheduler."""
+    root = tmp_path_factory.mktemp("scheduled")
+    landing = root / "landing"
+    generate(GenerateOptions(str(landing), shops=6, days=3, start=DAY1, seed=11), quiet)
+    csmetrics_env = {
+        "CSMETRICS_WAREHOUSE": str(root / "warehouse"),
+        "CSMETRICS_LANDING": str(landing),
+        "CSMETRICS_SHUFFLE_PARTITIONS": "2",
+        "CSMETRICS_DRIVER_MEMORY": "1g",
+    }
+    (root / "airflow").mkdir()
+    airflow = Airflow(root / "airflow", csmetrics_env)
+    airflow.start()
+    try:
+        airflow.wait_for_dag("csmetrics_daily")
+        airflow.cli("dags", "unpause", "csmetrics_daily")
+        airflow.cli(
+            "backfill", "create", "--dag-id", "csmetrics_daily",
+            "--from-date", str(DAY1), "--to-date", str(DAY2), "--max-active-runs", "1",
+        )
+        deadline = time.monotonic() + RUNS_TIMEOUT_S
+        while True:
+            runs = airflow.runs("csmetrics_daily")
+            if len(runs) == 2 and all(r["state"] in ("success", "failed") for r in runs):
+                break
+            assert time.monotonic() < deadline, f"runs not finished: {runs}; logs in {airflow.home}"
+            time.sleep(10)
+    finally:
+        airflow.stop()
+    return {"root": root, "landing": str(landing), "warehouse": str(root / "warehouse"), "runs": runs}
+
+
+def test_the_scheduler_runs_each_date_on_its_own_data_interval(scheduled):
+    runs = sorted(scheduled["runs"], key=lambda r: r["logical_date"])
+    assert [r["state"] for r in runs] == ["success", "success"], runs
+    assert [pendulum.parse(r["logical_date"]) for r in runs] == [
+        datetime(2026, 3, 2, tzinfo=UTC),
+        datetime(2026, 3, 3, tzinfo=UTC),
+    ]
+    # Each run is due once its UTC day has ended.
+    assert [pendulum.parse(r["run_after"]) for r in runs] == [datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)]
+
+
+def test_each_run_computed_its_own_date_from_the_files_landed_by_its_cutoff(spark, scheduled):
+    rows = spark.read.format("delta").load(f"{scheduled['warehouse']}/gold/shop_metrics_daily")
+    # The run for DAY2 made DAY1's window-1 metrics final; the run for DAY1 wrote nothing later.
+    writers = {
+        (r.stat_date, r.maturity): r.run_id
+        for r in rows.where(F.col("metric") == "consult_sessions").select("stat_date", "maturity", "run_id").distinct().collect()
+    }
+    assert writers == {
+        (DAY1, "final"): "backfill__2026-03-03T00:00:00+00:00",
+        (DAY2, "provisional"): "backfill__2026-03-03T00:00:00+00:00",
+    }
+    assert rows.agg(F.max("stat_date")).first()[0] == DAY2
+
+    day1 = {(r.shop_id, r.metric): r for r in rows.where(F.col("stat_date") == DAY1).collect()}
+    expected = expected_session_counts(scheduled["landing"], DAY1, cutoff(DAY2))
+    assert len(expected) >= 5
+    for shop_id, counts in expected.iterrows():
+        for metric in ("consult_sessions", "transfer_sessions", "received_sessions"):
+            if counts[metric] > 0:
+                assert day1[(shop_id, metric)].value == counts[metric], (shop_id, metric)
+            else:
+                assert (shop_id, metric) not in day1
+        if counts["transfer_sessions"]:
+            pickup = day1[(shop_id, "pickup_rate")]
+            assert (pickup.numerator, pickup.denominator) == (counts["received_sessions"], counts["transfer_sessions"])
+
+
+def test_the_scheduled_runs_equal_the_command_line_and_a_dag_test_rerun_changes_nothing(spark, scheduled, dagbag, tmp_path):
+    tables = ("shop_metrics_daily", "agent_metrics_daily")
+    scheduled_gold = {t: gold(spark, scheduled["warehouse"], t) for t in tables}
+    assert len(scheduled_gold["shop_metrics_daily"]) > 100
+    with Warehouse(tmp_path, Path(scheduled["landing"])) as settings:
+        for day in (DAY1, DAY2):
+            run_daily(day, f"cli__{day}", progress=quiet)
+        assert {t: gold(spark, settings.warehouse, t) for t in tables} == scheduled_gold
+    with Warehouse(scheduled["root"], Path(scheduled["landing"])) as settings:
+        dag_run = dagbag.get_dag("csmetrics_daily").test(logical_date=pendulum.datetime(2026, 3, 3, tz="UTC"))
+        assert dag_run.state == "success"
+        assert {t: gold(spark, settings.warehouse, t) for t in tables} == scheduled_gold
