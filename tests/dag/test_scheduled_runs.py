@@ -91,7 +91,9 @@ class Airflow:
                 process.kill()
 
     def runs(self, dag_id: str) -> list[dict]:
-        return json.loads(self.cli("dags", "list-runs", dag_id, "-o", "json") or "[]")
+        """The DAG's runs as `airflow dags list-runs` reports them (log lines may precede the JSON)."""
+        lines = [line for line in self.cli("dags", "list-runs", dag_id, "-o", "json").splitlines() if line.startswith("[")]
+        return json.loads(lines[-1]) if lines else []
 
     def wait_for_dag(self, dag_id: str, timeout_s: int = 180) -> None:
         deadline = time.monotonic() + timeout_s
@@ -181,16 +183,18 @@ def test_the_scheduler_runs_each_date_on_its_own_data_interval(scheduled):
 
 
 def test_each_run_computed_its_own_date_from_the_files_landed_by_its_cutoff(spark, scheduled):
+    run_for = {pendulum.parse(r["logical_date"]).date(): r["run_id"] for r in scheduled["runs"]}
     rows = spark.read.format("delta").load(f"{scheduled['warehouse']}/gold/shop_metrics_daily")
-    # The run for DAY2 made DAY1's window-1 metrics final; the run for DAY1 wrote nothing later.
+    # The run for DAY2 made DAY1's window-1 metrics final and wrote DAY2 as provisional.
     writers = {
         (r.stat_date, r.maturity): r.run_id
         for r in rows.where(F.col("metric") == "consult_sessions").select("stat_date", "maturity", "run_id").distinct().collect()
     }
-    assert writers == {
-        (DAY1, "final"): "backfill__2026-03-03T00:00:00+00:00",
-        (DAY2, "provisional"): "backfill__2026-03-03T00:00:00+00:00",
-    }
+    assert writers == {(DAY1, "final"): run_for[DAY2], (DAY2, "provisional"): run_for[DAY2]}
+    # The run for DAY1 ingested the files landed by its own cutoff, no later one.
+    log = spark.read.format("delta").load(f"{scheduled['warehouse']}/bronze/_ingest_log")
+    first = log.where(F.col("run_id") == run_for[DAY1]).agg(F.max("landed_at")).first()[0]
+    assert first.replace(tzinfo=UTC) <= cutoff(DAY1) < log.where(F.col("run_id") == run_for[DAY2]).agg(F.min("landed_at")).first()[0].replace(tzinfo=UTC)
     assert rows.agg(F.max("stat_date")).first()[0] == DAY2
 
     day1 = {(r.shop_id, r.metric): r for r in rows.where(F.col("stat_date") == DAY1).collect()}

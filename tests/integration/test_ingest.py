@@ -132,3 +132,12 @@ def test_an_unchanged_snapshot_adds_no_version_and_a_changed_one_is_read_as_of_t
     assert shop_as_of(date(2026, 3, 2)) == ("L1", "Asia/Shanghai")
     assert shop_as_of(date(2026, 3, 3)) == ("L2", "Asia/Tokyo")
     assert shop_as_of(date(2026, 3, 4)) == ("L1", "Asia/Shanghai")
+
+
+def test_a_file_name_with_spaces_is_read_quarantined_and_logged_once(spark, settings, landing):
+    write_landing(landing, "ratings", "2026-03-02", [rating("r1"), rating("bad", score=9)], name="batch 7 (retry)")
+    first = ingest(spark, replace(settings, max_invalid_share=1.0), "r1", landed_by=CUTOFF_MARCH_2).tables["ratings"]
+    assert (first.landed, first.inserted, first.quarantined) == (2, 1, 1)
+    rows = quarantine(spark, settings).where("table = 'ratings'").collect()
+    assert [r.source_file.rsplit("/", 1)[-1] for r in rows] == ["batch%207%20(retry).parquet"]
+    assert "ratings" not in ingest(spark, settings, "r2", landed_by=CUTOFF_MARCH_2).tables

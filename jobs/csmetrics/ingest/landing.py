@@ -23,10 +23,12 @@ from csmetrics.schemas.raw import RawTable
 
 @dataclass(frozen=True)
 class LandedFile:
-    """One landed file: its arrival partition, its URI as Spark reports it, and when it landed."""
+    """One landed file: its arrival partition, its path, its URI as Spark reports it (the
+    file's identity in the ingest log and the quarantine), and when it landed."""
 
     table: str
     arrival_dt: date
+    path: str
     uri: str
     # The file's modification time in the landing zone (UTC): when it landed.
     landed_at: datetime
@@ -85,7 +87,8 @@ def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datet
                 continue
             landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, timezone.utc)
             if landed_by is None or landed_at <= landed_by:
-                found.append(LandedFile(table, arrival_dt, _as_spark_reports(status.getPath()), landed_at))
+                path = status.getPath()
+                found.append(LandedFile(table, arrival_dt, path.toString(), _as_spark_reports(path), landed_at))
     return sorted(found, key=lambda f: (f.landed_at, f.uri))
 
 
@@ -95,18 +98,20 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
     Columns: the contract's, then `_arrival_dt`, `_landed_at`, `_source_file`, `_raw_record`
     and `_read_problems` (array of reasons found while conforming types).
     """
-    # Files sharing an arrival date and a Parquet schema are read together.
+    # Files sharing an arrival date and a Parquet schema are read together. Each file's
+    # footer is read in the JVM (milliseconds); Spark converts each distinct footer schema once.
     groups: dict[tuple[date, str], list[str]] = {}
     schemas = {}
     unreadable = []
     for landed in files:
         try:
-            schema = spark.read.parquet(landed.uri).schema
+            footer = _footer_schema(spark, landed.path)
+            if footer not in schemas:
+                schemas[footer] = spark.read.parquet(landed.path).schema
         except Exception as error:  # noqa: BLE001 - any failure to read a footer quarantines the file
             unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, _first_line(error)))
             continue
-        schemas[schema.json()] = schema
-        groups.setdefault((landed.arrival_dt, schema.json()), []).append(landed.uri)
+        groups.setdefault((landed.arrival_dt, footer), []).append(landed.path)
 
     frames = []
     for (arrival_dt, key), paths in groups.items():
@@ -124,6 +129,19 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
     for frame in frames[1:]:
         result = result.unionByName(frame)
     return result, unreadable
+
+
+def _footer_schema(spark: SparkSession, uri: str) -> str:
+    """The Parquet schema in a file's footer, as text, read through Hadoop's FileSystem."""
+    jvm = spark._jvm
+    hadoop_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
+        jvm.org.apache.hadoop.fs.Path(uri), spark._jsc.hadoopConfiguration()
+    )
+    reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(hadoop_file)
+    try:
+        return reader.getFooter().getFileMetaData().getSchema().toString()
+    finally:
+        reader.close()
 
 
 def _conform(raw: DataFrame, table: RawTable, file_schema) -> DataFrame:

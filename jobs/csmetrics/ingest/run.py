@@ -127,7 +127,8 @@ def ingest(
     with commit_metadata(spark, run_id):
         for name, (files, classified) in pending.items():
             if classified is not None:
-                _merge_into_bronze(spark, settings, RAW_TABLES[name], classified, run_id)
+                if report.tables[name].inserted:
+                    _merge_into_bronze(spark, settings, RAW_TABLES[name], classified, run_id)
                 classified.unpersist()
     now = datetime.now(timezone.utc)
     log_rows = [(name, f.arrival_dt, f.uri, f.landed_at, run_id, now) for name, (files, _) in pending.items() for f in files]
@@ -205,6 +206,9 @@ def _late_for_final(classified: DataFrame, table: RawTable) -> int:
 
 def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile], classified, run_id) -> None:
     """Replace this table's quarantine rows of the files read (re-runs stay idempotent)."""
+    if not report.quarantined and not report.unreadable_files:
+        # The same files always classify the same way: no earlier attempt left rows either.
+        return
     now = F.lit(datetime.now(timezone.utc)).cast("timestamp")
     frames = []
     if classified is not None:

@@ -12,7 +12,7 @@ from csmetrics.config import Settings
 from csmetrics.delta_io import table_exists
 from csmetrics.ingest.run import INGEST_LOG_TABLE
 from csmetrics.quality.checks import ROWS
-from csmetrics.quality.gate import CheckResult, data_docs_index, open_context, raise_on_critical, record_results, validate
+from csmetrics.quality.gate import CheckResult, build_data_docs, data_docs_index, open_context, raise_on_critical, record_results, validate
 from csmetrics.schemas.raw import RAW_TABLES
 
 WHAT_TO_DO = (
@@ -49,5 +49,6 @@ def validate_bronze(spark: SparkSession, settings: Settings, run_id: str) -> lis
         results += validate(context, f"bronze/{table}", frames, suite.expectations(), suite.KEYS, run_id)
     if results:
         record_results(spark, settings, run_id, results)
+        build_data_docs(context)
     raise_on_critical(results, WHAT_TO_DO.format(run_id=run_id, docs=data_docs_index(settings)))
     return results

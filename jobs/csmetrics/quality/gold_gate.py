@@ -20,6 +20,7 @@ from csmetrics.quality.checks import COVERAGE, PER_SHOP_DAY, PLATFORM_VOLUME, RO
 from csmetrics.quality.gate import (
     SAMPLE_SIZE,
     CheckResult,
+    build_data_docs,
     QualityGateError,
     data_docs_index,
     held_back_shop_days,
@@ -75,6 +76,7 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
         if held_frame is not None:
             held.append(held_frame)
     record_results(spark, settings, run_id, results)
+    build_data_docs(context)
     what_to_do = WHAT_TO_DO.format(staging=staging_path(settings, "<table>", run_id), docs=data_docs_index(settings))
     raise_on_critical(results, what_to_do)
     held_back = _hold_back(spark, settings, held, run_id, what_to_do)
