@@ -46,7 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    gen = commands.add_parser("generate", help="write a synthetic landing zone (SPEC §2 layout)")
+    gen = commands.add_parser(
+        "generate",
+        help="write a synthetic landing zone (SPEC §2 layout)",
+        description="Write a synthetic landing zone that looks like a real platform's: Zipf-skewed shops in several "
+        "timezones (DST zones of both hemispheres), agents who split replies, bursts of messages in one "
+        "microsecond, long sessions, spam-only shop days, late and re-sent records. Files land over time: each "
+        "file's modification time is when it landed (12-hour batches, some days late, some re-sent), which "
+        "decides the runs that see it (docs/maturity.md).",
+    )
     gen.add_argument("--out", default=None, help="landing root to write (default: CSMETRICS_LANDING)")
     gen.add_argument("--shops", type=int, default=50, help="number of shops (default 50)")
     gen.add_argument("--days", type=int, default=3, help="number of days (default 3)")

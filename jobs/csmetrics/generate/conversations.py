@@ -54,6 +54,15 @@ def _start_second_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.clip(seconds, 0, DAY_S - 1)
 
 
+def _spam_day(rng: np.random.Generator, pop: Population, shops: np.ndarray) -> np.ndarray:
+    """Per shop: whether all its sessions of the day are spam. The smallest tenth of the
+    shops attract advertisers: on some days their only sessions are spam."""
+    smallest = pop.daily_sessions <= np.quantile(pop.daily_sessions, 0.1)
+    spam_day = np.zeros(len(pop.daily_sessions), bool)
+    spam_day[shops] = smallest[shops] & (rng.random(len(shops)) < 0.3)
+    return spam_day
+
+
 def _extra_reply_messages(agent: np.ndarray) -> np.ndarray:
     """Each human agent's habit: mean number of extra messages per reply (0 to 3). Agents
     who split a reply into lines send more messages than buyers."""
@@ -196,8 +205,7 @@ def conversation_day(
                 np.where(never_picked, None, ids("agent", last_agent).to_numpy(zero_copy_only=False)), pa.string()
             ),
             "is_internal": pa.array(rng.random(n) < 0.02),
-            # The smallest shops attract spam: many of their days have only spam sessions.
-            "is_spam": pa.array(rng.random(n) < np.where(pop.daily_sessions[shop] < 1.5, 0.5, 0.03)),
+            "is_spam": pa.array(_spam_day(rng, pop, shops)[shop] | (rng.random(n) < 0.03)),
             "scene_l1": take(SCENES, scene),
             "scene_l2": take(SCENES, scene, rng.random(n) < 0.5),
             "scene_l3": take(SCENES, scene, np.ones(n, bool)),

@@ -88,12 +88,15 @@ def generate(options: GenerateOptions, progress=None) -> GenerateReport:
             conv = conversation_day(rng, pop, shops, day, id_base)
             tables = conv.tables | commerce_day(rng, conv, shops, pop.daily_sessions, day, id_base)
             for name, data in tables.items():
-                for batch, (landed_at, landed) in enumerate(_batches(rng, data)):
+                # Every data set of two days or more has a late batch and a re-sent file
+                # of each table, however small: the first of the first chunk's batches.
+                first_chunk = chunk_index == 0
+                for batch, (landed_at, landed) in enumerate(_batches(rng, data, hold_first=first_chunk and day_index == 1)):
                     # Per landed file, so that every run sees the share asked for.
                     landed = inject_invalid(rng, RAW_TABLES[name], landed, options.invalid_share, report.invalid)
                     tag = f"d{day_index}-c{chunk_index}-b{batch}"
                     _write(out, name, landed_at.date(), tag, landed, report, landed_at)
-                    if rng.random() < RESENT_FILE_SHARE:
+                    if rng.random() < RESENT_FILE_SHARE or (first_chunk and day_index == 0 and batch == 0):
                         resent_at = landed_at + timedelta(days=int(rng.integers(1, 3)))
                         _write(out, name, resent_at.date(), f"{tag}-resent", landed, report, resent_at)
         progress(f"generated {day} ({day_index + 1}/{options.days} days, {sum(report.rows.values()):,d} rows so far)")
@@ -106,15 +109,16 @@ def _shop_chunks(daily_sessions: np.ndarray) -> list[np.ndarray]:
     return [c for c in np.split(np.arange(len(daily_sessions)), boundaries) if len(c)]
 
 
-def _batches(rng: np.random.Generator, data: pa.Table):
+def _batches(rng: np.random.Generator, data: pa.Table, hold_first: bool = False):
     """(landing time, rows) of each batch file: the records that arrived in one 12-hour
-    window land together at its end; a few batches are held up and land days later."""
+    window land together at its end; a few batches (and the first, with `hold_first`) are
+    held up upstream and land days later."""
     arrival_s = pc.divide(data["_arrival"].cast(pa.int64()), 1_000_000).to_numpy()
     window = arrival_s // BATCH_SECONDS
     data = data.drop_columns(["_arrival"])
-    for value in np.unique(window):
+    for index, value in enumerate(np.unique(window)):
         landed_s = int((value + 1) * BATCH_SECONDS - 1)
-        if rng.random() < LATE_FILE_SHARE:
+        if rng.random() < LATE_FILE_SHARE or (hold_first and index == 0):
             landed_s += int(rng.integers(2, 7)) * 86_400
         yield datetime.fromtimestamp(landed_s, timezone.utc), data.filter(pa.array(window == value))
 
