@@ -4,7 +4,6 @@ submitted the way SparkSubmitOperator submits it, gives the gold tables of a loc
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 from csmetrics.generate import GenerateOptions, generate
 from csmetrics.orchestration import APPLICATION, delta_package
 from csmetrics.pipeline import run_daily
-from tests.integration.warehouses import Warehouse
+from tests.integration.warehouses import Warehouse, same_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 D1 = date(2026, 3, 2)
@@ -61,16 +60,6 @@ def gold(spark, settings, table):
     """Rows without run bookkeeping, sorted (keys come before the doubles in every table)."""
     frame = spark.read.format("delta").load(settings.table_path("gold", table)).drop("run_id", "computed_at")
     return sorted(tuple(r) for r in frame.collect())
-
-
-def same_rows(left: list[tuple], right: list[tuple]) -> bool:
-    """Equal rows, doubles to a relative 1e-9: sums over differently partitioned data add in
-    another order (8899.844275 vs 8899.844275000001). Rounding both to 6 decimals is not
-    enough: 150.0233635 and 150.02336349999999 round apart."""
-    def same(x, y):
-        return x == y or (isinstance(x, float) and isinstance(y, float) and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9))
-
-    return len(left) == len(right) and all(len(a) == len(b) and all(map(same, a, b)) for a, b in zip(left, right))
 
 
 def test_daily_job_on_the_cluster_equals_local(spark, cluster, tmp_path, monkeypatch):

@@ -28,7 +28,7 @@ from csmetrics.generate import GenerateOptions, generate
 from csmetrics.pipeline import run_daily
 from csmetrics.schedule import cutoff
 from tests.dag.conftest import DAGS
-from tests.integration.warehouses import Warehouse
+from tests.integration.warehouses import Warehouse, same_rows
 
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
 UTC = timezone.utc
@@ -218,8 +218,11 @@ def test_the_scheduled_runs_equal_the_command_line_and_a_dag_test_rerun_changes_
     with Warehouse(tmp_path, Path(scheduled["landing"])) as settings:
         for day in (DAY1, DAY2):
             run_daily(day, f"cli__{day}", progress=quiet)
-        assert {t: gold(spark, settings.warehouse, t) for t in tables} == scheduled_gold
+        cli_gold = {t: gold(spark, settings.warehouse, t) for t in tables}
+        # Other processes sum in another order: doubles agree to a relative 1e-9.
+        assert [t for t in tables if not same_rows(cli_gold[t], scheduled_gold[t])] == []
     with Warehouse(scheduled["root"], Path(scheduled["landing"])) as settings:
         dag_run = dagbag.get_dag("csmetrics_daily").test(logical_date=pendulum.datetime(2026, 3, 3, tz="UTC"))
         assert dag_run.state == "success"
-        assert {t: gold(spark, settings.warehouse, t) for t in tables} == scheduled_gold
+        rerun_gold = {t: gold(spark, settings.warehouse, t) for t in tables}
+        assert [t for t in tables if not same_rows(rerun_gold[t], scheduled_gold[t])] == []

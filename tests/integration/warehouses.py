@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from datetime import date
@@ -47,3 +48,13 @@ def gold(spark, settings, table, version=None):
     frame = reader.load(settings.table_path("gold", table)).drop("run_id", "computed_at")
     keys = [k for k in ("stat_date", "shop_id", "agent_id", "metric", "segment") if k in frame.columns]
     return {tuple(r[k] for k in keys): tuple(r) for r in frame.collect()}
+
+
+def same_rows(left: list[tuple], right: list[tuple]) -> bool:
+    """Equal rows, doubles to a relative 1e-9: sums over differently partitioned data add in
+    another order (8899.844275 vs 8899.844275000001). Rounding both to 6 decimals is not
+    enough: 150.0233635 and 150.02336349999999 round apart."""
+    def same(x, y):
+        return x == y or (isinstance(x, float) and isinstance(y, float) and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9))
+
+    return len(left) == len(right) and all(len(a) == len(b) and all(map(same, a, b)) for a, b in zip(left, right))
