@@ -5,7 +5,8 @@ zone:
   daily     `csmetrics run --date D` for every day, one process each (a Spark start-up per
             day, as an Airflow task per daily run has);
   backfill  (first) `csmetrics backfill --start .. --end .. --chunk-days N` (one process here).
-Prints both wall times and checks that the gold metric tables are identical.
+Prints both wall times, checks that the gold metric tables are identical (doubles to a relative
+1e-9) and counts final and held-back rows. Every run must succeed: a CRITICAL gate failure stops it.
 
     .venv/bin/python bench/backfill_vs_daily.py --days 30 --shops 40 --work /tmp/csbackfill
 
@@ -15,6 +16,7 @@ Figures are printed, never asserted: this is a measuring tool, not a test.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import subprocess
@@ -28,6 +30,22 @@ CLI = [sys.executable, "-m", "csmetrics.cli"]
 
 def run(args: list[str], env: dict) -> None:
     subprocess.run(CLI + args, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def same_rows(left: list[tuple], right: list[tuple]) -> bool:
+    """Equal rows, doubles to a relative 1e-9 (sums over other partitions add in another order)."""
+    def same(x, y):
+        return x == y or (isinstance(x, float) and isinstance(y, float) and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9))
+
+    return len(left) == len(right) and all(len(a) == len(b) and all(map(same, a, b)) for a, b in zip(left, right))
+
+
+def held_back_rows(warehouse: Path) -> int:
+    from csmetrics.config import Settings
+    from csmetrics.spark import get_spark
+
+    path = warehouse / "quality" / "held_back"
+    return get_spark(Settings(shuffle_partitions=2)).read.format("delta").load(str(path)).count() if path.exists() else 0
 
 
 def gold_rows(warehouse: Path) -> dict[str, list]:
@@ -71,11 +89,15 @@ def main() -> None:
         print(f"daily run {offset + 1}/{args.days} done, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     timings["daily"] = time.monotonic() - started
 
-    same = gold_rows(args.work / "daily") == gold_rows(args.work / "backfill")
+    daily, backfilled = gold_rows(args.work / "daily"), gold_rows(args.work / "backfill")
+    same = all(same_rows(daily[t], backfilled[t]) for t in daily)
+    finals = {t: sum(1 for row in daily[t] if "final" in row) for t in daily}
     print(f"{args.days} days, {args.shops} shops, {os.cpu_count()} cores")
     print(f"  {args.days} daily runs (one process each): {timings['daily']:8.1f} s ({timings['daily'] / args.days:.1f} s a day)")
     print(f"  one backfill, chunks of {args.chunk_days} days:   {timings['backfill']:8.1f} s ({timings['backfill'] / args.days:.1f} s a day)")
-    print(f"  speed-up {timings['daily'] / timings['backfill']:.1f}x; identical gold tables: {same}")
+    print(f"  speed-up {timings['daily'] / timings['backfill']:.1f}x; identical gold tables (doubles to 1e-9): {same}")
+    print(f"  final rows: {finals}; held-back rows: daily {held_back_rows(args.work / 'daily')}, "
+          f"backfill {held_back_rows(args.work / 'backfill')}")
 
 
 if __name__ == "__main__":

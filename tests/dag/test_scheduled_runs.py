@@ -222,7 +222,11 @@ def test_the_scheduled_runs_equal_the_command_line_and_a_dag_test_rerun_changes_
         # Other processes sum in another order: doubles agree to a relative 1e-9.
         assert [t for t in tables if not same_rows(cli_gold[t], scheduled_gold[t])] == []
     with Warehouse(scheduled["root"], Path(scheduled["landing"])) as settings:
-        dag_run = dagbag.get_dag("csmetrics_daily").test(logical_date=pendulum.datetime(2026, 3, 3, tz="UTC"))
+        # dag.test() infers a manual run's interval as the last complete day before the date it
+        # is given: the day after DAY2 re-runs the last scheduled run, [DAY2, DAY2 + 1).
+        last_run_after = max(pendulum.parse(r["run_after"]) for r in scheduled["runs"])
+        dag_run = dagbag.get_dag("csmetrics_daily").test(logical_date=last_run_after)
+        assert dag_run.data_interval_start.date() == DAY2
         assert dag_run.state == "success"
         rerun_gold = {t: gold(spark, settings.warehouse, t) for t in tables}
         assert [t for t in tables if not same_rows(rerun_gold[t], scheduled_gold[t])] == []
