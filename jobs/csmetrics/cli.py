@@ -6,28 +6,9 @@ import argparse
 import sys
 from datetime import date
 
-from csmetrics.config import Settings
+from csmetrics.config import Settings, environment_help
 
-ENVIRONMENT_HELP = """
-configuration (environment variables):
-  CSMETRICS_WAREHOUSE        root of the Delta tables (default var/warehouse)
-  CSMETRICS_LANDING          landing zone root (default var/landing)
-  CSMETRICS_GX_ROOT          Great Expectations project: results and Data Docs (default <warehouse>/quality/gx)
-  CSMETRICS_SPARK_MASTER     Spark master (default local[*]; e.g. spark://host:7077)
-  CSMETRICS_SPARK_CONF       extra Spark settings, "key=value;key=value"
-  CSMETRICS_SHUFFLE_PARTITIONS  spark.sql.shuffle.partitions (default 8)
-  CSMETRICS_DRIVER_MEMORY    spark.driver.memory (default 4g)
-  CSMETRICS_BUSINESS_START / CSMETRICS_BUSINESS_END  business hours (default 08:00:00 / 23:00:00)
-  CSMETRICS_MAX_INVALID_SHARE  share of a table's invalid records that fails a run (default 0.01)
-  CSMETRICS_MIN_SUPPORT      denominator (or count) a shop needs to be a peer / be ranked (default 10)
-  CSMETRICS_GOVERNANCE_THRESHOLDS  e.g. "pickup_rate>=0.85;avg_wait_seconds<300" (default SPEC §5)
-  CSMETRICS_VOLUME_ANOMALY_FACTOR  warn when consult_sessions leaves [median/f, median*f] of
-                             its trailing 7 days, per shop and platform (default 3)
-  CSMETRICS_VOLUME_COLLAPSE_FACTOR  block the publish when the platform's consult_sessions falls
-                             below its trailing 7-day median / f (default 10)
-  CSMETRICS_MAX_HELD_BACK_SHARE  share of a run's shop-days that row-level gold checks may hold
-                             back before the run fails (default 0.01; at least 10 always may)
-"""
+ENVIRONMENT_HELP = "\n" + environment_help()
 
 
 def _date(text: str) -> date:

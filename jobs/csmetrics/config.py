@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import time
 from pathlib import Path
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"CSMETRICS_{name}", default)
+def _absolute(path: str) -> str:
+    """Local paths become absolute (Spark resolves relative ones per executor); URIs stay."""
+    if "://" in path:
+        return path
+    return str(Path(path).resolve())
 
 
-def _parse_time(text: str) -> time:
-    return time.fromisoformat(text)
+def _text(value) -> str:
+    return value.isoformat() if isinstance(value, time) else str(value)
 
 
 def _parse_pairs(text: str) -> dict[str, str]:
@@ -26,58 +29,55 @@ def _parse_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
+def setting(default, env: str, help: str, parse=None, shown: str | None = None):
+    """A field of `Settings`: its environment variable (CSMETRICS_<env>), the help line that
+    `csmetrics --help` and README show, and how its text is parsed (the default's type)."""
+    factory = {"default_factory": lambda: dict(default)} if isinstance(default, dict) else {"default": default}
+    return field(**factory, metadata={"env": f"CSMETRICS_{env}", "help": help, "parse": parse, "shown": shown})
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything a run needs to know besides its date. See README "Configuration"."""
+    """Everything a run needs to know besides its date, each declared once with its help."""
 
-    warehouse: str = "var/warehouse"
-    landing: str = "var/landing"
-    # Great Expectations project (validation results, Data Docs); "" means <warehouse>/quality/gx.
-    gx_root: str = ""
-    spark_master: str = "local[*]"
-    spark_conf: dict[str, str] = field(default_factory=dict)
-    shuffle_partitions: int = 8
-    driver_memory: str = "4g"
-    business_start: time = time(8, 0, 0)
-    business_end: time = time(23, 0, 0)
-    # Share of a table's records in one run that may be invalid before the run fails.
-    max_invalid_share: float = 0.01
-    # A day's consult_sessions more than this factor above or below its trailing 7-day
-    # median (per shop, and for the platform) is recorded as a warning.
-    volume_anomaly_factor: float = 3.0
-    # The platform's consult_sessions below its trailing 7-day median divided by this
-    # blocks the publish: input lost upstream, not a quiet day.
-    volume_collapse_factor: float = 10.0
-    # Shop-days held back by row-level gold checks, as a share of the run's shop-days, above
-    # which (and above MIN_HELD_BACK_SHOP_DAYS) the failure is the job's, and blocks.
-    max_held_back_share: float = 0.01
-    default_timezone: str = "Asia/Shanghai"
-    # Shops count as peers (benchmarks, leaderboards) when a metric's denominator, or the
-    # count itself, reaches this.
-    min_support: int = 10
-    # "metric>=value;..." overriding the governance thresholds of SPEC §5 ("" = defaults).
-    governance_thresholds: str = ""
+    warehouse: str = setting("var/warehouse", "WAREHOUSE", "root of all Delta tables (bronze/, quarantine/, staging/, quality/, gold/)", _absolute)
+    landing: str = setting("var/landing", "LANDING", "landing zone root (<table>/dt=YYYY-MM-DD/*.parquet)", _absolute)
+    gx_root: str = setting(
+        "", "GX_ROOT", "local folder of the GX project (results, Data Docs); set it when the warehouse is remote",
+        lambda text: _absolute(text) if text else "", shown="<warehouse>/quality/gx",
+    )
+    spark_master: str = setting("local[*]", "SPARK_MASTER", "Spark master, e.g. spark://host:7077")
+    spark_conf: dict[str, str] = setting({}, "SPARK_CONF", "extra Spark settings, key=value;key=value", _parse_pairs, shown="")
+    shuffle_partitions: int = setting(8, "SHUFFLE_PARTITIONS", "spark.sql.shuffle.partitions; about one per 250,000 messages a day")
+    driver_memory: str = setting("4g", "DRIVER_MEMORY", "spark.driver.memory")
+    business_start: time = setting(time(8, 0, 0), "BUSINESS_START", "start of business hours, local time", time.fromisoformat)
+    business_end: time = setting(time(23, 0, 0), "BUSINESS_END", "end of business hours, local time", time.fromisoformat)
+    max_invalid_share: float = setting(0.01, "MAX_INVALID_SHARE", "share of a table's records that may be invalid in one run before it fails")
+    volume_anomaly_factor: float = setting(
+        3.0, "VOLUME_ANOMALY_FACTOR", "warn when consult_sessions leaves [median / f, median x f] of its trailing 7 days, per shop and platform"
+    )
+    volume_collapse_factor: float = setting(
+        10.0, "VOLUME_COLLAPSE_FACTOR", "block the publish when the platform's consult_sessions falls below its trailing 7-day median / f"
+    )
+    max_held_back_share: float = setting(
+        0.01, "MAX_HELD_BACK_SHARE", "share of a run's shop-days that row-level gold checks may hold back (at least 10 always may) before the run fails"
+    )
+    min_support: int = setting(10, "MIN_SUPPORT", "denominator (or count) a shop needs to be a peer or be ranked")
+    governance_thresholds: str = setting(
+        "", "GOVERNANCE_THRESHOLDS", "governance thresholds, e.g. pickup_rate>=0.85;avg_wait_seconds<300", shown="SPEC §5"
+    )
+    catalog_schema: str = setting("", "CATALOG_SCHEMA", "register the gold tables as <schema>.<table> in the Spark catalog", shown="none")
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        return cls(
-            warehouse=_absolute(_env("WAREHOUSE", cls.warehouse)),
-            landing=_absolute(_env("LANDING", cls.landing)),
-            gx_root=_absolute(_env("GX_ROOT", "")) if _env("GX_ROOT", "") else "",
-            spark_master=_env("SPARK_MASTER", cls.spark_master),
-            spark_conf=_parse_pairs(_env("SPARK_CONF", "")),
-            shuffle_partitions=int(_env("SHUFFLE_PARTITIONS", str(cls.shuffle_partitions))),
-            driver_memory=_env("DRIVER_MEMORY", cls.driver_memory),
-            business_start=_parse_time(_env("BUSINESS_START", "08:00:00")),
-            business_end=_parse_time(_env("BUSINESS_END", "23:00:00")),
-            max_invalid_share=float(_env("MAX_INVALID_SHARE", str(cls.max_invalid_share))),
-            volume_anomaly_factor=float(_env("VOLUME_ANOMALY_FACTOR", str(cls.volume_anomaly_factor))),
-            volume_collapse_factor=float(_env("VOLUME_COLLAPSE_FACTOR", str(cls.volume_collapse_factor))),
-            max_held_back_share=float(_env("MAX_HELD_BACK_SHARE", str(cls.max_held_back_share))),
-            default_timezone=_env("DEFAULT_TIMEZONE", cls.default_timezone),
-            min_support=int(_env("MIN_SUPPORT", str(cls.min_support))),
-            governance_thresholds=_env("GOVERNANCE_THRESHOLDS", ""),
-        )
+    def from_env(cls) -> Settings:
+        values = {}
+        for f in fields(cls):
+            text = os.environ.get(f.metadata["env"])
+            if text is None:
+                text = "" if f.metadata["parse"] and f.default is MISSING else _text(f.default)
+            parse = f.metadata["parse"] or type(f.default)
+            values[f.name] = parse(text)
+        return cls(**values)
 
     @property
     def gx_project(self) -> str:
@@ -88,8 +88,20 @@ class Settings:
         return f"{self.warehouse}/{layer}/{table}"
 
 
-def _absolute(path: str) -> str:
-    """Local paths become absolute (Spark resolves relative ones per executor); URIs stay."""
-    if "://" in path:
-        return path
-    return str(Path(path).resolve())
+def environment_help() -> str:
+    """The settings as `csmetrics --help` lists them."""
+    lines = ["configuration (environment variables):"]
+    for f in fields(Settings):
+        shown = f.metadata["shown"] if f.metadata["shown"] is not None else _text(f.default if f.default is not MISSING else "")
+        default = f" (default {shown})" if shown else ""
+        lines.append(f"  {f.metadata['env']}\n      {f.metadata['help']}{default}")
+    return "\n".join(lines)
+
+
+def environment_table() -> str:
+    """The settings as a Markdown table (README "Configuration" embeds it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        shown = f.metadata["shown"] if f.metadata["shown"] is not None else _text(f.default if f.default is not MISSING else "")
+        rows.append(f"| `{f.metadata['env']}` | {f'`{shown}`' if shown else ''} | {f.metadata['help']} |")
+    return "\n".join(rows)
