@@ -46,7 +46,7 @@ class PeakMemory:
             self.peak, self.peak_anonymous = max(self.peak, pss), max(self.peak_anonymous, anonymous)
             time.sleep(self.interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 

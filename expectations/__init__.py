@@ -1,6 +1,8 @@
-"""Expectation suites, one module per table (same stem as its schema and job).
+"""Expectation suites: `bronze.py` for every bronze table (from its landing contract), one
+module per gold table (`shop_metrics_daily.py`, `agent_metrics_daily.py`).
 
-Each module exposes `expectations(context) -> list[Check]`; a `Check` pairs a GX 1.x
-expectation with its severity and the frame it applies to. Critical checks block
-publication; warnings are recorded and published.
+A suite exposes `expectations(...) -> list[Check]` and the keys that name a failing row; a
+`Check` (csmetrics.quality.checks) pairs a GX 1.x expectation with its severity, the view
+of the table it reads and where a failure holds data back (the table or the shop-day).
+Warnings are recorded and the run goes on.
 """

@@ -6,7 +6,14 @@ import great_expectations.expectations as gxe
 
 from csmetrics.expectations.metric_rows import metric_row_checks
 from csmetrics.quality.checks import (
-    COVERAGE, CRITICAL, PER_SHOP_DAY, PLATFORM_VOLUME, SHOP_DAY, SHOP_VOLUME, WARNING, Check,
+    COVERAGE,
+    CRITICAL,
+    PER_SHOP_DAY,
+    PLATFORM_VOLUME,
+    SHOP_DAY,
+    SHOP_VOLUME,
+    WARNING,
+    Check,
 )
 
 KEYS = ["stat_date", "shop_id", "metric", "segment"]

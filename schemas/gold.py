@@ -1,4 +1,5 @@
-"""Gold tables of SPEC §5, and the bookkeeping tables beside them (quarantine, ingest log, quality results)."""
+"""Schemas of the gold tables of SPEC §5 and of the bookkeeping tables beside them (quarantine,
+ingest log, quality results). Paths, partitioning and keys: csmetrics.tables."""
 
 from pyspark.sql import types as T
 
@@ -82,16 +83,6 @@ VALIDATION_RESULTS = T.StructType(
     ]
 )
 
-# Gold table name -> (schema, partition column, key columns).
-GOLD_TABLES = {
-    "shop_metrics_daily": (SHOP_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "metric", "segment"]),
-    "agent_metrics_daily": (
-        AGENT_METRICS_DAILY,
-        "stat_date",
-        ["stat_date", "shop_id", "agent_id", "metric", "segment"],
-    ),
-}
-
 _RUN_COLUMNS = [
     T.StructField("maturity", T.StringType(), False),
     T.StructField("run_id", T.StringType(), False),
@@ -158,19 +149,6 @@ LEADERBOARD_DAILY = T.StructType(
         *_RUN_COLUMNS,
     ]
 )
-
-# Derived table name -> (schema, partition column, key columns). Written by MERGE with
-# Change Data Feed on, so a re-run that changes nothing leaves no change rows.
-DERIVED_TABLES = {
-    "shop_metrics_weekly": (SHOP_METRICS_WEEKLY, "week_start", ["week_start", "shop_id", "metric", "segment"]),
-    "governance_weekly": (GOVERNANCE_WEEKLY, "week_start", ["week_start", "shop_id", "metric"]),
-    "peer_benchmarks_daily": (
-        PEER_BENCHMARKS_DAILY,
-        "stat_date",
-        ["platform", "category", "tier", "stat_date", "metric", "segment"],
-    ),
-    "leaderboard_daily": (LEADERBOARD_DAILY, "stat_date", ["platform", "category", "stat_date", "metric", "shop_id"]),
-}
 
 BACKFILL_CHUNKS = T.StructType(
     [

@@ -9,7 +9,7 @@ the same backfill again skips them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -17,12 +17,12 @@ from pyspark.sql import functions as F
 from csmetrics import registry
 from csmetrics.compute import stage
 from csmetrics.config import Settings
-from csmetrics.delta_io import ensure_table
 from csmetrics.derived.publish import derive
 from csmetrics.plan import RunPlan
 from csmetrics.publish import publish
 from csmetrics.quality.gold_gate import validate_gold
-from csmetrics.schemas.gold import BACKFILL_CHUNKS
+from csmetrics.schemas.gold import BACKFILL_CHUNKS as BACKFILL_CHUNKS_SCHEMA
+from csmetrics.tables import BACKFILL_CHUNKS
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,12 @@ def chunks(start: date, end: date, chunk_days: int) -> list[Chunk]:
 
 
 def _log_path(settings: Settings) -> str:
-    return settings.table_path("quality", "backfill_chunks")
+    return BACKFILL_CHUNKS.path(settings)
 
 
 def finished_chunks(spark: SparkSession, settings: Settings, backfill: str) -> set[date]:
     """First days of the chunks of `backfill` that already finished (a small set)."""
-    table = ensure_table(spark, _log_path(settings), BACKFILL_CHUNKS, [])
+    table = BACKFILL_CHUNKS.ensure(spark, settings)
     rows = table.toDF().where(F.col("backfill_id") == backfill).select("chunk_first").collect()
     return {row["chunk_first"] for row in rows}
 
@@ -77,8 +77,8 @@ def run_chunk(
         validate_gold(spark, settings, plan, run_id)
         publish(spark, settings, plan, run_id)
         progress(f"  {day} done")
-    row = [(backfill, chunk.first, chunk.last, datetime.now(timezone.utc))]
-    spark.createDataFrame(row, BACKFILL_CHUNKS).write.format("delta").mode("append").save(_log_path(settings))
+    row = [(backfill, chunk.first, chunk.last, datetime.now(UTC))]
+    spark.createDataFrame(row, BACKFILL_CHUNKS_SCHEMA).write.format("delta").mode("append").save(_log_path(settings))
 
 
 def derive_range(spark: SparkSession, settings: Settings, start: date, end: date, backfill: str) -> dict[str, int]:

@@ -14,31 +14,17 @@ from datetime import date, datetime
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from csmetrics.config import Settings
 from csmetrics.delta_io import table_exists
-from csmetrics.schemas.raw import RAW_TABLES, RawTable
-
-EVENT_DATE = "event_date"
-# Bookkeeping columns after the contract's: arrival partition, landing time of the file,
-# content hash, the run that wrote it.
-TRACKING_FIELDS = [
-    T.StructField("_arrival_dt", T.DateType()),
-    T.StructField("_landed_at", T.TimestampType()),
-    T.StructField("_row_hash", T.StringType()),
-    T.StructField("_run_id", T.StringType()),
-]
-
-
-def bronze_schema(table: RawTable) -> T.StructType:
-    """The contract's columns, the UTC event date that partitions it (events only), tracking columns."""
-    event_date = [T.StructField(EVENT_DATE, T.DateType())] if table.event_time else []
-    return T.StructType(list(table.schema.fields) + event_date + TRACKING_FIELDS)
+from csmetrics.schemas.bronze import EVENT_DATE
+from csmetrics.schemas.raw import RAW_TABLES
+from csmetrics.tables import bronze
 
 
 def bronze_path(settings: Settings, table: str) -> str:
-    return settings.table_path("bronze", table)
+    return bronze(table).path(settings)
+
 
 
 def read_bronze(

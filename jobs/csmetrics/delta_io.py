@@ -1,4 +1,4 @@
-"""Delta writes at the edges: create tables, replace a slice atomically, MERGE, run ids in history."""
+"""Delta writes at the edges: replace a slice atomically, MERGE, run ids in history (tables are created through csmetrics.tables)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,6 @@ from contextlib import contextmanager
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import types as T
-
-
-def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by: list[str]) -> DeltaTable:
-    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
-    if partition_by:
-        builder = builder.partitionedBy(*partition_by)
-    return builder.execute()
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -54,18 +46,6 @@ def sql_in(column: str, values) -> str:
     """`column IN ('a', 'b')` for dates and strings."""
     listed = ", ".join(sql_literal(v) for v in values)
     return f"{column} IN ({listed})"
-
-
-def ensure_cdf_table(spark: SparkSession, path: str, schema: T.StructType, partition_by: list[str]) -> DeltaTable:
-    """Like `ensure_table`, with Change Data Feed on: readers can fetch only what changed."""
-    builder = (
-        DeltaTable.createIfNotExists(spark)
-        .location(path)
-        .addColumns(schema)
-        .partitionedBy(*partition_by)
-        .property("delta.enableChangeDataFeed", "true")
-    )
-    return builder.execute()
 
 
 def merge_slice(

@@ -6,7 +6,6 @@ from csmetrics.config import Settings
 from csmetrics.ingest.run import InvalidInputError
 from csmetrics.quality.gate import QualityGateError
 
-
 # What Spark raises when a task's share of the data does not fit its memory.
 OUT_OF_MEMORY_MARKERS = ("SparkOutOfMemoryError", "AGGREGATE_OUT_OF_MEMORY", "java.lang.OutOfMemoryError")
 

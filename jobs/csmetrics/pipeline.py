@@ -16,10 +16,10 @@ from csmetrics.derived.publish import derive
 from csmetrics.ingest.run import ingest
 from csmetrics.plan import RunPlan
 from csmetrics.publish import final_slices, publish
-from csmetrics.schedule import cutoff
 from csmetrics.quality.bronze_gate import validate_bronze
 from csmetrics.quality.gate import summary
 from csmetrics.quality.gold_gate import validate_gold
+from csmetrics.schedule import cutoff
 from csmetrics.spark import get_spark
 
 

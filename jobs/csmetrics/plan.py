@@ -25,14 +25,14 @@ class RunPlan:
     slices: tuple[tuple[date, str], ...] | None = None
 
     @classmethod
-    def restatement(cls, final_slices: list[tuple[date, str]]) -> "RunPlan":
+    def restatement(cls, final_slices: list[tuple[date, str]]) -> RunPlan:
         """Recompute exactly these (stat_date, metric) slices, all of them final: the plan's
         date is the latest at which one of them became final, so every slice stays final."""
         as_of = max(day + timedelta(days=registry.BY_ID[metric].window_days) for day, metric in final_slices)
         return cls(as_of, restate=True, slices=tuple(sorted(final_slices)))
 
     @classmethod
-    def backfill_day(cls, run_date: date, end: date, restate: bool = False) -> "RunPlan":
+    def backfill_day(cls, run_date: date, end: date, restate: bool = False) -> RunPlan:
         """The part of the daily run for `run_date` that a backfill ending on `end` keeps.
 
         Run by run, the daily runs of a range rewrite each (D, metric) slice until the last

@@ -7,22 +7,20 @@ from datetime import date
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.compute import staging_path
 from csmetrics.config import Settings
-from csmetrics.delta_io import ensure_table, replace_where, sql_literal, table_exists
+from csmetrics.delta_io import replace_where, sql_literal, table_exists
 from csmetrics.plan import RunPlan
-from csmetrics.quality.gold_gate import METRIC_TABLES, held_back_keys
-from csmetrics.schemas.gold import GOLD_TABLES
-
+from csmetrics.quality.gold_gate import held_back_keys
+from csmetrics.tables import BY_NAME, METRIC_TABLES, SHOP_METRICS_DAILY, staging_path
 
 
 def gold_path(settings: Settings, table: str) -> str:
-    return settings.table_path("gold", table)
+    return BY_NAME[table].path(settings)
 
 
 def final_slices(spark: SparkSession, settings: Settings, start: date, end: date) -> list[tuple[date, str]]:
     """The (stat_date, metric) slices of [start, end] already final in gold (a small list)."""
-    path = gold_path(settings, "shop_metrics_daily")
+    path = SHOP_METRICS_DAILY.path(settings)
     if not table_exists(spark, path):
         return []
     rows = (
@@ -45,12 +43,11 @@ def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str)
         kept = " OR ".join(f"(stat_date = '{day}' AND shop_id = {sql_literal(shop)})" for day, shop in held)
         predicate = f"({predicate}) AND NOT ({kept})"
     for table in METRIC_TABLES:
-        schema, partition, _keys = GOLD_TABLES[table]
-        path = gold_path(settings, table)
-        ensure_table(spark, path, schema, [partition])
-        rows = spark.read.format("delta").load(staging_path(settings, table, run_id))
+        path = table.path(settings)
+        table.ensure(spark, settings)
+        rows = spark.read.format("delta").load(staging_path(settings, table.name, run_id))
         if held:
             rows = rows.join(F.broadcast(spark.createDataFrame(held, "stat_date date, shop_id string")), ["stat_date", "shop_id"], "left_anti")
-        replace_where(rows.select(*schema.fieldNames()), path, predicate, [partition], run_id)
-        written[table] = spark.read.format("delta").load(path).where(predicate).count()
+        replace_where(rows.select(*table.schema.fieldNames()), path, predicate, list(table.partition_by), run_id)
+        written[table.name] = spark.read.format("delta").load(path).where(predicate).count()
     return written

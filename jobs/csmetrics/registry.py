@@ -110,25 +110,6 @@ def max_window(family: str | None = None) -> int:
     return max(m.window_days for m in metrics(family))
 
 
-# The bronze tables each family reads.
-FAMILY_INPUTS: dict[str, tuple[str, ...]] = {
-    "conversation": ("sessions", "messages"),
-    "satisfaction": ("ratings", "sessions", "orders"),
-    "sales": ("sessions", "orders"),
-    "fcr": ("sessions", "messages", "orders"),
-    "resolution": ("sessions", "orders", "after_sales", "complaints"),
-    "complaints": ("orders", "complaints"),
-    "after_sale": ("after_sales",),
-}
-
-
-def recompute_horizon_days(table: str) -> int | None:
-    """How many days back from its date a normal run recomputes metrics that read `table`
-    (None: no metric reads it). Records about older events can only change final rows."""
-    windows = [m.window_days for m in METRICS if table in FAMILY_INPUTS[m.family]]
-    return max(windows) if windows else None
-
-
 def families() -> tuple[str, ...]:
     """Every metric family, in registry order."""
     return tuple(dict.fromkeys(m.family for m in METRICS))

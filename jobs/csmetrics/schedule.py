@@ -11,7 +11,7 @@ Imported at DAG parse time: nothing here touches Spark.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 # The westernmost timezone (UTC-12) ends a local day this long after UTC midnight.
 WESTERNMOST_DAY_END = timedelta(hours=12)
@@ -28,7 +28,7 @@ def cutoff(run_date: date) -> datetime:
 
     R has then ended in every shop's timezone plus the grace period. The run sees the files
     that had landed by this instant, so a replay or a backfill sees what the daily run saw."""
-    day_end = datetime.combine(run_date + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    day_end = datetime.combine(run_date + timedelta(days=1), time(0), tzinfo=UTC)
     return day_end + DAY_COMPLETE_AFTER
 
 
@@ -47,4 +47,4 @@ def daily_timetable():
 def complete_after_template() -> str:
     """Jinja for the instant the run may start: the end of its data interval + 14 h."""
     seconds = int(DAY_COMPLETE_AFTER.total_seconds())
-    return "{{ (data_interval_end + macros.timedelta(seconds=%d)).isoformat() }}" % seconds
+    return f"{{{{ (data_interval_end + macros.timedelta(seconds={seconds})).isoformat() }}}}"

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +31,7 @@ from tests.dag.conftest import DAGS
 from tests.integration.warehouses import Warehouse, same_rows
 
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
-UTC = timezone.utc
+UTC = UTC
 # Two runs of seven tasks, each task a process with its own Spark driver.
 RUNS_TIMEOUT_S = 900
 quiet = lambda message: None  # noqa: E731

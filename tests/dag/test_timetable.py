@@ -5,7 +5,7 @@ logical date chosen by a test."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import jinja2
 import pendulum
@@ -14,7 +14,7 @@ import pytest
 from csmetrics.plan import RunPlan
 from csmetrics.schedule import cutoff
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,7 +40,7 @@ def write_landing(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
-    land(path, landed_at or datetime.combine(date.fromisoformat(dt), time(12), tzinfo=timezone.utc))
+    land(path, landed_at or datetime.combine(date.fromisoformat(dt), time(12), tzinfo=UTC))
     return path
 
 

@@ -4,7 +4,7 @@ and count(landed) = bronze + quarantine + duplicates holds in each case."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from csmetrics.ingest.run import ingest
 from csmetrics.quality.bronze_gate import validate_bronze
 from tests.integration.landing_files import write_landing
 
-UTC = timezone.utc
+UTC = UTC
 DT = "2026-03-02"
 RUN = "bad-input-run"
 
@@ -66,21 +66,21 @@ CASES = {
     "corrupt parquet file": ("complaints", corrupt_file, ["unreadable_file"]),
     "missing column": ("complaints", missing_column, ["missing_column:kind; null_required:kind"]),
     "wrong column type": ("complaints", wrong_type, ["bad_type:created_at; null_required:created_at"]),
-    "unknown enum value": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating("r2", target="robot")]),
+    "unknown enum value": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating("r2", target="robot")]),
                            ["bad_enum:target"]),
-    "null key": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating(None)]), ["null_required:rating_id"]),
-    "contradicting timestamps": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating("r3", invited=at(5), rated=at(4))]),
+    "null key": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating(None)]), ["null_required:rating_id"]),
+    "contradicting timestamps": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating("r3", invited=at(5), rated=at(4))]),
                                  ["contradiction:rated_at<invited_at"]),
-    "negative amount": ("orders", lambda l: write_landing(l, "orders", DT, [order(), order("o2", amount="-1.00")]),
+    "negative amount": ("orders", lambda landing: write_landing(landing, "orders", DT, [order(), order("o2", amount="-1.00")]),
                         ["out_of_range:amount"]),
-    "score 7": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating("r7", score=7)]), ["out_of_range:score"]),
+    "score 7": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating("r7", score=7)]), ["out_of_range:score"]),
     # Same key and updated_at: an exact copy is a duplicate, a different one a conflict.
     "duplicate keys with the same updated_at": (
         "orders",
-        lambda l: write_landing(l, "orders", DT, [order(), order(), order("o4"), order("o4", amount="11.00")]),
+        lambda landing: write_landing(landing, "orders", DT, [order(), order(), order("o4"), order("o4", amount="11.00")]),
         ["conflicting_resend: same order_id and updated_at as an earlier record, different content"],
     ),
-    "a shop not in shops": ("ratings", lambda l: write_landing(l, "ratings", DT, [rating(), rating("r8", shop="nowhere")]),
+    "a shop not in shops": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating("r8", shop="nowhere")]),
                             ["unknown_shop"]),
     "empty arrival partition": ("complaints", empty_partition, []),
 }

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from pyspark.sql import functions as F
 
 from csmetrics.bronze import read_bronze
 from csmetrics.ingest.run import InvalidInputError, ingest
 from csmetrics.schedule import cutoff
 from tests.integration.landing_files import land, write_landing
 
-UTC = timezone.utc
+UTC = UTC
 CUTOFF_MARCH_2 = cutoff(date(2026, 3, 2))
 
 

@@ -8,7 +8,7 @@ One generated landing zone, two warehouses:
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from delta.tables import DeltaTable
@@ -40,7 +40,7 @@ def runs(spark, tmp_path_factory):
     source = root / "generated"
     generate(GenerateOptions(str(source), shops=5, days=DAYS, start=START, seed=5), quiet)
     # So few shops close few tickets: make sure one closes inside the range (a window-0 metric).
-    closed = datetime(R1.year, R1.month, R1.day, 12, tzinfo=timezone.utc)
+    closed = datetime(R1.year, R1.month, R1.day, 12, tzinfo=UTC)
     write_landing(str(source), "after_sales", str(R1), [{
         "ticket_id": "t-fixture", "order_id": "o-fixture", "shop_id": "shop0", "buyer_id": "buyer-fixture",
         "kind": "refund_only", "created_at": closed - timedelta(days=2), "closed_at": closed,
@@ -123,7 +123,7 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
             .orderBy("session_id")
             .first()
         )
-        started = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=session.started_us)
+        started = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=session.started_us)
         late_dt = R2 + timedelta(days=2)
         # The generated files of the next days land first, and the next daily run reads them;
         # then a restatement of R1 gives the baseline, whatever they held for R1.
@@ -135,7 +135,7 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
             "rating_id": "late-1", "session_id": session.session_id, "shop_id": session.shop_id,
             "buyer_id": session.buyer_id, "target": "bot", "invited_at": started + timedelta(minutes=1),
             "rated_at": started + timedelta(minutes=2), "score": 1, "tags": None,
-        }], name="part-late", landed_at=datetime(late_dt.year, late_dt.month, late_dt.day, 9, tzinfo=timezone.utc))
+        }], name="part-late", landed_at=datetime(late_dt.year, late_dt.month, late_dt.day, 9, tzinfo=UTC))
         summary = ingest_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
         assert "late for final dates 1" in summary
         compute_step(R2 + timedelta(days=1), "daily__late", progress=quiet)

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from csmetrics.expectations import bronze as bronze_suite
 from csmetrics.quality import gold_views
 from csmetrics.quality.checks import COVERAGE, CRITICAL, PER_SHOP_DAY, PLATFORM_VOLUME, ROWS, SHOP_VOLUME, WARNING
 from csmetrics.quality.gate import QualityGateError, held_back_shop_days, open_context, raise_on_critical, validate
@@ -20,9 +21,11 @@ def row(metric, numerator, denominator, value, shop="s1", day=D):
 
 
 def run_suite(settings, table, frames, dates=(D,), factor=3.0):
+    if table.startswith("bronze_"):
+        raw = table.removeprefix("bronze_")
+        return validate(open_context(settings), table, frames, bronze_suite.expectations(raw), bronze_suite.keys(raw), "test-run")
     suite = importlib.import_module(f"csmetrics.expectations.{table}")
-    checks = suite.expectations(list(dates), factor) if not table.startswith("bronze_") else suite.expectations()
-    return validate(open_context(settings), table, frames, checks, suite.KEYS, "test-run")
+    return validate(open_context(settings), table, frames, suite.expectations(list(dates), factor), suite.KEYS, "test-run")
 
 
 def failed(results, severity=CRITICAL):
@@ -115,7 +118,7 @@ def test_what_only_the_job_can_get_wrong_blocks_the_publish_with_keys(spark, set
 
 
 def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
-    from csmetrics.bronze import bronze_schema
+    from csmetrics.schemas.bronze import bronze_schema
     from csmetrics.schemas.raw import RATINGS
 
     t = datetime(2026, 3, 2, 10)
@@ -146,7 +149,7 @@ def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
 
 
 def test_an_unchanged_snapshot_is_not_a_warning(spark, settings):
-    from csmetrics.bronze import bronze_schema
+    from csmetrics.schemas.bronze import bronze_schema
     from csmetrics.schemas.raw import SHOPS
 
     results = run_suite(settings, "bronze_shops", {ROWS: spark.createDataFrame([], bronze_schema(SHOPS))})
@@ -154,7 +157,7 @@ def test_an_unchanged_snapshot_is_not_a_warning(spark, settings):
 
 
 def test_empty_batch_is_only_a_warning(spark, settings):
-    from csmetrics.bronze import bronze_schema
+    from csmetrics.schemas.bronze import bronze_schema
     from csmetrics.schemas.raw import COMPLAINTS
 
     results = run_suite(settings, "bronze_complaints", {ROWS: spark.createDataFrame([], bronze_schema(COMPLAINTS))})
@@ -243,11 +246,11 @@ def test_a_platform_wide_collapse_blocks_the_publish_and_a_quiet_day_does_not(sp
 
 
 def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishes(spark, settings):
-    from csmetrics.compute import staging_path
     from csmetrics.plan import RunPlan
     from csmetrics.publish import publish
     from csmetrics.quality.gold_gate import validate_gold
     from csmetrics.schemas.gold import AGENT_METRICS_DAILY
+    from csmetrics.tables import staging_path
 
     plan = RunPlan(D)
 

@@ -17,9 +17,8 @@ from decimal import Decimal
 
 import pytest
 
+from csmetrics.conformed import paid_days, sessions_of_dates
 from csmetrics.metrics.after_sale import complaint_cohort_metrics, ticket_metrics
-from csmetrics.metrics.buyer_status import paid_days
-from csmetrics.metrics.conversation import sessions_of_dates
 from csmetrics.metrics.follow_up import fcr_metrics, resolution_metrics
 from csmetrics.metrics.sales import sales_metrics
 from csmetrics.metrics.satisfaction import satisfaction_metrics

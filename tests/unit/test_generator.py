@@ -4,7 +4,7 @@ Read with pyarrow and pandas, independently of the pipeline."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +34,7 @@ def read(landing: Path, table: str) -> pd.DataFrame:
 
 
 def landed_at(path: Path) -> datetime:
-    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def test_agents_who_split_replies_send_more_messages_than_buyers(landing):

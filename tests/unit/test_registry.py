@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from csmetrics import registry
+from csmetrics.metrics.families import recompute_horizon_days
 from csmetrics.plan import RunPlan
 from csmetrics.registry_doc import render
 
@@ -40,7 +41,7 @@ def test_range_restatement_keeps_its_slices_final():
 
 
 def test_late_record_horizon_per_table():
-    assert registry.recompute_horizon_days("ratings") == 1
-    assert registry.recompute_horizon_days("messages") == 3
-    assert registry.recompute_horizon_days("complaints") == 15
-    assert registry.recompute_horizon_days("shops") is None
+    assert recompute_horizon_days("ratings") == 1
+    assert recompute_horizon_days("messages") == 3
+    assert recompute_horizon_days("complaints") == 15
+    assert recompute_horizon_days("shops") is None

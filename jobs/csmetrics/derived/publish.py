@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -10,10 +10,10 @@ from pyspark.sql import functions as F
 from csmetrics import registry
 from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
-from csmetrics.delta_io import commit_metadata, ensure_cdf_table, merge_slice
+from csmetrics.delta_io import commit_metadata, merge_slice
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
 from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through, governance_rows, parse_thresholds, weekly_rows
-from csmetrics.schemas.gold import DERIVED_TABLES
+from csmetrics.tables import BY_NAME, SHOP_METRICS_DAILY
 
 LONGEST_WINDOW = max(m.window_days for m in registry.METRICS)
 
@@ -26,7 +26,7 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     """Weekly rollups and governance for the ISO weeks of `dates`, benchmarks and leaderboards
     for `dates` themselves; each written by one MERGE that touches only changed rows."""
     weeks = week_starts(dates)
-    daily = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
+    daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
     last_sunday = weeks[-1] + timedelta(days=6)
     week_days = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday)))
     # Finality of the weeks' days shows in the rows up to the longest window after them.
@@ -40,7 +40,7 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
         "peer_benchmarks_daily": (peer_benchmarks(peers), dates),
         "leaderboard_daily": (leaderboard(peers), dates),
     }
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     written = {}
     with commit_metadata(spark, run_id):
         for table, (rows, partitions) in frames.items():
@@ -49,8 +49,9 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
 
 
 def _write(spark, settings, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime) -> int:
-    schema, partition, keys = DERIVED_TABLES[table]
-    target = ensure_cdf_table(spark, settings.table_path("gold", table), schema, [partition])
+    declared = BY_NAME[table]
+    (partition,) = declared.partition_by
+    target = declared.ensure(spark, settings)
     stamped = rows.withColumn("run_id", F.lit(run_id)).withColumn("computed_at", F.lit(stamp).cast("timestamp"))
-    merge_slice(target, stamped.select(*schema.fieldNames()), keys, partition, partitions)
+    merge_slice(target, stamped.select(*declared.schema.fieldNames()), list(declared.keys), partition, partitions)
     return target.toDF().where(F.col(partition).isin(partitions)).count()

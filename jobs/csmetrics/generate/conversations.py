@@ -17,7 +17,7 @@ after the session (often the next local day).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -39,7 +39,7 @@ class ConversationDay:
 
 
 def day_start_utc_seconds(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
 def _start_second_of_day(rng: np.random.Generator, n: int) -> np.ndarray:

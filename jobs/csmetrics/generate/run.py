@@ -9,11 +9,11 @@ some files are re-sent whole.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass
-import os
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +82,7 @@ def generate(options: GenerateOptions, progress=None) -> GenerateReport:
             snapshot = pop.shops if table == "shops" else pop.agents
             dts = [day - timedelta(days=1), day] if day_index == 0 else [day]
             for dt in dts:
-                _write(out, table, dt, "snapshot", snapshot, report, datetime.combine(dt, SNAPSHOT_LANDS_AT, timezone.utc))
+                _write(out, table, dt, "snapshot", snapshot, report, datetime.combine(dt, SNAPSHOT_LANDS_AT, UTC))
         for chunk_index, shops in enumerate(chunks):
             id_base = ((day_index * len(chunks)) + chunk_index) * 10_000_000
             conv = conversation_day(rng, pop, shops, day, id_base)
@@ -120,7 +120,7 @@ def _batches(rng: np.random.Generator, data: pa.Table, hold_first: bool = False)
         landed_s = int((value + 1) * BATCH_SECONDS - 1)
         if rng.random() < LATE_FILE_SHARE or (hold_first and index == 0):
             landed_s += int(rng.integers(2, 7)) * 86_400
-        yield datetime.fromtimestamp(landed_s, timezone.utc), data.filter(pa.array(window == value))
+        yield datetime.fromtimestamp(landed_s, UTC), data.filter(pa.array(window == value))
 
 
 def _write(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from csmetrics.bronze import EVENT_DATE
 from csmetrics.ingest.validate import with_invalid_reasons
+from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.raw import RawTable
 
 INSERT, DUPLICATE, QUARANTINE = "insert", "duplicate", "quarantine"

@@ -13,7 +13,7 @@ whose footer cannot be read at all is reported whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -85,7 +85,7 @@ def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datet
         for status in _fs_list(spark, partition.getPath().toString()):
             if status.isDirectory() or status.getPath().getName().startswith(("_", ".")):
                 continue
-            landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, timezone.utc)
+            landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
             if landed_by is None or landed_at <= landed_by:
                 path = status.getPath()
                 found.append(LandedFile(table, arrival_dt, path.toString(), _as_spark_reports(path), landed_at))

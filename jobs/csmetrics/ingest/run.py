@@ -5,28 +5,31 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics import registry
-from csmetrics.bronze import EVENT_DATE, bronze_path, bronze_schema
+from csmetrics.bronze import bronze_path
 from csmetrics.config import Settings
-from csmetrics.delta_io import commit_metadata, ensure_table, replace_where, sql_in, table_exists
+from csmetrics.delta_io import commit_metadata, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
 from csmetrics.ingest.landing import LandedFile, UnreadableFile, landed_files, read_files
+from csmetrics.metrics.families import recompute_horizon_days
 from csmetrics.schedule import DAY_COMPLETE_AFTER
-from csmetrics.schemas.gold import INGEST_LOG
+from csmetrics.schemas.bronze import EVENT_DATE
+from csmetrics.schemas.gold import INGEST_LOG as INGEST_LOG_SCHEMA
 from csmetrics.schemas.gold import QUARANTINE as QUARANTINE_SCHEMA
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
+from csmetrics.tables import INGEST_LOG, bronze
+from csmetrics.tables import QUARANTINE as QUARANTINE_TABLE
+
 
 class InvalidInputError(RuntimeError):
     """Too many invalid records: the run stops before anything reaches bronze or gold."""
 
 
-INGEST_LOG_TABLE = "_ingest_log"
 
 
 @dataclass
@@ -84,8 +87,8 @@ def ingest(
     The ingest log names each file with its landing time, so a file that lands in an
     arrival partition already read is ingested by the next run, and no file twice."""
     report = IngestReport(run_id)
-    log_path = settings.table_path("bronze", INGEST_LOG_TABLE)
-    ensure_table(spark, log_path, INGEST_LOG, [])
+    log_path = INGEST_LOG.path(settings)
+    INGEST_LOG.ensure(spark, settings)
     done = {
         (row["source_file"], row["landed_us"])
         for row in spark.read.format("delta").load(log_path)
@@ -118,22 +121,22 @@ def ingest(
         report.tables[name] = table_report
         pending[name] = (files, classified)
 
-    quarantine_path = settings.table_path("quarantine", "records")
-    ensure_table(spark, quarantine_path, QUARANTINE_SCHEMA, ["table", "arrival_dt"])
+    quarantine_path = QUARANTINE_TABLE.path(settings)
+    QUARANTINE_TABLE.ensure(spark, settings)
     for name, (files, classified) in pending.items():
         _write_quarantine(spark, quarantine_path, report.tables[name], files, classified, run_id)
     _fail_if_too_many_invalid(report, settings, quarantine_path)
 
     with commit_metadata(spark, run_id):
-        for name, (files, classified) in pending.items():
+        for name, (_, classified) in pending.items():
             if classified is not None:
                 if report.tables[name].inserted:
                     _merge_into_bronze(spark, settings, RAW_TABLES[name], classified, run_id)
                 classified.unpersist()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     log_rows = [(name, f.arrival_dt, f.uri, f.landed_at, run_id, now) for name, (files, _) in pending.items() for f in files]
     if log_rows:
-        spark.createDataFrame(log_rows, INGEST_LOG).write.format("delta").mode("append").option(
+        spark.createDataFrame(log_rows, INGEST_LOG_SCHEMA).write.format("delta").mode("append").option(
             "userMetadata", run_id
         ).save(log_path)
     return report
@@ -194,7 +197,7 @@ def _late_for_final(classified: DataFrame, table: RawTable) -> int:
     window of the metrics reading the table. They concern final values and change nothing
     until a restatement (docs/maturity.md). Judged per record, by its own landing time, so
     a backfill that ingests months at once reports none of the records each day's cutoff saw."""
-    horizon = registry.recompute_horizon_days(table.name)
+    horizon = recompute_horizon_days(table.name)
     if horizon is None or table.event_time is None:
         return 0
     # cutoff(E + 1 + horizon) = E + 2 + horizon days at 00:00 UTC + DAY_COMPLETE_AFTER.
@@ -209,7 +212,7 @@ def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile],
     if not report.quarantined and not report.unreadable_files:
         # The same files always classify the same way: no earlier attempt left rows either.
         return
-    now = F.lit(datetime.now(timezone.utc)).cast("timestamp")
+    now = F.lit(datetime.now(UTC)).cast("timestamp")
     frames = []
     if classified is not None:
         frames.append(
@@ -225,7 +228,7 @@ def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile],
         )
     if report.unreadable_files:
         rows = [
-            (f.table, f.arrival_dt, f.path, f"unreadable_file: {f.error}", None, run_id, datetime.now(timezone.utc))
+            (f.table, f.arrival_dt, f.path, f"unreadable_file: {f.error}", None, run_id, datetime.now(UTC))
             for f in report.unreadable_files
         ]
         frames.append(spark.createDataFrame(rows, QUARANTINE_SCHEMA))
@@ -271,9 +274,7 @@ def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable,
         "_row_hash",
         F.lit(run_id).alias("_run_id"),
     )
-    target = ensure_table(
-        spark, bronze_path(settings, table.name), bronze_schema(table), [EVENT_DATE] if table.event_time else []
-    )
+    target = bronze(table.name).ensure(spark, settings)
     condition = " AND ".join(f"t.{k} = s.{k}" for k in version_key(table))
     if table.event_time:
         condition = f"t.{EVENT_DATE} = s.{EVENT_DATE} AND " + condition

@@ -7,8 +7,11 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from csmetrics.conformed import tickets_on, with_local_date
+from csmetrics.metrics.buyer_status import PAYMENT_LAG_DAYS
+from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS, Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
-from csmetrics.timezones import local_date, seconds_between
+from csmetrics.timezones import seconds_between
 
 COMPLAINT_COHORT_LAG_DAYS = 14
 COMPLAINT_WINDOW_HOURS = 336
@@ -16,13 +19,7 @@ COMPLAINT_WINDOW_HOURS = 336
 
 def ticket_metrics(after_sales: DataFrame, shops: DataFrame, dates: list[date]) -> DataFrame:
     """Tickets closed on local date D: merchant responsibility, merchant waits, refund cycle."""
-    zones = F.broadcast(shops.select("shop_id", "timezone"))
-    closed = (
-        after_sales.where(F.col("closed_at").isNotNull())
-        .join(zones, "shop_id")
-        .withColumn("stat_date", local_date(F.col("closed_at"), F.col("timezone")))
-        .where(F.col("stat_date").isin(dates))
-    )
+    closed = tickets_on(after_sales, shops, "closed_at", dates)
     kind = F.col("kind")
     return_like = kind.isin("return_refund", "exchange")
     refund_only = kind == "refund_only"
@@ -44,11 +41,9 @@ def ticket_metrics(after_sales: DataFrame, shops: DataFrame, dates: list[date]) 
 
 def complaint_cohort_metrics(orders: DataFrame, complaints: DataFrame, shops: DataFrame, dates: list[date]) -> DataFrame:
     """complaint_rate_14d of D: orders paid on D - 14 with a complaint within 336 h of payment."""
-    zones = F.broadcast(shops.select("shop_id", "timezone"))
     cohort = (
-        orders.where(F.col("paid_at").isNotNull())
-        .join(zones, "shop_id")
-        .withColumn("stat_date", F.date_add(local_date(F.col("paid_at"), F.col("timezone")), COMPLAINT_COHORT_LAG_DAYS))
+        with_local_date(orders.where(F.col("paid_at").isNotNull()), shops, "paid_at", "paid_date")
+        .withColumn("stat_date", F.date_add(F.col("paid_date"), COMPLAINT_COHORT_LAG_DAYS))
         .where(F.col("stat_date").isin(dates))
         .select("order_id", "shop_id", "stat_date", "paid_at")
     )
@@ -64,3 +59,27 @@ def complaint_cohort_metrics(orders: DataFrame, complaints: DataFrame, shops: Da
         flagged,
         {"complaint_rate_14d": (count_where(F.col("complained").isNotNull()), F.count(F.lit(1)))},
     )
+
+
+# Tickets closed on D were created at most this many days before (arbitration included).
+TICKET_OPEN_DAYS = 60
+
+
+def _tickets(inputs: Inputs, dates: list[date]) -> DataFrame:
+    return ticket_metrics(inputs.read("after_sales"), inputs.shops, dates)
+
+
+def _complaint_cohort(inputs: Inputs, dates: list[date]) -> DataFrame:
+    return complaint_cohort_metrics(inputs.read("orders"), inputs.read("complaints"), inputs.shops, dates)
+
+
+TICKETS = Family("after_sale", (Read("after_sales", before=TICKET_OPEN_DAYS + TIMEZONE_MARGIN_DAYS),), _tickets)
+# The cohort of D was paid on D - 14; its complaints come within 336 h of payment, by D.
+COMPLAINT_COHORT = Family(
+    "complaints",
+    (
+        Read("orders", before=COMPLAINT_COHORT_LAG_DAYS + PAYMENT_LAG_DAYS + TIMEZONE_MARGIN_DAYS),
+        Read("complaints", before=COMPLAINT_COHORT_LAG_DAYS + TIMEZONE_MARGIN_DAYS),
+    ),
+    _complaint_cohort,
+)

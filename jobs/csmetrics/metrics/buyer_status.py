@@ -5,21 +5,15 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from csmetrics.timezones import local_date
+from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS, Read
 
 AFTER_SALE_LOOKBACK_DAYS = 21
+# Platforms close unpaid orders long before a week: an order paid on a local date was
+# created (its event date) at most this many days before.
+PAYMENT_LAG_DAYS = 7
+# The orders whose payments decide after-sale status on a family's dates (csmetrics.conformed.paid_days).
+PAID_ORDERS = Read("orders", before=AFTER_SALE_LOOKBACK_DAYS + PAYMENT_LAG_DAYS + TIMEZONE_MARGIN_DAYS)
 BUYER_DAY = ["shop_id", "buyer_id", "stat_date"]
-
-
-def paid_days(orders: DataFrame, shops: DataFrame) -> DataFrame:
-    """Distinct (shop_id, buyer_id, paid_date): local dates on which a buyer paid an order at a shop."""
-    zones = F.broadcast(shops.select("shop_id", "timezone"))
-    return (
-        orders.where(F.col("paid_at").isNotNull())
-        .join(zones, "shop_id")
-        .select("shop_id", "buyer_id", local_date(F.col("paid_at"), F.col("timezone")).alias("paid_date"))
-        .distinct()
-    )
 
 
 def with_after_sale(frame: DataFrame, paid: DataFrame) -> DataFrame:

@@ -1,7 +1,7 @@
 """Conversation metrics of SPEC §4 (window 1 day), at shop and agent grain.
 
 The chain, each step a pure transform:
-  sessions_of_dates       sessions with their shop's local stat_date, filtered flag
+  sessions_of_dates       (csmetrics.conformed) sessions with local stat_date, filtered flag
   session_messages        messages of those sessions, with session context
   message_features        per message, one window pass: next human reply, round start,
                           attributed agent, 3-minute flags
@@ -18,8 +18,10 @@ from datetime import date, time
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from csmetrics.conformed import is_reply_after_transfer, sessions_of_dates
+from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate_both_grains, count_where
-from csmetrics.timezones import local_date, local_instant, seconds_between
+from csmetrics.timezones import local_instant, seconds_between
 
 REPLY_LIMIT_SECONDS = 180
 
@@ -31,17 +33,6 @@ Reuse = Callable[[DataFrame], DataFrame]
 def as_is(frame: DataFrame) -> DataFrame:
     """The `reuse` of a caller that does not persist anything (tests, one-off reads)."""
     return frame
-
-
-def sessions_of_dates(sessions: DataFrame, shops: DataFrame, dates: list[date]) -> DataFrame:
-    """Sessions whose start falls on one of `dates` in the shop's timezone."""
-    zones = shops.select("shop_id", "timezone")
-    return (
-        sessions.join(F.broadcast(zones), "shop_id")
-        .withColumn("stat_date", local_date(F.col("started_at"), F.col("timezone")))
-        .where(F.col("stat_date").isin(dates))
-        .withColumn("is_filtered", F.col("is_internal") | F.col("is_spam"))
-    )
 
 
 def session_messages(messages: DataFrame, sessions: DataFrame, business_start: time, business_end: time) -> DataFrame:
@@ -77,7 +68,7 @@ def session_messages(messages: DataFrame, sessions: DataFrame, business_start: t
             (role == "human").alias("is_human"),
             hp_buyer.alias("is_human_phase_buyer"),
             (hp_buyer & (sent_at >= F.col("business_from")) & (sent_at < F.col("business_until"))).alias("is_counted_3min"),
-            ((role == "human") & (sent_at >= F.col("transferred_to_human_at"))).alias("is_human_after_transfer"),
+            is_reply_after_transfer().alias("is_human_after_transfer"),
             (role.isin("human", "bot") & (F.col("msg_type") != "auto_reply")).alias("is_valid_reply"),
         )
     )
@@ -273,3 +264,16 @@ def conversation_metrics(
         .unionByName(buyer_metrics(of_dates, facts))
     )
 
+
+# A session's messages may continue past the next midnight.
+MESSAGE_MARGIN_DAYS = 2
+
+
+def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
+    return conversation_metrics(
+        inputs.read("sessions"), inputs.read("messages"), inputs.shops, dates,
+        inputs.business_start, inputs.business_end, inputs.reuse,
+    )
+
+
+FAMILY = Family("conversation", (Read("sessions"), Read("messages", after=MESSAGE_MARGIN_DAYS)), _compute)

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from csmetrics.metrics.buyer_status import BUYER_DAY, with_after_sale
+from csmetrics.conformed import is_filtered, received_session_ids, sessions_of_dates, tickets_on
+from csmetrics.metrics.buyer_status import BUYER_DAY, PAID_ORDERS, with_after_sale
+from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
-from csmetrics.timezones import local_date
+from csmetrics.registry import BY_ID
 
-RECONTACT_HOURS = 72
-RESOLUTION_HOURS = 360
-
-
-def received_session_ids(transferred: DataFrame, messages: DataFrame) -> DataFrame:
-    """session_id of the transferred sessions with a human message at or after the transfer."""
-    last_human = (
-        messages.where(F.col("sender_role") == "human").groupBy("session_id").agg(F.max("sent_at").alias("last_human_at"))
-    )
-    return (
-        transferred.join(last_human, "session_id")
-        .where(F.col("last_human_at") >= F.col("transferred_to_human_at"))
-        .select("session_id")
-    )
+# The windows are the registry's, in hours.
+RECONTACT_HOURS = 24 * BY_ID["fcr_3d"].window_days
+RESOLUTION_HOURS = 24 * BY_ID["resolution_rate_15d"].window_days
 
 
 def fcr_metrics(sessions_of_dates: DataFrame, all_sessions: DataFrame, messages: DataFrame, paid: DataFrame) -> DataFrame:
@@ -31,7 +24,7 @@ def fcr_metrics(sessions_of_dates: DataFrame, all_sessions: DataFrame, messages:
     after_sale = with_after_sale(transferred, paid).where("is_after_sale")
     received = after_sale.join(received_session_ids(after_sale, messages), "session_id", "left_semi").alias("s")
     later = (
-        all_sessions.where(~(F.col("is_internal") | F.col("is_spam")) & F.col("transferred_to_human_at").isNotNull())
+        all_sessions.where(~is_filtered() & F.col("transferred_to_human_at").isNotNull())
         .select("shop_id", "buyer_id", "started_at")
         .alias("r")
     )
@@ -49,12 +42,7 @@ def fcr_metrics(sessions_of_dates: DataFrame, all_sessions: DataFrame, messages:
 def after_sale_contacts(sessions_of_dates: DataFrame, after_sales: DataFrame, shops: DataFrame, paid: DataFrame, dates) -> DataFrame:
     """Per buyer-day with after-sale contact: t, the first such contact (session start or ticket creation)."""
     sessions = with_after_sale(sessions_of_dates.where(~F.col("is_filtered")), paid).where("is_after_sale")
-    zones = F.broadcast(shops.select("shop_id", "timezone"))
-    tickets = (
-        after_sales.join(zones, "shop_id")
-        .withColumn("stat_date", local_date(F.col("created_at"), F.col("timezone")))
-        .where(F.col("stat_date").isin(dates))
-    )
+    tickets = tickets_on(after_sales, shops, "created_at", dates)
     contacts = sessions.select(*BUYER_DAY, F.col("started_at").alias("t")).unionByName(
         tickets.select(*BUYER_DAY, F.col("created_at").alias("t"))
     )
@@ -77,3 +65,33 @@ def resolution_metrics(
     return aggregate(
         flagged, {"resolution_rate_15d": (count_where(F.col("unresolved").isNull()), F.count(F.lit(1)))}
     )
+
+
+# Recontacts start up to 72 h after a session of the last date; complaints come up to 360 h
+# after a contact; human messages of a session may continue past the next midnight.
+RECONTACT_LOOKAHEAD_DAYS = 4
+COMPLAINT_LOOKAHEAD_DAYS = 16
+MESSAGE_MARGIN_DAYS = 2
+
+
+def _fcr(inputs: Inputs, dates: list[date]) -> DataFrame:
+    sessions = inputs.read("sessions")
+    human_messages = inputs.read("messages").where(F.col("sender_role") == "human")
+    return fcr_metrics(sessions_of_dates(sessions, inputs.shops, dates), sessions, human_messages, inputs.paid())
+
+
+def _resolution(inputs: Inputs, dates: list[date]) -> DataFrame:
+    sessions = sessions_of_dates(inputs.read("sessions"), inputs.shops, dates)
+    return resolution_metrics(sessions, inputs.read("after_sales"), inputs.read("complaints"), inputs.shops, inputs.paid(), dates)
+
+
+FCR = Family(
+    "fcr",
+    (Read("sessions", after=RECONTACT_LOOKAHEAD_DAYS), Read("messages", after=MESSAGE_MARGIN_DAYS), PAID_ORDERS),
+    _fcr,
+)
+RESOLUTION = Family(
+    "resolution",
+    (Read("sessions"), PAID_ORDERS, Read("after_sales"), Read("complaints", after=COMPLAINT_LOOKAHEAD_DAYS)),
+    _resolution,
+)

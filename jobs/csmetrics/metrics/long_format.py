@@ -8,6 +8,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from csmetrics import DEFINITION_VERSION, registry
+from csmetrics.conformed import with_shop_zone
 from csmetrics.registry import AGENT
 from csmetrics.timezones import local_day_end
 
@@ -88,9 +89,8 @@ def finish(long: DataFrame, shops: DataFrame, run_date: date, run_id: str, compu
     emitted = long.where(
         F.when(has_denominator, F.col("denominator") > 0).otherwise(F.col("numerator") > 0)
     )
-    zone = shops.select("shop_id", "timezone")
     return (
-        emitted.join(F.broadcast(zone), "shop_id")
+        with_shop_zone(emitted, shops)
         .withColumn("denominator", F.when(has_denominator, F.col("denominator")))
         .withColumn("value", F.when(has_denominator, F.col("numerator") / F.col("denominator")).otherwise(F.col("numerator")))
         .withColumn(

@@ -8,11 +8,16 @@ their first session start on D. From their orders at the shop:
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from csmetrics.metrics.buyer_status import consulting_buyers, with_after_sale
+from csmetrics.conformed import sessions_of_dates
+from csmetrics.metrics.buyer_status import PAID_ORDERS, consulting_buyers, with_after_sale
+from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
+from csmetrics.registry import BY_ID
 from csmetrics.timezones import local_day_end
 
 ATTRIBUTION_HOURS = 72
@@ -25,8 +30,8 @@ def buyer_orders(buyers: DataFrame, orders: DataFrame) -> DataFrame:
     )
     horizon = F.col("t0") + F.expr(f"INTERVAL {ATTRIBUTION_HOURS} HOURS")
     after_t0 = F.col("paid_at") >= F.col("t0")
-    paid_t1 = after_t0 & (F.col("paid_at") < local_day_end(F.col("stat_date"), F.col("timezone"), 1))
-    paid_final = after_t0 & (F.col("paid_at") < local_day_end(F.col("stat_date"), F.col("timezone"), 3))
+    paid_t1 = after_t0 & (F.col("paid_at") < local_day_end(F.col("stat_date"), F.col("timezone"), BY_ID["inquiry_pay_rate_t1"].window_days))
+    paid_final = after_t0 & (F.col("paid_at") < local_day_end(F.col("stat_date"), F.col("timezone"), BY_ID["inquiry_pay_rate_final"].window_days))
     attributed = (F.col("created_at") >= F.col("t0")) & (F.col("created_at") < horizon) & (F.col("paid_at") < horizon)
     return (
         buyers.join(paid, ["shop_id", "buyer_id"], "left")
@@ -62,3 +67,13 @@ def sales_metrics(sessions_of_dates: DataFrame, orders: DataFrame, paid: DataFra
         },
     )
 
+
+# Orders paid up to the end of D + 3 (inquiry_pay_rate_final) and created within 72 h of t0.
+ORDERS_LOOKAHEAD_DAYS = 4
+
+
+def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
+    return sales_metrics(sessions_of_dates(inputs.read("sessions"), inputs.shops, dates), inputs.read("orders"), inputs.paid())
+
+
+FAMILY = Family("sales", (Read("sessions"), Read("orders", before=PAID_ORDERS.before, after=ORDERS_LOOKAHEAD_DAYS)), _compute)

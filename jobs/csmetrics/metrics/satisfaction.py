@@ -13,24 +13,26 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from csmetrics.conformed import is_filtered, with_local_date
+from csmetrics.metrics.buyer_status import PAID_ORDERS, with_after_sale
+from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS, Family, Inputs, Read
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate, count_where
-from csmetrics.metrics.buyer_status import with_after_sale
-from csmetrics.registry import AGENT_RATING_SEGMENT
-from csmetrics.timezones import local_date, local_day_end
+from csmetrics.registry import AGENT_RATING_SEGMENT, BY_ID
+from csmetrics.timezones import local_day_end
 
 SATISFIED_SCORE = 4
 VERY_SATISFIED_SCORE = 5
+# A rating counts if given by the end of D + window (the registry's satisfaction window).
+RATING_WINDOW_DAYS = BY_ID["satisfaction_rate"].window_days
 
 
 def rated_population(ratings: DataFrame, sessions: DataFrame, shops: DataFrame, dates: list[date]) -> DataFrame:
     """Ratings that count for their invitation date, with the rated session's last agent."""
-    zones = F.broadcast(shops.select("shop_id", "timezone"))
-    kept_sessions = sessions.where(~(F.col("is_internal") | F.col("is_spam"))).select("session_id", "last_agent_id")
+    kept_sessions = sessions.where(~is_filtered()).select("session_id", "last_agent_id")
     return (
-        ratings.join(zones, "shop_id")
-        .withColumn("stat_date", local_date(F.col("invited_at"), F.col("timezone")))
+        with_local_date(ratings, shops, "invited_at")
         .where(F.col("stat_date").isin(dates))
-        .where(F.col("rated_at") < local_day_end(F.col("stat_date"), F.col("timezone"), 1))
+        .where(F.col("rated_at") < local_day_end(F.col("stat_date"), F.col("timezone"), RATING_WINDOW_DAYS))
         .join(kept_sessions, "session_id")
     )
 
@@ -56,3 +58,18 @@ def satisfaction_metrics(
     )
     return shop_rows.unionByName(agent_rows)
 
+
+# A rating is invited once its session has ended: at most the next day (long sessions cross
+# midnight), so its session started no earlier than the local day before.
+RATED_SESSION_LOOKBACK_DAYS = 1
+
+
+def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
+    return satisfaction_metrics(inputs.read("ratings"), inputs.read("sessions"), inputs.shops, inputs.paid(), dates)
+
+
+FAMILY = Family(
+    "satisfaction",
+    (Read("ratings"), Read("sessions", before=TIMEZONE_MARGIN_DAYS + RATED_SESSION_LOOKBACK_DAYS), PAID_ORDERS),
+    _compute,
+)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
-
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.bronze import bronze_path, bronze_schema
+from csmetrics.bronze import bronze_path
 from csmetrics.config import Settings
 from csmetrics.delta_io import table_exists
-from csmetrics.ingest.run import INGEST_LOG_TABLE
+from csmetrics.expectations import bronze as bronze_suite
 from csmetrics.quality.checks import ROWS
 from csmetrics.quality.gate import CheckResult, build_data_docs, data_docs_index, open_context, raise_on_critical, record_results, validate
+from csmetrics.schemas.bronze import bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES
+from csmetrics.tables import INGEST_LOG
 
 WHAT_TO_DO = (
     "No metric was computed. The offending rows are in bronze with _run_id = '{run_id}'; they passed "
@@ -24,7 +24,7 @@ WHAT_TO_DO = (
 
 def ingested_tables(spark: SparkSession, settings: Settings, run_id: str) -> list[str]:
     """Raw tables of which this run ingested at least one file (a small list)."""
-    path = settings.table_path("bronze", INGEST_LOG_TABLE)
+    path = INGEST_LOG.path(settings)
     if not table_exists(spark, path):
         return []
     rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("table").distinct().collect()
@@ -44,9 +44,8 @@ def validate_bronze(spark: SparkSession, settings: Settings, run_id: str) -> lis
     context = open_context(settings)
     results = []
     for table in ingested_tables(spark, settings, run_id):
-        suite = importlib.import_module(f"csmetrics.expectations.bronze_{table}")
         frames = {ROWS: written_by(spark, settings, table, run_id)}
-        results += validate(context, f"bronze/{table}", frames, suite.expectations(), suite.KEYS, run_id)
+        results += validate(context, f"bronze/{table}", frames, bronze_suite.expectations(table), bronze_suite.keys(table), run_id)
     if results:
         record_results(spark, settings, run_id, results)
         build_data_docs(context)

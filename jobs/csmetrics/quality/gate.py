@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import great_expectations as gx
@@ -20,7 +20,8 @@ from pyspark.sql import functions as F
 from csmetrics.config import Settings
 from csmetrics.quality.checks import CRITICAL, ROWS, SHOP_DAY, TABLE, VIEW_KEYS, Check
 from csmetrics.quality.violations import violation
-from csmetrics.schemas.gold import VALIDATION_RESULTS
+from csmetrics.schemas.gold import VALIDATION_RESULTS as VALIDATION_RESULTS_SCHEMA
+from csmetrics.tables import VALIDATION_RESULTS
 
 SAMPLE_SIZE = 5
 
@@ -130,7 +131,7 @@ def validate(
 
 def record_results(spark: SparkSession, settings: Settings, run_id: str, results: list[CheckResult]) -> None:
     """Append every result to the quality/validation_results Delta table."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [
         (
             run_id,
@@ -146,8 +147,8 @@ def record_results(spark: SparkSession, settings: Settings, run_id: str, results
         )
         for r in results
     ]
-    path = settings.table_path("quality", "validation_results")
-    spark.createDataFrame(rows, VALIDATION_RESULTS).write.format("delta").mode("append").option("userMetadata", run_id).save(path)
+    path = VALIDATION_RESULTS.path(settings)
+    spark.createDataFrame(rows, VALIDATION_RESULTS_SCHEMA).write.format("delta").mode("append").option("userMetadata", run_id).save(path)
 
 
 def held_back_shop_days(frames: dict[str, DataFrame], results: list[CheckResult]) -> DataFrame | None:

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.bronze import read_bronze
-from csmetrics.compute import TIMEZONE_MARGIN_DAYS, staging_path
 from csmetrics.config import Settings
-from csmetrics.delta_io import ensure_table, replace_where, table_exists
-from csmetrics.metrics.conversation import sessions_of_dates
+from csmetrics.conformed import sessions_of_dates
+from csmetrics.delta_io import replace_where, table_exists
+from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS
 from csmetrics.plan import RunPlan
 from csmetrics.quality import gold_views
 from csmetrics.quality.checks import COVERAGE, PER_SHOP_DAY, PLATFORM_VOLUME, ROWS, SHOP_VOLUME
 from csmetrics.quality.gate import (
     SAMPLE_SIZE,
     CheckResult,
-    build_data_docs,
     QualityGateError,
+    build_data_docs,
     data_docs_index,
     held_back_shop_days,
     open_context,
@@ -30,10 +30,9 @@ from csmetrics.quality.gate import (
     summary,
     validate,
 )
-from csmetrics.schemas.gold import HELD_BACK
+from csmetrics.schemas.gold import HELD_BACK as HELD_BACK_SCHEMA
+from csmetrics.tables import HELD_BACK, METRIC_TABLES, SHOP_METRICS_DAILY, staging_path
 
-METRIC_TABLES = ("shop_metrics_daily", "agent_metrics_daily")
-HELD_BACK_TABLE = "held_back"
 # Up to this many shop-days may always be held back, whatever their share.
 MIN_HELD_BACK_SHOP_DAYS = 10
 
@@ -52,7 +51,7 @@ class GoldGateReport:
     def summary(self) -> str:
         text = summary(self.results)
         if self.held_back:
-            text += f"\n{len(self.held_back)} shop-day(s) held back (their published rows stay as they were; quality/{HELD_BACK_TABLE}):"
+            text += f"\n{len(self.held_back)} shop-day(s) held back (their published rows stay as they were; quality/{HELD_BACK.name}):"
             text += "".join(f"\n  - {day} {shop}: {reason}" for day, shop, reason in self.held_back[:SAMPLE_SIZE])
         return text
 
@@ -63,11 +62,11 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
     recorded with their reason, and the other shops publish."""
     context = open_context(settings)
     results, held = [], []
-    for table in METRIC_TABLES:
+    for table in (t.name for t in METRIC_TABLES):
         suite = importlib.import_module(f"csmetrics.expectations.{table}")
         rows = spark.read.format("delta").load(staging_path(settings, table, run_id))
         frames = {ROWS: rows}
-        if table == "shop_metrics_daily":
+        if table == SHOP_METRICS_DAILY.name:
             frames |= _shop_views(spark, settings, plan, rows)
         checks = suite.expectations(plan.dates, settings.volume_anomaly_factor, settings.volume_collapse_factor)
         table_results = validate(context, f"gold/{table}", frames, checks, suite.KEYS, run_id)
@@ -86,8 +85,8 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
 def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], run_id: str, what_to_do: str) -> list[tuple]:
     """Record the held-back shop-days of the run (replacing an earlier attempt's); fail when
     so many are held back that the job, not the data, must be wrong."""
-    path = settings.table_path("quality", HELD_BACK_TABLE)
-    ensure_table(spark, path, HELD_BACK, [])
+    path = HELD_BACK.path(settings)
+    HELD_BACK.ensure(spark, settings)
     rows = []
     if held:
         union = held[0]
@@ -95,7 +94,7 @@ def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], r
             union = union.unionByName(frame)
         union = union.groupBy("stat_date", "shop_id").agg(F.array_join(F.collect_set("reason"), "; ").alias("reason"))
         count = union.count()
-        staged = spark.read.format("delta").load(staging_path(settings, "shop_metrics_daily", run_id))
+        staged = spark.read.format("delta").load(staging_path(settings, SHOP_METRICS_DAILY.name, run_id))
         shop_days = staged.select("stat_date", "shop_id").distinct().count()
         allowed = max(MIN_HELD_BACK_SHOP_DAYS, int(settings.max_held_back_share * shop_days))
         if count > allowed:
@@ -106,15 +105,15 @@ def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], r
                 f"whole input, not of a few shops.\n{what_to_do}"
             )
         rows = sorted(tuple(r) for r in union.collect())
-    now = datetime.now(timezone.utc)
-    frame = spark.createDataFrame([(run_id, day, shop, reason, now) for day, shop, reason in rows], HELD_BACK)
+    now = datetime.now(UTC)
+    frame = spark.createDataFrame([(run_id, day, shop, reason, now) for day, shop, reason in rows], HELD_BACK_SCHEMA)
     replace_where(frame, path, f"run_id = '{run_id}'", [], run_id)
     return rows
 
 
 def held_back_keys(spark: SparkSession, settings: Settings, run_id: str) -> list[tuple]:
     """(stat_date, shop_id) the gold gate held back for `run_id` (a small list)."""
-    path = settings.table_path("quality", HELD_BACK_TABLE)
+    path = HELD_BACK.path(settings)
     if not table_exists(spark, path):
         return []
     rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("stat_date", "shop_id").collect()
@@ -142,7 +141,7 @@ def _shop_views(spark: SparkSession, settings: Settings, plan: RunPlan, rows: Da
 
 def _published_volume(spark: SparkSession, settings: Settings, dates) -> DataFrame:
     """Published consult_sessions rows of the week before the first date to the last."""
-    path = settings.table_path("gold", "shop_metrics_daily")
+    path = SHOP_METRICS_DAILY.path(settings)
     if not table_exists(spark, path):
         return spark.createDataFrame([], "stat_date date, shop_id string, metric string, segment string, value double")
     first = dates[0] - timedelta(days=gold_views.TRAILING_DAYS)

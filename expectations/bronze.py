@@ -1,4 +1,5 @@
-"""Expectations every bronze table owes its landing contract (schemas/raw.py, SPEC §2).
+"""Expectations for every bronze table: what it owes its landing contract (schemas/raw.py,
+SPEC §2). One suite, parametrised by the raw table's declaration.
 
 Ingestion already quarantines records that break these rules, so on bronze they are a
 second line of defence: a failure means a bug or a hand-made write, and blocks the run.
@@ -10,10 +11,15 @@ from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
-from csmetrics.bronze import EVENT_DATE, bronze_schema
 from csmetrics.ingest.classify import version_key
 from csmetrics.quality.checks import CRITICAL, WARNING, Check
-from csmetrics.schemas.raw import RawTable
+from csmetrics.schemas.bronze import EVENT_DATE, bronze_schema
+from csmetrics.schemas.raw import RAW_TABLES, RawTable
+
+
+def expectations(table_name: str) -> list[Check]:
+    """The suite of bronze/<table_name>."""
+    return contract_checks(RAW_TABLES[table_name])
 
 
 def contract_checks(table: RawTable) -> list[Check]:
@@ -56,6 +62,6 @@ def _unique(columns: list[str]):
     return gxe.ExpectCompoundColumnsToBeUnique(column_list=columns)
 
 
-def keys(table: RawTable) -> list[str]:
-    """Columns that name a failing row in samples."""
-    return version_key(table)
+def keys(table_name: str) -> list[str]:
+    """Columns that name a failing row of bronze/<table_name> in samples."""
+    return version_key(RAW_TABLES[table_name])

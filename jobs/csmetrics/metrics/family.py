@@ -1,0 +1,57 @@
+"""What a metric family declares beside its transform: the bronze inputs it reads, how far
+around its dates it reads each of them, and how it computes from them.
+
+The compute job loops over the plan's families (csmetrics.metrics.families.FAMILIES): it
+reads each declared input pruned to its range and calls the family's `compute`. A family's
+metrics are those of the registry under its name; their windows live there only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, time
+from typing import Protocol
+
+from pyspark.sql import DataFrame
+
+# Local dates reach one day either side of UTC dates (offsets -12 h .. +14 h): every input
+# read for local dates D is read over UTC event dates [D - 1, D + 1] at least.
+TIMEZONE_MARGIN_DAYS = 1
+
+
+@dataclass(frozen=True)
+class Read:
+    """A bronze input read over UTC event dates [first date - before, last date + after]."""
+
+    table: str
+    before: int = TIMEZONE_MARGIN_DAYS
+    after: int = TIMEZONE_MARGIN_DAYS
+
+
+class Inputs(Protocol):
+    """What a family's `compute` receives: its declared inputs, read for its dates."""
+
+    shops: DataFrame
+    business_start: time
+    business_end: time
+
+    def read(self, table: str) -> DataFrame: ...
+
+    def reuse(self, frame: DataFrame) -> DataFrame: ...
+
+    def paid(self) -> DataFrame: ...
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    reads: tuple[Read, ...]
+    compute: Callable[[Inputs, list[date]], DataFrame]
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(r.table for r in self.reads)
+
+    def read_of(self, table: str) -> Read:
+        return next(r for r in self.reads if r.table == table)

@@ -1,0 +1,124 @@
+"""The table catalog: every Delta table the pipeline writes, declared once.
+
+A `Table` knows its layer, schema, partitioning, keys and properties; its path, its creation
+and its registration in the Spark catalog (SPEC §5, when CSMETRICS_CATALOG_SCHEMA names one)
+go through it. Staging tables, one per run and gold table, are cleaned up here too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from csmetrics.config import Settings
+from csmetrics.schemas import gold as schemas
+from csmetrics.schemas.bronze import EVENT_DATE, bronze_schema
+from csmetrics.schemas.raw import RAW_TABLES
+
+CHANGE_DATA_FEED = {"delta.enableChangeDataFeed": "true"}
+# Staging tables older than this are removed when a later run stages its own.
+STAGING_KEEP_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    layer: str
+    schema: T.StructType
+    partition_by: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def path(self, settings: Settings) -> str:
+        return settings.table_path(self.layer, self.name)
+
+    def exists(self, spark: SparkSession, settings: Settings) -> bool:
+        return DeltaTable.isDeltaTable(spark, self.path(settings))
+
+    def ensure(self, spark: SparkSession, settings: Settings) -> DeltaTable:
+        """The table, created with its schema, partitioning and properties if it does not
+        exist yet, and registered in the configured catalog schema."""
+        builder = DeltaTable.createIfNotExists(spark).location(self.path(settings)).addColumns(self.schema)
+        if self.partition_by:
+            builder = builder.partitionedBy(*self.partition_by)
+        for key, value in self.properties.items():
+            builder = builder.property(key, value)
+        table = builder.execute()
+        if settings.catalog_schema and self.layer == "gold":
+            register(spark, settings, self)
+        return table
+
+
+def register(spark: SparkSession, settings: Settings, table: Table) -> None:
+    """`<schema>.<table>` in the session's catalog, pointing at the table's path."""
+    schema = settings.catalog_schema
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{schema}`")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS `{schema}`.`{table.name}` USING DELTA LOCATION '{table.path(settings)}'")
+
+
+def _gold(name: str, schema: T.StructType, partition: str, keys: list[str], properties: dict | None = None) -> Table:
+    return Table(name, "gold", schema, (partition,), tuple(keys), properties or {})
+
+
+SHOP_METRICS_DAILY = _gold("shop_metrics_daily", schemas.SHOP_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "metric", "segment"])
+AGENT_METRICS_DAILY = _gold(
+    "agent_metrics_daily", schemas.AGENT_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "agent_id", "metric", "segment"]
+)
+# The tables the daily metric rows are published to (replaceWhere of the run's slice).
+METRIC_TABLES = (SHOP_METRICS_DAILY, AGENT_METRICS_DAILY)
+
+# Written by MERGE with Change Data Feed on, so a re-run that changes nothing leaves no change rows.
+DERIVED_TABLES = (
+    _gold("shop_metrics_weekly", schemas.SHOP_METRICS_WEEKLY, "week_start", ["week_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
+    _gold("governance_weekly", schemas.GOVERNANCE_WEEKLY, "week_start", ["week_start", "shop_id", "metric"], CHANGE_DATA_FEED),
+    _gold(
+        "peer_benchmarks_daily",
+        schemas.PEER_BENCHMARKS_DAILY,
+        "stat_date",
+        ["platform", "category", "tier", "stat_date", "metric", "segment"],
+        CHANGE_DATA_FEED,
+    ),
+    _gold("leaderboard_daily", schemas.LEADERBOARD_DAILY, "stat_date", ["platform", "category", "stat_date", "metric", "shop_id"], CHANGE_DATA_FEED),
+)
+
+INGEST_LOG = Table("_ingest_log", "bronze", schemas.INGEST_LOG)
+QUARANTINE = Table("records", "quarantine", schemas.QUARANTINE, ("table", "arrival_dt"))
+HELD_BACK = Table("held_back", "quality", schemas.HELD_BACK)
+VALIDATION_RESULTS = Table("validation_results", "quality", schemas.VALIDATION_RESULTS)
+BACKFILL_CHUNKS = Table("backfill_chunks", "quality", schemas.BACKFILL_CHUNKS)
+
+BY_NAME: dict[str, Table] = {t.name: t for t in (*METRIC_TABLES, *DERIVED_TABLES)}
+
+
+def bronze(name: str) -> Table:
+    """The bronze table of a raw table of the contract, partitioned by UTC event date (events)."""
+    raw = RAW_TABLES[name]
+    return Table(name, "bronze", bronze_schema(raw), (EVENT_DATE,) if raw.event_time else (), (raw.primary_key,))
+
+
+def staging_path(settings: Settings, table: str, run_id: str) -> str:
+    """Where a run stages its rows of the gold table `table` between compute and publish."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)
+    return settings.table_path("staging", f"{table}/{safe}")
+
+
+def drop_stale_staging(spark: SparkSession, settings: Settings, keep_days: int = STAGING_KEEP_DAYS) -> int:
+    """Remove staging tables last written more than `keep_days` ago (runs long published or
+    abandoned); return how many. Through Hadoop's FileSystem: the warehouse may be remote."""
+    jvm = spark.sparkContext._jvm
+    root = jvm.org.apache.hadoop.fs.Path(settings.table_path("staging", ""))
+    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(root):
+        return 0
+    oldest = (time.time() - keep_days * 86400) * 1000
+    dropped = 0
+    for table_dir in fs.listStatus(root):
+        for run_dir in fs.listStatus(table_dir.getPath()):
+            if run_dir.getModificationTime() < oldest:
+                fs.delete(run_dir.getPath(), True)
+                dropped += 1
+    return dropped
