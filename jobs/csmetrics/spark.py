@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
@@ -37,8 +38,38 @@ def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+def _jar_manifest() -> Path:
+    """Where the resolved Delta jars of this environment are listed (one path a line)."""
+    from importlib.metadata import version
+
+    import pyspark
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "csmetrics"
+    return cache / f"delta-{version('delta-spark')}-spark-{pyspark.__version__}.jars"
+
+
+def cached_delta_jars() -> list[str] | None:
+    """The Delta jars (and their dependencies) resolved by an earlier start, if all still exist."""
+    manifest = _jar_manifest()
+    if not manifest.exists():
+        return None
+    jars = manifest.read_text().split()
+    return jars if jars and all(Path(jar.removeprefix("file://")).exists() for jar in jars) else None
+
+
+def _remember_delta_jars(spark: SparkSession) -> None:
+    jars = [jar for jar in spark.sparkContext.getConf().get("spark.jars", "").split(",") if jar]
+    if jars:
+        manifest = _jar_manifest()
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text("\n".join(jars) + "\n")
+
+
 def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> SparkSession:
-    """Return the process's SparkSession, creating it with the project's settings."""
+    """Return the process's SparkSession, creating it with the project's settings.
+
+    The Delta jars are resolved from Maven once (Ivy prints its report then) and listed in a
+    manifest; later starts load the same jars directly: no resolution, no report, no network."""
     settings = settings or Settings.from_env()
     builder = SparkSession.builder
     for key, value in spark_settings(settings).items():
@@ -48,6 +79,12 @@ def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> 
         # Delta jars (--packages).
         spark = builder.getOrCreate()
     else:
-        spark = configure_spark_with_delta_pip(builder.appName(app_name).master(settings.spark_master)).getOrCreate()
+        builder = builder.appName(app_name).master(settings.spark_master)
+        jars = cached_delta_jars()
+        if jars:
+            spark = builder.config("spark.jars", ",".join(jars)).getOrCreate()
+        else:
+            spark = configure_spark_with_delta_pip(builder).getOrCreate()
+            _remember_delta_jars(spark)
     spark.sparkContext.setLogLevel("ERROR")
     return spark
