@@ -93,40 +93,51 @@ def validate(
         # GX computes its metrics in several Spark jobs: read the source once.
         frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
         name = f"{table.replace('/', '.')}.{view}"
-        batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("batch")
-        suite = context.suites.add_or_update(
-            gx.ExpectationSuite(name=name, expectations=[c.expectation for c in view_checks])
-        )
-        definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
         index_columns = keys if view == ROWS else VIEW_KEYS[view]
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=name,
-                validation_definitions=[definition],
-                result_format={"result_format": "SUMMARY", "unexpected_index_column_names": index_columns},
-            )
-        )
         try:
-            outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=run_id))
+            # Pass or fail first: the least work GX can do (no counts, no samples). Only the
+            # checks that failed run again with counts and sample keys, and Data Docs show both.
+            outcome = _run_checkpoint(context, source, name, frame, view_checks, {"result_format": "BOOLEAN_ONLY"}, run_id)
+            failed = [c for c in view_checks if not outcome[id(c)].success]
+            if failed:
+                summary_format = {"result_format": "SUMMARY", "unexpected_index_column_names": index_columns}
+                outcome |= _run_checkpoint(context, source, f"{name}.failed", frame, failed, summary_format, run_id)
         finally:
             frame.unpersist()
-        for validation in outcome.run_results.values():
-            # GX orders results its own way; the suite gave each expectation an id.
-            by_id = {c.expectation.id: c for c in view_checks}
-            for result in validation.results:
-                check = by_id[result.expectation_config.id]
-                details = result.result or {}
-                results.append(
-                    CheckResult(
-                        table,
-                        check,
-                        bool(result.success),
-                        details.get("unexpected_count"),
-                        details.get("observed_value"),
-                        details.get("partial_unexpected_index_list") or details.get("partial_unexpected_list") or [],
-                    )
+        for check in view_checks:
+            result = outcome[id(check)]
+            details = result.result or {}
+            results.append(
+                CheckResult(
+                    table,
+                    check,
+                    bool(result.success),
+                    details.get("unexpected_count"),
+                    details.get("observed_value"),
+                    details.get("partial_unexpected_index_list") or details.get("partial_unexpected_list") or [],
                 )
+            )
     return results
+
+
+def _run_checkpoint(context, source, name: str, frame: DataFrame, checks: list[Check], result_format: dict, run_id: str) -> dict:
+    """Run `checks` on `frame` as the checkpoint `name`; GX's result of each, keyed by id(check)."""
+    batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("batch")
+    # Each suite gets its own copies (a suite gives its expectations their ids).
+    copies = [check.expectation.copy(deep=True, update={"id": None}) for check in checks]
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=copies))
+    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(name=name, validation_definitions=[definition], result_format=result_format)
+    )
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx.RunIdentifier(run_name=run_id))
+    # GX orders results its own way; the suite gave each copy an id.
+    check_of = {copy.id: check for copy, check in zip(copies, checks)}
+    return {
+        id(check_of[result.expectation_config.id]): result
+        for validation in outcome.run_results.values()
+        for result in validation.results
+    }
 
 
 def record_results(spark: SparkSession, settings: Settings, run_id: str, results: list[CheckResult]) -> None:
