@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
-from csmetrics.delta_io import replace_where, sql_literal, table_exists
+from csmetrics.delta_io import replace_where, sql_in, sql_literal, table_exists
 from csmetrics.plan import RunPlan
 from csmetrics.quality.gold_gate import held_back_keys
 from csmetrics.tables import BY_NAME, METRIC_TABLES, SHOP_METRICS_DAILY, staging_path
@@ -33,21 +33,34 @@ def final_slices(spark: SparkSession, settings: Settings, start: date, end: date
     return sorted((row["stat_date"], row["metric"]) for row in rows)
 
 
+def slices_predicate(slices: list[tuple[date, str]]) -> str:
+    """SQL matching the rows of the (stat_date, metric) `slices`."""
+    by_date: dict[date, list[str]] = {}
+    for day, metric in slices:
+        by_date.setdefault(day, []).append(metric)
+    return " OR ".join(f"(stat_date = '{day}' AND {sql_in('metric', metrics)})" for day, metrics in sorted(by_date.items()))
+
+
 def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, int]:
     """Replace, per gold table and in one Delta commit each, exactly the (date, metric) slice
     the run owns, except the shop-days the gold gate held back: their rows stay as they were."""
     written = {}
     held = held_back_keys(spark, settings, run_id)
     predicate = plan.replace_predicate()
+    if not plan.restate:
+        # SPEC §5: a run never rewrites a row already final unless asked to restate. A re-run
+        # of an earlier date would otherwise write its later dates back as provisional.
+        owned = {(day, metric) for day, metrics in plan.metrics_by_date().items() for metric in metrics}
+        final = [s for s in final_slices(spark, settings, plan.dates[0], plan.dates[-1]) if s in owned]
+        if final:
+            predicate = f"({predicate}) AND NOT ({slices_predicate(final)})"
     if held:
         kept = " OR ".join(f"(stat_date = '{day}' AND shop_id = {sql_literal(shop)})" for day, shop in held)
         predicate = f"({predicate}) AND NOT ({kept})"
     for table in METRIC_TABLES:
         path = table.path(settings)
         table.ensure(spark, settings)
-        rows = spark.read.format("delta").load(staging_path(settings, table.name, run_id))
-        if held:
-            rows = rows.join(F.broadcast(spark.createDataFrame(held, "stat_date date, shop_id string")), ["stat_date", "shop_id"], "left_anti")
+        rows = spark.read.format("delta").load(staging_path(settings, table.name, run_id)).where(F.expr(predicate))
         replace_where(rows.select(*table.schema.fieldNames()), path, predicate, list(table.partition_by), run_id)
         written[table.name] = spark.read.format("delta").load(path).where(predicate).count()
     return written

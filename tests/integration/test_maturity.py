@@ -108,6 +108,23 @@ def test_rerunning_a_date_changes_nothing(spark, runs):
         assert {t: gold(spark, settings, t) for t in TABLES} == runs["daily_gold"]
 
 
+def test_rerunning_an_earlier_date_leaves_final_rows_final(spark, runs):
+    # The run for R2 - 1 owns dates that the run for R2 has since made final (window 1 on
+    # R2 - 1, window 3 on R2 - 3 ...): a re-run must neither demote nor rewrite them.
+    earlier = R2 - timedelta(days=1)
+    with runs["daily"] as settings:
+        run_daily(earlier, f"daily__{earlier}__again", progress=quiet)
+        after = {t: gold(spark, settings, t) for t in TABLES}
+        # Its provisional dates now hold what had landed by its own cutoff: the run for R2
+        # puts back what the other tests expect.
+        run_daily(R2, f"daily__{R2}__restored", progress=quiet)
+        assert {t: gold(spark, settings, t) for t in TABLES} == runs["daily_gold"]
+    for table in TABLES:
+        final_before = {k: v for k, v in runs["daily_gold"][table].items() if is_final(v)}
+        assert final_before, table
+        assert {k: after[table][k] for k in final_before} == final_before, table
+
+
 def test_late_record_changes_nothing_until_restated(spark, runs):
     daily = runs["daily"]
     with daily as settings:
