@@ -9,6 +9,8 @@ empty); an unchanged snapshot writes no row by design and is not checked for vol
 
 from __future__ import annotations
 
+import zoneinfo
+
 import great_expectations.expectations as gxe
 
 from csmetrics.ingest.classify import version_key
@@ -18,8 +20,13 @@ from csmetrics.schemas.raw import RAW_TABLES, RawTable
 
 
 def expectations(table_name: str) -> list[Check]:
-    """The suite of bronze/<table_name>."""
-    return contract_checks(RAW_TABLES[table_name])
+    """The suite of bronze/<table_name>: its contract's rules; for shops also a timezone
+    Python and Spark know, since every local date is computed in it."""
+    checks = contract_checks(RAW_TABLES[table_name])
+    if table_name == "shops":
+        zones = sorted(zoneinfo.available_timezones())
+        checks.append(Check(gxe.ExpectColumnValuesToBeInSet(column="timezone", value_set=zones), CRITICAL))
+    return checks
 
 
 def contract_checks(table: RawTable) -> list[Check]:

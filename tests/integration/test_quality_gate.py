@@ -156,6 +156,23 @@ def test_an_unchanged_snapshot_is_not_a_warning(spark, settings):
     assert results and [r.describe() for r in results if not r.success] == []
 
 
+def test_a_shop_timezone_must_be_a_known_zone(spark, settings):
+    from csmetrics.schemas.bronze import bronze_schema
+    from csmetrics.schemas.raw import SHOPS
+
+    def shop(shop_id, zone):
+        return (shop_id, "n", "taobao", "food", "gold", zone, D, D, datetime(2026, 3, 2), "hash", "run")
+
+    # DST zones of both hemispheres, a half-hour offset, legacy link names, UTC+14: legitimate.
+    legitimate = ["Asia/Shanghai", "America/Los_Angeles", "Europe/Berlin", "Pacific/Auckland", "Asia/Kolkata",
+                  "US/Pacific", "Etc/GMT-14", "Pacific/Kiritimati", "UTC"]
+    frame = spark.createDataFrame([shop(f"s{i}", z) for i, z in enumerate(legitimate)] + [shop("bad", "Mars/Olympus")], bronze_schema(SHOPS))
+    results = run_suite(settings, "bronze_shops", {ROWS: frame})
+    assert failed(results) == [(ROWS, "expect_column_values_to_be_in_set")]
+    (sample,) = [r.sample for r in results if not r.success]
+    assert [(row["shop_id"], row["timezone"]) for row in sample] == [("bad", "Mars/Olympus")]
+
+
 def test_empty_batch_is_only_a_warning(spark, settings):
     from csmetrics.schemas.bronze import bronze_schema
     from csmetrics.schemas.raw import COMPLAINTS
