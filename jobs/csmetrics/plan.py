@@ -70,12 +70,15 @@ class RunPlan:
 
     def replace_predicate(self) -> str:
         """The exact slice of a gold table this run owns: (stat_date, metric) pairs."""
-        return " OR ".join(
-            f"(stat_date = '{day}' AND {sql_in('metric', metrics)})" for day, metrics in self.metrics_by_date().items()
-        )
+        return slices_predicate(self.metrics_by_date())
 
     @property
     def cutoff(self) -> datetime | None:
         """Data a run sees: the files that had landed by `cutoff(R)` (docs/maturity.md). A
         restatement sees everything that has landed."""
         return None if self.restate else cutoff(self.run_date)
+
+
+def slices_predicate(metrics_by_date: dict[date, list[str]]) -> str:
+    """SQL matching the rows of these (stat_date, metric) slices."""
+    return " OR ".join(f"(stat_date = '{day}' AND {sql_in('metric', metrics)})" for day, metrics in sorted(metrics_by_date.items()))

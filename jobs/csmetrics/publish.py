@@ -8,8 +8,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
-from csmetrics.delta_io import replace_where, sql_in, sql_literal, table_exists
-from csmetrics.plan import RunPlan
+from csmetrics.delta_io import replace_where, sql_literal, table_exists
+from csmetrics.plan import RunPlan, slices_predicate
 from csmetrics.quality.gold_gate import held_back_keys
 from csmetrics.tables import BY_NAME, METRIC_TABLES, SHOP_METRICS_DAILY, staging_path
 
@@ -33,14 +33,6 @@ def final_slices(spark: SparkSession, settings: Settings, start: date, end: date
     return sorted((row["stat_date"], row["metric"]) for row in rows)
 
 
-def slices_predicate(slices: list[tuple[date, str]]) -> str:
-    """SQL matching the rows of the (stat_date, metric) `slices`."""
-    by_date: dict[date, list[str]] = {}
-    for day, metric in slices:
-        by_date.setdefault(day, []).append(metric)
-    return " OR ".join(f"(stat_date = '{day}' AND {sql_in('metric', metrics)})" for day, metrics in sorted(by_date.items()))
-
-
 def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, int]:
     """Replace, per gold table and in one Delta commit each, exactly the (date, metric) slice
     the run owns, except the shop-days the gold gate held back: their rows stay as they were."""
@@ -50,8 +42,11 @@ def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str)
     if not plan.restate:
         # SPEC §5: a run never rewrites a row already final unless asked to restate. A re-run
         # of an earlier date would otherwise write its later dates back as provisional.
-        owned = {(day, metric) for day, metrics in plan.metrics_by_date().items() for metric in metrics}
-        final = [s for s in final_slices(spark, settings, plan.dates[0], plan.dates[-1]) if s in owned]
+        owned = plan.metrics_by_date()
+        final: dict[date, list[str]] = {}
+        for day, metric in final_slices(spark, settings, plan.dates[0], plan.dates[-1]):
+            if metric in owned.get(day, ()):
+                final.setdefault(day, []).append(metric)
         if final:
             predicate = f"({predicate}) AND NOT ({slices_predicate(final)})"
     if held:
