@@ -6,7 +6,8 @@ import argparse
 import sys
 from datetime import date
 
-from csmetrics.config import Settings, environment_help
+from csmetrics import preflight
+from csmetrics.config import Settings, SettingsError, environment_help
 
 ENVIRONMENT_HELP = "\n" + environment_help()
 
@@ -105,22 +106,25 @@ def _run(args: argparse.Namespace) -> None:
         print(report.summary())
         print(f"landing zone: {out}")
     elif args.command == "run":
+        run_id = args.run_id or f"cli__{args.date}"
+        preflight.check_run_settings(run_id)
         from csmetrics.pipeline import run_daily
 
-        run_daily(args.date, args.run_id or f"cli__{args.date}", args.restate, progress)
+        run_daily(args.date, run_id, args.restate, progress)
     elif args.command == "restate":
+        run_id = args.run_id or f"cli_restate__{args.start}_{args.end}"
+        preflight.check_range(args.start, args.end)
+        preflight.check_run_settings(run_id)
         from csmetrics.pipeline import restate_range
 
-        if args.end < args.start:
-            raise SystemExit("csmetrics restate: --end must not be before --start")
-        restate_range(args.start, args.end, args.run_id or f"cli_restate__{args.start}_{args.end}", progress)
+        restate_range(args.start, args.end, run_id, progress)
     elif args.command == "backfill":
+        preflight.check_range(args.start, args.end)
+        if args.chunk_days < 1:
+            raise SettingsError(f"--chunk-days {args.chunk_days}: a chunk holds at least 1 day")
+        preflight.check_run_settings()
         from csmetrics.pipeline import backfill
 
-        if args.end < args.start:
-            raise SystemExit("csmetrics backfill: --end must not be before --start")
-        if args.chunk_days < 1:
-            raise SystemExit("csmetrics backfill: --chunk-days must be at least 1")
         backfill(args.start, args.end, args.restate, args.chunk_days, progress)
     elif args.command == "show":
         from csmetrics import show

@@ -19,12 +19,18 @@ def _text(value) -> str:
     return value.isoformat() if isinstance(value, time) else str(value)
 
 
+class SettingsError(ValueError):
+    """A setting or argument that cannot work: reported in one line before any Spark starts."""
+
+
 def _parse_pairs(text: str) -> dict[str, str]:
     """`key=value` pairs separated by `;` or newlines (CSMETRICS_SPARK_CONF)."""
     pairs = {}
     for item in text.replace("\n", ";").split(";"):
         if item.strip():
-            key, _, value = item.partition("=")
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{item.strip()!r} is not of the form key=value")
             pairs[key.strip()] = value.strip()
     return pairs
 
@@ -76,7 +82,10 @@ class Settings:
             if text is None:
                 text = "" if f.metadata["parse"] and f.default is MISSING else _text(f.default)
             parse = f.metadata["parse"] or type(f.default)
-            values[f.name] = parse(text)
+            try:
+                values[f.name] = parse(text)
+            except ValueError as error:
+                raise SettingsError(f"{f.metadata['env']}={text!r} cannot be used: {error} (expected: {f.metadata['help']})") from None
         return cls(**values)
 
     @property

@@ -33,10 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_step(*argv: str):
     """Run the step named by command-line style arguments; return what the step returns."""
-    from csmetrics import pipeline
+    from csmetrics import pipeline, preflight
 
     args = build_parser().parse_args(list(argv))
     restate = str(args.restate).lower() == "true"
+    if args.start and args.end:
+        preflight.check_range(args.start, args.end)
+    preflight.check_run_settings(args.run_id)
     steps = {
         "ingest": lambda: pipeline.ingest_step(args.date, args.run_id),
         "validate_bronze": lambda: pipeline.validate_bronze_step(args.run_id),
