@@ -54,6 +54,12 @@ INGEST_LOG = T.StructType(
         T.StructField("landed_at", T.TimestampType(), False),
         T.StructField("run_id", T.StringType(), False),
         T.StructField("ingested_at", T.TimestampType(), False),
+        # The file's accounting: records in its footer = bronze + quarantined + duplicates
+        # (null for a file that could not be read).
+        T.StructField("landed_records", T.LongType(), True),
+        T.StructField("bronze_records", T.LongType(), True),
+        T.StructField("quarantined_records", T.LongType(), True),
+        T.StructField("duplicate_records", T.LongType(), True),
     ]
 )
 

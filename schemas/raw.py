@@ -27,6 +27,8 @@ class RawTable:
     ordered_pairs: tuple[tuple[str, str], ...] = ()
     # column -> (min, max), inclusive; None for an open end.
     ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # Columns holding an IANA timezone name that Spark must be able to apply.
+    timezone_columns: tuple[str, ...] = ()
     is_snapshot: bool = False
 
     @property
@@ -36,6 +38,10 @@ class RawTable:
     @property
     def required_columns(self) -> list[str]:
         return [f.name for f in self.schema.fields if not f.nullable]
+
+    @property
+    def string_columns(self) -> list[str]:
+        return [f.name for f in self.schema.fields if isinstance(f.dataType, T.StringType)]
 
     @property
     def columns(self) -> list[str]:
@@ -59,6 +65,7 @@ SHOPS = RawTable(
     ),
     primary_key="shop_id",
     event_time=None,
+    timezone_columns=("timezone",),
     enums={"platform": ("douyin", "taobao", "tmall")},
     is_snapshot=True,
 )

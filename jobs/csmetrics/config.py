@@ -35,6 +35,15 @@ def _parse_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
+def _choice(*allowed: str):
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
 def setting(default, env: str, help: str, parse=None, shown: str | None = None):
     """A field of `Settings`: its environment variable (CSMETRICS_<env>), the help line that
     `csmetrics --help` and README show, and how its text is parsed (the default's type)."""
@@ -58,7 +67,17 @@ class Settings:
     driver_memory: str = setting("4g", "DRIVER_MEMORY", "spark.driver.memory")
     business_start: time = setting(time(8, 0, 0), "BUSINESS_START", "start of business hours, local time", time.fromisoformat)
     business_end: time = setting(time(23, 0, 0), "BUSINESS_END", "end of business hours, local time", time.fromisoformat)
-    max_invalid_share: float = setting(0.01, "MAX_INVALID_SHARE", "share of a table's records that may be invalid in one run before it fails")
+    max_invalid_share: float = setting(
+        0.01, "MAX_INVALID_SHARE", "share of an event table's records that may be invalid in one run before it fails (snapshot tables are judged per record)"
+    )
+    unreadable_files: str = setting(
+        "fail", "UNREADABLE_FILES", "fail: a landed file that cannot be read stops the run; quarantine: record it and publish without it",
+        _choice("fail", "quarantine"),
+    )
+    on_empty_day: str = setting(
+        "fail", "ON_EMPTY_DAY", "fail: a run whose date has no sessions or messages file landed stops (an upstream outage); warn: publish the empty day",
+        _choice("fail", "warn"),
+    )
     volume_anomaly_factor: float = setting(
         3.0, "VOLUME_ANOMALY_FACTOR", "warn when consult_sessions leaves [median / f, median x f] of its trailing 7 days, per shop and platform"
     )

@@ -13,7 +13,7 @@ from csmetrics import backfill as backfills
 from csmetrics.compute import stage
 from csmetrics.config import Settings
 from csmetrics.derived.publish import derive
-from csmetrics.ingest.run import ingest
+from csmetrics.ingest.run import check_day_landed, ingest
 from csmetrics.plan import RunPlan
 from csmetrics.publish import final_slices, publish
 from csmetrics.quality.bronze_gate import validate_bronze
@@ -30,7 +30,9 @@ def plan_for(run_date: date, restate: bool = False) -> RunPlan:
 def ingest_step(run_date: date, run_id: str, progress=print) -> str:
     """Ingest the files that had landed by the run's cutoff and no run ingested yet."""
     settings = Settings.from_env()
-    report = ingest(get_spark(settings), settings, run_id, cutoff(run_date), progress)
+    spark = get_spark(settings)
+    check_day_landed(spark, settings, run_date, cutoff(run_date), progress)
+    report = ingest(spark, settings, run_id, cutoff(run_date), progress)
     summary = report.summary() or f"no new landed files (cutoff {cutoff(run_date):%Y-%m-%d %H:%M} UTC)"
     progress(summary)
     return summary

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import time
 
-from pyspark.sql import Column
+from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
+
+
+def known_zones(spark: SparkSession) -> list[str]:
+    """IANA timezone names that both Python's zoneinfo and Spark's JVM know: the names a
+    shop's timezone may hold. (Spark also accepts offsets such as `+08:00`; SPEC asks for
+    IANA names, which follow a region's DST rules.)"""
+    jvm_zones = set(spark._jvm.java.time.ZoneId.getAvailableZoneIds())
+    return sorted(zone for zone in zoneinfo.available_timezones() if zone in jvm_zones)
 
 
 def local_date(utc: Column, timezone: Column) -> Column:

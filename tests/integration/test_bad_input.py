@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from csmetrics.ingest.run import ingest
+from csmetrics.ingest.run import InvalidInputError, ingest
 from csmetrics.quality.bronze_gate import validate_bronze
+from csmetrics.tables import INGEST_LOG
 from tests.integration.landing_files import write_landing
 
 UTC = UTC
@@ -62,6 +63,16 @@ def empty_partition(landing):
     write_landing(landing, "complaints", DT, [])
 
 
+def invalid_utf8(landing):
+    """A buyer id whose bytes are not UTF-8 (Parquet strings are bytes; writers can get this wrong)."""
+    row = rating()
+    table = pa.table({k: [v] for k, v in row.items() if k not in ("buyer_id", "tags")} | {
+        "buyer_id": pa.array([b"b\xff\xfe1"], pa.binary()).view(pa.string()), "tags": pa.array([None], pa.list_(pa.string())),
+    })
+    write_landing(landing, "ratings", DT, [rating("r0")])
+    pq.write_table(table, Path(landing) / "ratings" / f"dt={DT}" / "bytes.parquet")
+
+
 CASES = {
     "corrupt parquet file": ("complaints", corrupt_file, ["unreadable_file"]),
     "missing column": ("complaints", missing_column, ["missing_column:kind; null_required:kind"]),
@@ -83,6 +94,11 @@ CASES = {
     "a shop not in shops": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating("r8", shop="nowhere")]),
                             ["unknown_shop"]),
     "empty arrival partition": ("complaints", empty_partition, []),
+    "invalid UTF-8": ("ratings", invalid_utf8, ["invalid_utf8:buyer_id"]),
+    # One bad snapshot row holds back its own shop only, whatever its share (here 1 of 2).
+    "a shop with an unknown timezone": ("shops", lambda landing: write_landing(landing, "shops", DT, [
+        dict(shop_id="s2", shop_name="Two", platform="tmall", category="food", tier="L1", timezone="Mars/Olympus",
+             opened_date=date(2025, 1, 1))], name="mars"), ["unknown_timezone:timezone"]),
 }
 
 
@@ -105,21 +121,60 @@ def test_bad_input_is_quarantined_with_its_reason_and_nothing_is_lost(spark, set
     ])
     land(settings.landing)
     # Files written here land now: ingest everything landed, whatever the cutoff.
-    report = ingest(spark, replace(settings, max_invalid_share=1.0), RUN, landed_by=None).tables[table]
+    lenient = replace(settings, unreadable_files="quarantine") if table == "shops" else replace(
+        settings, max_invalid_share=1.0, unreadable_files="quarantine")
+    report = ingest(spark, lenient, RUN, landed_by=None).tables[table]
 
     quarantine = spark.read.format("delta").load(settings.table_path("quarantine", "records")).where(F.col("table") == table)
     reasons = sorted(r.reason.split(": ", 1)[0] if r.reason.startswith("unreadable") else r.reason
                      for r in quarantine.collect())
     assert reasons == expected_reasons
 
+    # Quarantined rows stay readable text, whatever bytes they came with.
+    assert all(r.raw_record is None or "\ufffd" in r.raw_record or r.raw_record.isprintable() for r in quarantine.collect())
+
     bronze_path = settings.table_path("bronze", table)
     bronze = spark.read.format("delta").load(bronze_path).count() if Path(bronze_path).exists() else 0
     records_quarantined = quarantine.where(~F.col("reason").startswith("unreadable_file")).count()
     assert landed_records(settings.landing, table) == report.landed == bronze + records_quarantined + report.duplicates
+    # The ingest log keeps the same accounting per file, "landed" from each file's footer.
+    files = spark.read.format("delta").load(INGEST_LOG.path(settings)).where((F.col("table") == table) & F.col("landed_records").isNotNull())
+    assert [(f.landed_records - f.bronze_records - f.quarantined_records - f.duplicate_records) for f in files.collect()] == [0] * files.count()
+    assert sum(f.landed_records for f in files.collect()) == report.landed
 
 
-    if case in ("empty arrival partition", "duplicate keys with the same updated_at"):
+    if case in ("empty arrival partition", "duplicate keys with the same updated_at", "a shop with an unknown timezone"):
         # What reached bronze passes the bronze gate; an empty batch is only a warning.
         results = [r for r in validate_bronze(spark, settings, RUN) if r.table == f"bronze/{table}"]
         warnings = [r.name for r in results if not r.success]
         assert warnings == (["expect_table_row_count_to_be_between"] if case == "empty arrival partition" else [])
+
+
+def test_an_unreadable_file_stops_the_run_naming_the_file_and_its_error(spark, settings):
+    write_landing(settings.landing, "shops", DT, [
+        dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1)),
+    ])
+    corrupt_file(settings.landing)
+    with pytest.raises(InvalidInputError) as stopped:
+        ingest(spark, settings, RUN, landed_by=None)
+    message = str(stopped.value)
+    assert len(message.splitlines()) == 1
+    assert "broken.parquet: java.lang.RuntimeException:" in message and "is not a Parquet file" in message
+    assert "CSMETRICS_UNREADABLE_FILES=quarantine" in message
+    # Nothing reached bronze, the file is on record, and the next run reads it again.
+    assert not Path(settings.table_path("bronze", "complaints")).exists()
+    quarantined = spark.read.format("delta").load(settings.table_path("quarantine", "records")).collect()
+    assert [r.reason.split(":")[0] for r in quarantined] == ["unreadable_file"]
+    assert spark.read.format("delta").load(INGEST_LOG.path(settings)).count() == 0
+
+
+def test_the_events_of_a_shop_with_an_invalid_snapshot_row_wait_in_bronze(spark, settings):
+    write_landing(settings.landing, "shops", DT, [
+        dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1)),
+        dict(shop_id="s2", shop_name="Two", platform="amazon", category="food", tier="L1", timezone="Europe/Paris", opened_date=date(2025, 1, 1)),
+    ])
+    write_landing(settings.landing, "ratings", DT, [rating("r1"), rating("r2", shop="s2")])
+    report = ingest(spark, settings, RUN, landed_by=None)
+    assert (report.tables["shops"].quarantined, report.tables["ratings"].inserted) == (1, 2)
+    shops = spark.read.format("delta").load(settings.table_path("bronze", "shops"))
+    assert [r.shop_id for r in shops.collect()] == ["s1"]

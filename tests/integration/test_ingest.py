@@ -140,3 +140,37 @@ def test_a_file_name_with_spaces_is_read_quarantined_and_logged_once(spark, sett
     rows = quarantine(spark, settings).where("table = 'ratings'").collect()
     assert [r.source_file.rsplit("/", 1)[-1] for r in rows] == ["batch%207%20(retry).parquet"]
     assert "ratings" not in ingest(spark, settings, "r2", landed_by=CUTOFF_MARCH_2).tables
+
+
+def test_a_day_with_nothing_landed_fails_unless_told_to_warn(spark, settings, landing, monkeypatch):
+    from csmetrics.ingest.run import EmptyDayError
+    from csmetrics.pipeline import ingest_step
+
+    # An upstream outage: the shops snapshot landed, no sessions or messages did.
+    with pytest.raises(EmptyDayError) as stopped:
+        ingest_step(date(2026, 3, 2), "outage", progress=lambda message: None)
+    assert len(str(stopped.value).splitlines()) == 1
+    assert "no landing data for 2026-03-02" in str(stopped.value) and "CSMETRICS_ON_EMPTY_DAY=warn" in str(stopped.value)
+
+    monkeypatch.setenv("CSMETRICS_ON_EMPTY_DAY", "warn")
+    said = []
+    ingest_step(date(2026, 3, 2), "quiet-day", progress=said.append)
+    assert said[0].startswith("WARNING: no landing data for 2026-03-02")
+
+    # One messages file in dt = D + 1, landed by the cutoff, is a day with data.
+    monkeypatch.setenv("CSMETRICS_ON_EMPTY_DAY", "fail")
+    write_landing(landing, "messages", "2026-03-03", [], landed_at=at(9, 3))
+    ingest_step(date(2026, 3, 2), "with-data", progress=lambda message: None)
+
+
+def test_a_file_whose_records_were_not_all_classified_stops_the_run():
+    from collections import Counter
+
+    from csmetrics.ingest.run import AccountingError, TableReport, _check_classified_every_record
+
+    balanced = TableReport("orders", footer_records={"file:/a.parquet": 3}, by_file={"file:/a.parquet": Counter(insert=2, duplicate=1)})
+    _check_classified_every_record(balanced)
+    # A file rewritten in place between its footer and its data being read.
+    lost = TableReport("orders", footer_records={"file:/a.parquet": 3}, by_file={"file:/a.parquet": Counter(insert=2)})
+    with pytest.raises(AccountingError, match="file:/a.parquet declares 3 records, 2 were classified"):
+        _check_classified_every_record(lost)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -31,18 +33,19 @@ def with_row_hash(records: DataFrame, table: RawTable) -> DataFrame:
 
 
 def classify(
-    records: DataFrame, table: RawTable, known_shops: DataFrame | None, existing: DataFrame | None
+    records: DataFrame, table: RawTable, known_shops: DataFrame | None, existing: DataFrame | None, zones: Collection[str] = ()
 ) -> DataFrame:
     """Add `status` (insert / duplicate / quarantine) and `reason` to landed records.
 
     `known_shops` holds the shop ids a record may reference; `existing` holds the version
-    keys and `_row_hash` already in bronze for the batch's partitions.
+    keys and `_row_hash` already in bronze for the batch's partitions; `zones` the timezone
+    names a timezone column may hold.
 
     Events: the first landed version of a key wins; an exact re-send is a duplicate, a
     different one is quarantined. Snapshots: a row is a new version when its content differs
     from the key's previous version by landing time, so an unchanged snapshot adds nothing.
     """
-    checked = with_row_hash(with_event_date(with_invalid_reasons(records, table), table), table)
+    checked = with_row_hash(with_event_date(with_invalid_reasons(records, table, zones), table), table)
     if known_shops is not None:
         known = known_shops.select(F.col("shop_id").alias("_known_shop")).distinct()
         checked = checked.join(F.broadcast(known), F.col("shop_id") == F.col("_known_shop"), "left")

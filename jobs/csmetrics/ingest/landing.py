@@ -13,7 +13,7 @@ whose footer cannot be read at all is reported whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -92,8 +92,30 @@ def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datet
     return sorted(found, key=lambda f: (f.landed_at, f.uri))
 
 
-def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) -> tuple[DataFrame | None, list[UnreadableFile]]:
-    """All records of the files conformed to the contract, plus files that could not be read.
+# The tables whose absence means a day without customer service at all.
+CONVERSATION_TABLES = ("sessions", "messages")
+
+
+def has_landed_for_day(spark: SparkSession, landing: str, day: date, landed_by: datetime) -> bool:
+    """Whether any sessions or messages file of the local day `day` had landed by `landed_by`.
+
+    Records of local day D arrive on UTC days D - 1 to D + 1 (UTC+14 to UTC-12); a platform
+    with no outage lands files in arrival partitions D and D + 1."""
+    for table in CONVERSATION_TABLES:
+        for arrival_dt in (day, day + timedelta(days=1)):
+            for status in _fs_list(spark, f"{landing}/{table}/dt={arrival_dt.isoformat()}"):
+                landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
+                if not status.getPath().getName().startswith(("_", ".")) and landed_at <= landed_by:
+                    return True
+    return False
+
+
+def read_files(
+    spark: SparkSession, table: RawTable, files: list[LandedFile]
+) -> tuple[DataFrame | None, list[UnreadableFile], dict[str, int]]:
+    """All records of the files conformed to the contract, the files that could not be read,
+    and the record count each readable file's footer declares (by URI: the accounting's
+    "landed", counted without reading the data).
 
     Columns: the contract's, then `_arrival_dt`, `_landed_at`, `_source_file`, `_raw_record`
     and `_read_problems` (array of reasons found while conforming types).
@@ -103,13 +125,15 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
     groups: dict[tuple[date, str], list[str]] = {}
     schemas = {}
     unreadable = []
+    footer_rows = {}
     for landed in files:
         try:
-            footer = _footer_schema(spark, landed.path)
+            footer, footer_rows[landed.uri] = _footer(spark, landed.path)
             if footer not in schemas:
                 schemas[footer] = spark.read.parquet(landed.path).schema
         except Exception as error:  # noqa: BLE001 - any failure to read a footer quarantines the file
             unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, _first_line(error)))
+            footer_rows.pop(landed.uri, None)
             continue
         groups.setdefault((landed.arrival_dt, footer), []).append(landed.path)
 
@@ -124,22 +148,23 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
         )
         frames.append(_conform(raw, table, schemas[key]))
     if not frames:
-        return None, unreadable
+        return None, unreadable, footer_rows
     result = frames[0]
     for frame in frames[1:]:
         result = result.unionByName(frame)
-    return result, unreadable
+    return result, unreadable, footer_rows
 
 
-def _footer_schema(spark: SparkSession, uri: str) -> str:
-    """The Parquet schema in a file's footer, as text, read through Hadoop's FileSystem."""
+def _footer(spark: SparkSession, uri: str) -> tuple[str, int]:
+    """The Parquet schema in a file's footer, as text, and its record count, read through
+    Hadoop's FileSystem."""
     jvm = spark._jvm
     hadoop_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
         jvm.org.apache.hadoop.fs.Path(uri), spark._jsc.hadoopConfiguration()
     )
     reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(hadoop_file)
     try:
-        return reader.getFooter().getFileMetaData().getSchema().toString()
+        return reader.getFooter().getFileMetaData().getSchema().toString(), reader.getRecordCount()
     finally:
         reader.close()
 
@@ -167,11 +192,15 @@ def _conform(raw: DataFrame, table: RawTable, file_schema) -> DataFrame:
         "_arrival_dt",
         "_landed_at",
         "_source_file",
-        F.to_json(F.struct(*original)).alias("_raw_record"),
+        # Kept readable in quarantine even when the record holds invalid UTF-8.
+        F.make_valid_utf8(F.to_json(F.struct(*original))).alias("_raw_record"),
         F.filter(F.array(*problems, F.lit(None).cast("string")), lambda p: p.isNotNull()).alias("_read_problems"),
     )
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
+    """The error's own first line: for a JVM error its Java exception (`str()` of a
+    Py4JJavaError names only the py4j call, "An error occurred while calling o1686.parquet")."""
+    java = getattr(error, "java_exception", None)
+    text = (str(java.toString()) if java is not None else str(error)).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:300]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -15,7 +15,7 @@ from csmetrics.bronze import bronze_path
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
-from csmetrics.ingest.landing import LandedFile, UnreadableFile, landed_files, read_files
+from csmetrics.ingest.landing import LandedFile, UnreadableFile, has_landed_for_day, landed_files, read_files
 from csmetrics.metrics.families import recompute_horizon_days
 from csmetrics.schedule import DAY_COMPLETE_AFTER
 from csmetrics.schemas.bronze import EVENT_DATE
@@ -24,12 +24,36 @@ from csmetrics.schemas.gold import QUARANTINE as QUARANTINE_SCHEMA
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
 from csmetrics.tables import INGEST_LOG, bronze
 from csmetrics.tables import QUARANTINE as QUARANTINE_TABLE
+from csmetrics.timezones import known_zones
 
 
 class InvalidInputError(RuntimeError):
-    """Too many invalid records: the run stops before anything reaches bronze or gold."""
+    """Too many invalid records, or a file that cannot be read: the run stops before
+    anything reaches bronze or gold."""
 
 
+class AccountingError(RuntimeError):
+    """Records landed != bronze + quarantine + duplicates: some were lost or doubled."""
+
+
+class EmptyDayError(InvalidInputError):
+    """No conversation file landed for the run's date: an upstream outage, not a quiet day."""
+
+
+def check_day_landed(spark: SparkSession, settings: Settings, run_date, landed_by: datetime, progress=print) -> None:
+    """Fail (or warn, CSMETRICS_ON_EMPTY_DAY=warn) when nothing landed for the run's date."""
+    if has_landed_for_day(spark, settings.landing, run_date, landed_by):
+        return
+    message = (
+        f"no landing data for {run_date}: no sessions or messages file in arrival partitions dt={run_date} and "
+        f"dt={run_date + timedelta(days=1)} had landed by {landed_by:%Y-%m-%d %H:%M} UTC ({settings.landing})."
+    )
+    if settings.on_empty_day == "fail":
+        raise EmptyDayError(
+            f"{message} An upstream outage looks like this, so nothing was published. Re-run this date once the "
+            "files have landed; if the day really had no customer service, re-run with CSMETRICS_ON_EMPTY_DAY=warn."
+        )
+    progress(f"WARNING: {message} Publishing the day as empty (CSMETRICS_ON_EMPTY_DAY=warn).")
 
 
 @dataclass
@@ -44,6 +68,9 @@ class TableReport:
     late_for_final: int = 0
     reasons: Counter = field(default_factory=Counter)
     unreadable_files: list[UnreadableFile] = field(default_factory=list)
+    # Per file URI: the records its footer declares, and its records by status.
+    footer_records: dict[str, int] = field(default_factory=dict)
+    by_file: dict[str, Counter] = field(default_factory=dict)
 
     @property
     def invalid_share(self) -> float:
@@ -96,6 +123,7 @@ def ingest(
         .collect()
     }
     pending: dict[str, tuple[list[LandedFile], DataFrame | None]] = {}
+    zones = known_zones(spark)
     for name, table in RAW_TABLES.items():
         files = [
             f
@@ -105,8 +133,8 @@ def ingest(
         if not files:
             continue
         progress(f"ingest {name}: {len(files)} new file(s)")
-        records, unreadable = read_files(spark, table, files)
-        table_report = TableReport(name, files, unreadable_files=unreadable)
+        records, unreadable, footer_records = read_files(spark, table, files)
+        table_report = TableReport(name, files, unreadable_files=unreadable, footer_records=footer_records)
         classified = None
         if records is not None:
             known_shops = _known_shops(spark, settings, pending) if name != "shops" else None
@@ -115,8 +143,9 @@ def ingest(
             # disk, because a day's raw batch (raw records included) outgrows memory, and a
             # cache held in memory starves the sorts and aggregations of execution memory
             # (AGGREGATE_OUT_OF_MEMORY at 10 million messages in a 4 GB driver).
-            classified = classify(records, table, known_shops, existing).persist(StorageLevel.DISK_ONLY)
+            classified = classify(records, table, known_shops, existing, zones).persist(StorageLevel.DISK_ONLY)
             _count(classified, table_report)
+            _check_classified_every_record(table_report)
             table_report.late_for_final = _late_for_final(classified, table)
         report.tables[name] = table_report
         pending[name] = (files, classified)
@@ -125,20 +154,29 @@ def ingest(
     QUARANTINE_TABLE.ensure(spark, settings)
     for name, (files, classified) in pending.items():
         _write_quarantine(spark, quarantine_path, report.tables[name], files, classified, run_id)
+        _check_quarantine_written(spark, quarantine_path, report.tables[name], files)
     _fail_if_too_many_invalid(report, settings, quarantine_path)
+    _fail_if_unreadable(report, settings, quarantine_path)
 
     with commit_metadata(spark, run_id):
         for name, (_, classified) in pending.items():
             if classified is not None:
-                if report.tables[name].inserted:
-                    _merge_into_bronze(spark, settings, RAW_TABLES[name], classified, run_id)
+                table_report = report.tables[name]
+                if table_report.inserted:
+                    merged = _merge_into_bronze(spark, settings, RAW_TABLES[name], classified, run_id)
+                    _check_merged(table_report, merged)
                 classified.unpersist()
     now = datetime.now(UTC)
-    log_rows = [(name, f.arrival_dt, f.uri, f.landed_at, run_id, now) for name, (files, _) in pending.items() for f in files]
+    log_rows = [
+        (name, f.arrival_dt, f.uri, f.landed_at, run_id, now, *_file_accounting(report.tables[name], f.uri))
+        for name, (files, _) in pending.items()
+        for f in files
+    ]
     if log_rows:
+        # mergeSchema: ingest logs written before the accounting columns existed gain them.
         spark.createDataFrame(log_rows, INGEST_LOG_SCHEMA).write.format("delta").mode("append").option(
             "userMetadata", run_id
-        ).save(log_path)
+        ).option("mergeSchema", "true").save(log_path)
     return report
 
 
@@ -147,13 +185,16 @@ def _micros(moment: datetime) -> int:
 
 
 def _known_shops(spark, settings, pending) -> DataFrame:
-    """Shops in bronze, plus valid shops of this very run (ingested just before)."""
+    """Shops in bronze, plus the shops of this very run's snapshot (ingested just before).
+
+    A shop whose snapshot row is quarantined (say, an unknown timezone) is still a shop: its
+    events go to bronze and wait there, without metrics, until a valid row of it lands."""
     known = []
     if table_exists(spark, bronze_path(settings, "shops")):
         known.append(spark.read.format("delta").load(bronze_path(settings, "shops")).select("shop_id"))
     shops = pending.get("shops", (None, None))[1]
     if shops is not None:
-        known.append(shops.where(F.col("status") != QUARANTINE).select("shop_id"))
+        known.append(shops.where(F.col("shop_id").isNotNull()).select("shop_id"))
     if not known:
         return spark.createDataFrame([], "shop_id string")
     result = known[0]
@@ -179,7 +220,8 @@ def _existing_versions(spark, settings, table: RawTable, records: DataFrame) -> 
 
 
 def _count(classified: DataFrame, report: TableReport) -> None:
-    for row in classified.groupBy("status", "reason").count().collect():
+    for row in classified.groupBy("_source_file", "status", "reason").count().collect():
+        report.by_file.setdefault(row["_source_file"], Counter())[row["status"]] += row["count"]
         report.landed += row["count"]
         if row["status"] == INSERT:
             report.inserted += row["count"]
@@ -189,6 +231,47 @@ def _count(classified: DataFrame, report: TableReport) -> None:
             report.quarantined += row["count"]
             for reason in row["reason"].split("; "):
                 report.reasons[reason.split(":", 1)[0] if reason.startswith("conflicting") else reason] += row["count"]
+
+
+def _file_accounting(report: TableReport, uri: str) -> tuple[int | None, ...]:
+    if uri not in report.footer_records:
+        return (None, None, None, None)
+    statuses = report.by_file.get(uri, Counter())
+    return (report.footer_records[uri], statuses[INSERT], statuses[QUARANTINE], statuses[DUPLICATE])
+
+
+def _unbalanced(table: str, what: str) -> AccountingError:
+    return AccountingError(
+        f"Ingest accounting does not balance for {table}: {what}. Nothing of this run reaches gold. A file rewritten "
+        "in place while the run read it does this (writers must land new files under new names); re-run the date, "
+        "and report it as a csmetrics bug if it repeats."
+    )
+
+
+def _check_classified_every_record(report: TableReport) -> None:
+    """Every record a file's footer declares was classified exactly once."""
+    for uri, declared in sorted(report.footer_records.items()):
+        classified = sum(report.by_file.get(uri, Counter()).values())
+        if classified != declared:
+            raise _unbalanced(report.table, f"file {uri} declares {declared:,d} records, {classified:,d} were classified")
+
+
+def _check_quarantine_written(spark: SparkSession, path: str, report: TableReport, files: list[LandedFile]) -> None:
+    """The quarantine holds exactly the run's quarantined records (and unreadable files) of these files."""
+    expected = report.quarantined + len(report.unreadable_files)
+    if not expected:
+        return
+    uris = [f.uri for f in files]
+    written = spark.read.format("delta").load(path).where((F.col("table") == report.table) & F.col("source_file").isin(uris)).count()
+    if written != expected:
+        raise _unbalanced(report.table, f"{expected:,d} records were quarantined, the quarantine table holds {written:,d}")
+
+
+def _check_merged(report: TableReport, merged: DataFrame) -> None:
+    """The MERGE inserted exactly the records classified for bronze (Delta's own metrics)."""
+    inserted = merged.first()["num_inserted_rows"]
+    if inserted != report.inserted:
+        raise _unbalanced(report.table, f"{report.inserted:,d} records were classified for bronze, the MERGE inserted {inserted:,d}")
 
 
 def _late_for_final(classified: DataFrame, table: RawTable) -> int:
@@ -247,7 +330,11 @@ def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile],
 
 
 def _fail_if_too_many_invalid(report: IngestReport, settings: Settings, quarantine_path: str) -> None:
-    failing = [t for t in report.tables.values() if t.invalid_share > settings.max_invalid_share]
+    """Event tables fail on their share of invalid records. Snapshot tables (a few rows, one
+    per shop) are judged per record: an invalid row holds back its own shop only."""
+    failing = [
+        t for t in report.tables.values() if not RAW_TABLES[t.table].is_snapshot and t.invalid_share > settings.max_invalid_share
+    ]
     if not failing:
         return
     lines = []
@@ -265,7 +352,23 @@ def _fail_if_too_many_invalid(report: IngestReport, settings: Settings, quaranti
     )
 
 
-def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, run_id: str):
+def _fail_if_unreadable(report: IngestReport, settings: Settings, quarantine_path: str) -> None:
+    """A file that cannot be read is a day read incompletely: the run stops, unless the
+    operator chose to publish without it (CSMETRICS_UNREADABLE_FILES=quarantine)."""
+    unreadable = [f for t in report.tables.values() for f in t.unreadable_files]
+    if not unreadable or settings.unreadable_files == "quarantine":
+        return
+    files = "; ".join(f"{f.path}: {f.error}" for f in unreadable)
+    raise InvalidInputError(
+        f"Ingestion stopped: {len(unreadable)} landed file(s) cannot be read, so the day is incomplete: {files}. "
+        f"Nothing was written to bronze or gold; the file(s) are recorded in {quarantine_path} (run_id = '{report.run_id}'). "
+        "Land a complete copy under a new name (or move the file out of the landing zone) and re-run this date; "
+        "to publish without it, re-run with CSMETRICS_UNREADABLE_FILES=quarantine."
+    )
+
+
+def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, run_id: str) -> DataFrame:
+    """Insert the new records; returns Delta's metrics of the MERGE (one row)."""
     rows = classified.where(F.col("status") == INSERT).select(
         *table.columns,
         *([EVENT_DATE] if table.event_time else []),
@@ -278,4 +381,4 @@ def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable,
     condition = " AND ".join(f"t.{k} = s.{k}" for k in version_key(table))
     if table.event_time:
         condition = f"t.{EVENT_DATE} = s.{EVENT_DATE} AND " + condition
-    target.alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()
+    return target.alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()
