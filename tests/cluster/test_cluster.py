@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import urllib.request
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,9 @@ from tests.integration.warehouses import Warehouse, same_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 D1 = date(2026, 3, 2)
-DATES = (D1, D1 + timedelta(days=1))
+# One date: what the cluster changes (executors in other JVMs, jars shipped with --packages,
+# spark-submit's driver) shows in one application; dates in sequence are the local tests' work.
+DATES = (D1,)
 HOST, PORT, UI_PORT = "127.0.0.1", 7177, 8180
 TABLES = ("shop_metrics_daily", "agent_metrics_daily", "peer_benchmarks_daily", "leaderboard_daily", "shop_metrics_weekly")
 quiet = lambda message: None  # noqa: E731
@@ -64,7 +66,7 @@ def gold(spark, settings, table):
 
 def test_daily_job_on_the_cluster_equals_local(spark, cluster, tmp_path, monkeypatch):
     landing = tmp_path / "landing"
-    generate(GenerateOptions(str(landing), shops=3, days=2, start=D1, seed=21), quiet)
+    generate(GenerateOptions(str(landing), shops=3, days=1, start=D1, seed=21), quiet)
 
     local = Warehouse(tmp_path / "local", landing)
     with local as settings:
@@ -81,7 +83,7 @@ def test_daily_job_on_the_cluster_equals_local(spark, cluster, tmp_path, monkeyp
         assert [t for t in TABLES if not same_rows(on_cluster_rows[t], expected[t])] == []
     assert all(expected.values())
 
-    # Both applications ran on the cluster's executors, not in a local master.
+    # The application ran on the cluster's executors, not in a local master.
     status = json.load(urllib.request.urlopen(f"http://{HOST}:{UI_PORT}/json/", timeout=5))
     assert status["aliveworkers"] == 2
-    assert [app["name"] for app in status["completedapps"]].count("csmetrics-cluster-test") == 2
+    assert [app["name"] for app in status["completedapps"]].count("csmetrics-cluster-test") == len(DATES)

@@ -17,6 +17,8 @@ def test_daily_dag_runs_its_steps_in_order(dagbag):
     # A topological sort exists only without cycles.
     assert [t.task_id for t in dag.topological_sort()] == order
     assert dag.max_active_runs == 1 and dag.catchup is False
+    # Under a backfill's own max active runs, only compute runs for several dates at once.
+    assert [t for t in order[1:] if dag.get_task(t).max_active_tis_per_dag != 1] == ["compute"]
     assert dag.params["restate"] is False
 
 

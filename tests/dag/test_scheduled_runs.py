@@ -1,8 +1,9 @@
 """csmetrics_daily run by Airflow's own scheduler, as a deployment runs it.
 
 A real scheduler, DAG processor and API server (LocalExecutor, the embedded SQLite
-database) run `airflow backfill create` for two past dates: the dates come from the DAG's
-timetable, not from a test. The module then checks what each run computed against the raw
+database) run `airflow backfill create` for two past dates, both runs at once (the backfill's
+--max-active-runs 2): the dates come from the DAG's timetable, not from a test, and the DAG
+itself must keep the two runs from ingesting a file twice or colliding on a publish. The module then checks what each run computed against the raw
 landed files (read with pyarrow, not the pipeline), against the CLI on a second warehouse,
 and that a `dag.test()` re-run of a date changes nothing.
 """
@@ -157,7 +158,7 @@ def scheduled(spark, tmp_path_factory):
         airflow.cli("dags", "unpause", "csmetrics_daily")
         airflow.cli(
             "backfill", "create", "--dag-id", "csmetrics_daily",
-            "--from-date", str(DAY1), "--to-date", str(DAY2), "--max-active-runs", "1",
+            "--from-date", str(DAY1), "--to-date", str(DAY2), "--max-active-runs", "2",
         )
         deadline = time.monotonic() + RUNS_TIMEOUT_S
         while True:
@@ -191,11 +192,16 @@ def test_each_run_computed_its_own_date_from_the_files_landed_by_its_cutoff(spar
         for r in rows.where(F.col("metric") == "consult_sessions").select("stat_date", "maturity", "run_id").distinct().collect()
     }
     assert writers == {(DAY1, "final"): run_for[DAY2], (DAY2, "provisional"): run_for[DAY2]}
-    # The run for DAY1 ingested the files landed by its own cutoff, no later one.
+    # No run ingested a file landed after its own cutoff. (With both runs at once, the run
+    # that ingests first takes every file landed by its cutoff; Airflow usually starts DAY1's.)
     log = spark.read.format("delta").load(f"{scheduled['warehouse']}/bronze/_ingest_log")
-    first = log.where(F.col("run_id") == run_for[DAY1]).agg(F.max("landed_at")).first()[0]
-    assert first.replace(tzinfo=UTC) <= cutoff(DAY1) < log.where(F.col("run_id") == run_for[DAY2]).agg(F.min("landed_at")).first()[0].replace(tzinfo=UTC)
+    latest = {r.run_id: r.latest.replace(tzinfo=UTC) for r in log.groupBy("run_id").agg(F.max("landed_at").alias("latest")).collect()}
+    date_of = {run_id: day for day, run_id in run_for.items()}
+    assert latest and all(landed <= cutoff(date_of[run_id]) for run_id, landed in latest.items()), latest
+    assert max(latest.values()) > cutoff(DAY1)
     assert rows.agg(F.max("stat_date")).first()[0] == DAY2
+    # Two runs at once, one ingestion per file.
+    assert log.count() == log.select("source_file", "landed_at").distinct().count() > 0
 
     day1 = {(r.shop_id, r.metric): r for r in rows.where(F.col("stat_date") == DAY1).collect()}
     expected = expected_session_counts(scheduled["landing"], DAY1, cutoff(DAY2))
