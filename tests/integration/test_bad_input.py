@@ -69,7 +69,8 @@ def invalid_utf8(landing):
     table = pa.table({k: [v] for k, v in row.items() if k not in ("buyer_id", "tags")} | {
         "buyer_id": pa.array([b"b\xff\xfe1"], pa.binary()).view(pa.string()), "tags": pa.array([None], pa.list_(pa.string())),
     })
-    write_landing(landing, "ratings", DT, [rating("r0")])
+    # Beside it, ids in Chinese and with an emoji: valid UTF-8 of four-byte characters goes to bronze.
+    write_landing(landing, "ratings", DT, [rating("r0") | {"buyer_id": "买家-😀-1"}])
     pq.write_table(table, Path(landing) / "ratings" / f"dt={DT}" / "bytes.parquet")
 
 

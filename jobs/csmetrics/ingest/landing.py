@@ -82,14 +82,21 @@ def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datet
             continue
         if landed_by is not None and arrival_dt > landed_by.date():
             continue
-        for status in _fs_list(spark, partition.getPath().toString()):
-            if status.isDirectory() or status.getPath().getName().startswith(("_", ".")):
-                continue
-            landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
-            if landed_by is None or landed_at <= landed_by:
-                path = status.getPath()
-                found.append(LandedFile(table, arrival_dt, path.toString(), _as_spark_reports(path), landed_at))
+        found += _partition_files(spark, table, arrival_dt, partition.getPath().toString(), landed_by)
     return sorted(found, key=lambda f: (f.landed_at, f.uri))
+
+
+def _partition_files(spark: SparkSession, table: str, arrival_dt: date, folder: str, landed_by: datetime | None) -> list[LandedFile]:
+    """The data files of one arrival partition that had landed by `landed_by` (None: all)."""
+    found = []
+    for status in _fs_list(spark, folder):
+        if status.isDirectory() or status.getPath().getName().startswith(("_", ".")):
+            continue
+        landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
+        if landed_by is None or landed_at <= landed_by:
+            path = status.getPath()
+            found.append(LandedFile(table, arrival_dt, path.toString(), _as_spark_reports(path), landed_at))
+    return found
 
 
 # The tables whose absence means a day without customer service at all.
@@ -101,13 +108,11 @@ def has_landed_for_day(spark: SparkSession, landing: str, day: date, landed_by: 
 
     Records of local day D arrive on UTC days D - 1 to D + 1 (UTC+14 to UTC-12); a platform
     with no outage lands files in arrival partitions D and D + 1."""
-    for table in CONVERSATION_TABLES:
-        for arrival_dt in (day, day + timedelta(days=1)):
-            for status in _fs_list(spark, f"{landing}/{table}/dt={arrival_dt.isoformat()}"):
-                landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
-                if not status.getPath().getName().startswith(("_", ".")) and landed_at <= landed_by:
-                    return True
-    return False
+    return any(
+        _partition_files(spark, table, arrival_dt, f"{landing}/{table}/dt={arrival_dt.isoformat()}", landed_by)
+        for table in CONVERSATION_TABLES
+        for arrival_dt in (day, day + timedelta(days=1))
+    )
 
 
 def read_files(
