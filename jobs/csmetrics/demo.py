@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"Delta tables: {settings.warehouse}/gold/shop_metrics_daily, {settings.warehouse}/gold/agent_metrics_daily")
     print(f"quarantine: {settings.warehouse}/quarantine/records   quality results: {settings.warehouse}/quality/validation_results")
-    print(f"Data Docs (open in a browser): {data_docs_index(settings)}")
+    docs = data_docs_index(settings)
+    print(f"Data Docs of failed checks (open in a browser): {docs}" if docs.exists() else "Every gate check passed: no Data Docs page.")
     _say(f"done in {time.time() - started:.0f} s")
     return 0
 

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from csmetrics.expectations import bronze as bronze_suite
-from csmetrics.quality import gold_views
-from csmetrics.quality.checks import COVERAGE, CRITICAL, PER_SHOP_DAY, PLATFORM_VOLUME, ROWS, SHOP_VOLUME, WARNING
-from csmetrics.quality.gate import QualityGateError, held_back_shop_days, open_context, raise_on_critical, validate
+from csmetrics.quality import gold_views, native
+from csmetrics.quality.checks import COVERAGE, CRITICAL, PER_SHOP_DAY, PLATFORM_VOLUME, ROWS, SHOP_VOLUME, WARNING, Check
+from csmetrics.quality.gate import GxProject, QualityGateError, held_back_shop_days, open_context, raise_on_critical, run_in_gx, validate
 from csmetrics.schemas.gold import SHOP_METRICS_DAILY
 
 D = date(2026, 3, 2)
@@ -23,9 +23,70 @@ def row(metric, numerator, denominator, value, shop="s1", day=D):
 def run_suite(settings, table, frames, dates=(D,), factor=3.0):
     if table.startswith("bronze_"):
         raw = table.removeprefix("bronze_")
-        return validate(open_context(settings), table, frames, bronze_suite.expectations(raw), bronze_suite.keys(raw), "test-run")
+        return validate(GxProject(settings), table, frames, bronze_suite.expectations(raw), bronze_suite.keys(raw), "test-run")
     suite = importlib.import_module(f"csmetrics.expectations.{table}")
-    return validate(open_context(settings), table, frames, suite.expectations(list(dates), factor), suite.KEYS, "test-run")
+    return validate(GxProject(settings), table, frames, suite.expectations(list(dates), factor), suite.KEYS, "test-run")
+
+
+def test_the_native_checks_answer_as_gx_does(spark, settings):
+    """Every expectation type the suites use, on the values that decide it (nulls, both
+    borders, equal pairs, repeated nulls in keys), answered by both engines."""
+    import great_expectations.expectations as gxe
+
+    frame = spark.createDataFrame(
+        [
+            ("a", 0.0, 1, 1, "k1", None),
+            ("b", 1.0, 2, None, "k2", None),
+            ("c", 1.5, None, 3, None, None),
+            (None, None, 4, 4, None, None),
+            ("a", -0.5, 5, 6, "k1", "x"),
+        ],
+        "kind string, v double, a int, b int, key string, other string",
+    )
+    spark_filter = dict(condition_parser="spark")
+    expectations = [
+        gxe.ExpectColumnValuesToNotBeNull(column="kind"),
+        gxe.ExpectColumnValuesToNotBeNull(column="a", row_condition="kind = 'a'", **spark_filter),
+        gxe.ExpectColumnValuesToBeNull(column="other"),
+        gxe.ExpectColumnValuesToBeNull(column="other", row_condition="v >= 0", **spark_filter),
+        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["a", "b"]),
+        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["a", "b", "c"]),
+        gxe.ExpectColumnValuesToBeBetween(column="v", min_value=0, max_value=1),
+        gxe.ExpectColumnValuesToBeBetween(column="v", min_value=-0.5, max_value=1.5),
+        gxe.ExpectColumnValuesToBeBetween(column="v", min_value=-0.5, strict_min=True),
+        gxe.ExpectColumnValuesToBeBetween(column="v", max_value=1.5, strict_max=True),
+        gxe.ExpectColumnValuesToBeBetween(column="v", min_value=0, row_condition="kind IN ('b', 'c')", **spark_filter),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="b", column_B="a", or_equal=True),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="b", column_B="a"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="b", column_B="a", ignore_row_if="either_value_is_missing"),
+        gxe.ExpectColumnValuesToBeUnique(column="a"),
+        gxe.ExpectColumnValuesToBeUnique(column="key"),
+        gxe.ExpectColumnValuesToBeUnique(column="other"),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["key", "other"]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["kind", "key"]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["key", "a"]),
+        gxe.ExpectTableRowCountToBeBetween(min_value=5, max_value=5),
+        gxe.ExpectTableRowCountToBeBetween(min_value=5, strict_min=True),
+        gxe.ExpectTableColumnsToMatchSet(column_set=["kind", "v", "a", "b", "key", "other"], exact_match=True),
+        gxe.ExpectTableColumnsToMatchSet(column_set=["kind", "v"], exact_match=True),
+        gxe.ExpectTableColumnsToMatchSet(column_set=["kind", "v"], exact_match=False),
+    ]
+    assert all(native.supports(e) for e in expectations)
+    checks = [Check(e, CRITICAL) for e in expectations]
+    by_gx = run_in_gx(open_context(settings), "parity", frame, checks, {"result_format": "SUMMARY"}, "parity")
+    by_spark = native.evaluate(frame, expectations)
+    answers = [
+        (e.expectation_type, by_gx[id(c)].success, n.success, by_gx[id(c)].unexpected_count, n.unexpected_count)
+        for e, c, n in zip(expectations, checks, by_spark)
+    ]
+    assert [a[:3] for a in answers if a[1] != a[2]] == []
+    # Where the aggregation counts failing rows (row-level checks), it counts what GX counts.
+    assert [a for a in answers if a[4] is not None and a[3] is not None and a[3] != a[4]] == []
+    # Both outcomes occur for every type: the fixture decides each rule on both sides.
+    outcomes = {}
+    for e, n in zip(expectations, by_spark):
+        outcomes.setdefault(e.expectation_type, set()).add(n.success)
+    assert all(found == {True, False} for found in outcomes.values()), outcomes
 
 
 def failed(results, severity=CRITICAL):

@@ -10,7 +10,7 @@ from csmetrics.config import Settings
 from csmetrics.delta_io import table_exists
 from csmetrics.expectations import bronze as bronze_suite
 from csmetrics.quality.checks import ROWS
-from csmetrics.quality.gate import CheckResult, build_data_docs, data_docs_index, open_context, raise_on_critical, record_results, validate
+from csmetrics.quality.gate import CheckResult, GxProject, build_data_docs, data_docs_index, raise_on_critical, record_results, validate
 from csmetrics.schemas.bronze import bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES
 from csmetrics.tables import INGEST_LOG
@@ -18,7 +18,7 @@ from csmetrics.tables import INGEST_LOG
 WHAT_TO_DO = (
     "No metric was computed. The offending rows are in bronze with _run_id = '{run_id}'; they passed "
     "ingestion's own rules, so suspect the job or a hand-made write. Remove them (Delta DELETE or RESTORE), "
-    "fix the cause and re-run this date; Data Docs at {docs} show every check."
+    "fix the cause and re-run this date; Data Docs at {docs} show the failed checks with their failing keys."
 )
 
 
@@ -41,13 +41,13 @@ def written_by(spark: SparkSession, settings: Settings, table: str, run_id: str)
 
 def validate_bronze(spark: SparkSession, settings: Settings, run_id: str) -> list[CheckResult]:
     """Run the suite of every bronze table this run wrote, keep the results, fail on a critical one."""
-    context = open_context(settings)
+    project = GxProject(settings)
     results = []
     for table in ingested_tables(spark, settings, run_id):
         frames = {ROWS: written_by(spark, settings, table, run_id)}
-        results += validate(context, f"bronze/{table}", frames, bronze_suite.expectations(table), bronze_suite.keys(table), run_id)
+        results += validate(project, f"bronze/{table}", frames, bronze_suite.expectations(table), bronze_suite.keys(table), run_id)
     if results:
         record_results(spark, settings, run_id, results)
-        build_data_docs(context)
+        build_data_docs(project)
     raise_on_critical(results, WHAT_TO_DO.format(run_id=run_id, docs=data_docs_index(settings)))
     return results

@@ -1,7 +1,10 @@
-"""Run a suite of checks with GX 1.x on Spark DataFrames, keep the results, block on critical failures.
+"""Run a suite of checks (GX 1.x expectations) on Spark DataFrames, keep the results, block on
+critical failures.
 
-The GX project lives at `Settings.gx_project` (a file context), so every validation result is
-kept there and rendered into Data Docs at `data_docs_index(settings)`.
+Pass or fail comes from one Spark aggregation per view (quality/native.py); failed checks run
+in GX, whose project lives at `Settings.gx_project` (a file context): their results, with
+counts and failing keys, are kept there and rendered into Data Docs at `data_docs_index(settings)`.
+Every result, passed or failed, goes to the quality/validation_results Delta table.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from pathlib import Path
 
 import great_expectations as gx
 from great_expectations.data_context.types.base import ProgressBarsConfig
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
+from csmetrics.quality import native
 from csmetrics.quality.checks import CRITICAL, ROWS, SHOP_DAY, TABLE, VIEW_KEYS, Check
 from csmetrics.quality.violations import violation
 from csmetrics.schemas.gold import VALIDATION_RESULTS as VALIDATION_RESULTS_SCHEMA
@@ -74,15 +77,33 @@ def open_context(settings: Settings):
     return context
 
 
+class GxProject:
+    """The GX project of a gate, opened the first time a check must run in GX."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._context = None
+
+    @property
+    def context(self):
+        if self._context is None:
+            self._context = open_context(self.settings)
+        return self._context
+
+    @property
+    def used(self) -> bool:
+        return self._context is not None
+
+
 def validate(
-    context, table: str, frames: dict[str, DataFrame], checks: list[Check], keys: list[str], run_id: str
+    project: GxProject, table: str, frames: dict[str, DataFrame], checks: list[Check], keys: list[str], run_id: str
 ) -> list[CheckResult]:
     """Validate each view of `table` in `frames` with the checks that read it.
 
-    One GX checkpoint per view; its result is stored in the GX project. Data Docs are built
-    once per gate (`build_data_docs`), not by an action per checkpoint: each action renders
-    the site again, which took most of a gate's time."""
-    source = context.data_sources.add_or_update_spark(name="csmetrics")
+    Pass or fail comes from one Spark aggregation per view (quality/native.py). Only the checks
+    that failed, and any GX answers alone, run as a GX checkpoint, with counts and sample keys;
+    their results are stored in the GX project and shown in Data Docs, which are built once
+    per gate (`build_data_docs`)."""
     results = []
     for view, frame in frames.items():
         view_checks = [c for c in checks if c.view == view]
@@ -90,38 +111,23 @@ def validate(
             continue
         for column in {c.cast_to_string for c in view_checks if c.cast_to_string}:
             frame = frame.withColumn(column, F.col(column).cast("string"))
-        # GX computes its metrics in several Spark jobs: read the source once.
-        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-        name = f"{table.replace('/', '.')}.{view}"
-        index_columns = keys if view == ROWS else VIEW_KEYS[view]
-        try:
-            # Pass or fail first: the least work GX can do (no counts, no samples). Only the
-            # checks that failed run again with counts and sample keys, and Data Docs show both.
-            outcome = _run_checkpoint(context, source, name, frame, view_checks, {"result_format": "BOOLEAN_ONLY"}, run_id)
-            failed = [c for c in view_checks if not outcome[id(c)].success]
-            if failed:
-                summary_format = {"result_format": "SUMMARY", "unexpected_index_column_names": index_columns}
-                outcome |= _run_checkpoint(context, source, f"{name}.failed", frame, failed, summary_format, run_id)
-        finally:
-            frame.unpersist()
+        native_checks = [c for c in view_checks if native.supports(c.expectation)]
+        outcome = dict(zip(map(id, native_checks), native.evaluate(frame, [c.expectation for c in native_checks])))
+        in_gx = [c for c in view_checks if id(c) not in outcome or not outcome[id(c)].success]
+        if in_gx:
+            index_columns = keys if view == ROWS else VIEW_KEYS[view]
+            summary_format = {"result_format": "SUMMARY", "unexpected_index_column_names": index_columns}
+            name = f"{table.replace('/', '.')}.{view}"
+            outcome |= run_in_gx(project.context, name, frame, in_gx, summary_format, run_id)
         for check in view_checks:
-            result = outcome[id(check)]
-            details = result.result or {}
-            results.append(
-                CheckResult(
-                    table,
-                    check,
-                    bool(result.success),
-                    details.get("unexpected_count"),
-                    details.get("observed_value"),
-                    details.get("partial_unexpected_index_list") or details.get("partial_unexpected_list") or [],
-                )
-            )
+            found = outcome[id(check)]
+            results.append(CheckResult(table, check, found.success, found.unexpected_count, found.observed_value, list(found.sample)))
     return results
 
 
-def _run_checkpoint(context, source, name: str, frame: DataFrame, checks: list[Check], result_format: dict, run_id: str) -> dict:
-    """Run `checks` on `frame` as the checkpoint `name`; GX's result of each, keyed by id(check)."""
+def run_in_gx(context, name: str, frame: DataFrame, checks: list[Check], result_format: dict, run_id: str) -> dict:
+    """Run `checks` on `frame` as the checkpoint `name`; GX's outcome of each, keyed by id(check)."""
+    source = context.data_sources.add_or_update_spark(name="csmetrics")
     batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("batch")
     # Each suite gets its own copies (a suite gives its expectations their ids).
     copies = [check.expectation.copy(deep=True, update={"id": None}) for check in checks]
@@ -134,10 +140,16 @@ def _run_checkpoint(context, source, name: str, frame: DataFrame, checks: list[C
     # GX orders results its own way; the suite gave each copy an id.
     check_of = {copy.id: check for copy, check in zip(copies, checks)}
     return {
-        id(check_of[result.expectation_config.id]): result
+        id(check_of[result.expectation_config.id]): _outcome(result)
         for validation in outcome.run_results.values()
         for result in validation.results
     }
+
+
+def _outcome(result) -> native.Outcome:
+    details = result.result or {}
+    sample = details.get("partial_unexpected_index_list") or details.get("partial_unexpected_list") or []
+    return native.Outcome(bool(result.success), details.get("unexpected_count"), details.get("observed_value"), sample)
 
 
 def record_results(spark: SparkSession, settings: Settings, run_id: str, results: list[CheckResult]) -> None:
@@ -182,9 +194,10 @@ def held_back_shop_days(frames: dict[str, DataFrame], results: list[CheckResult]
     return union.groupBy("stat_date", "shop_id").agg(F.array_join(F.sort_array(F.collect_set("reason")), "; ").alias("reason"))
 
 
-def build_data_docs(context) -> None:
-    """Render the stored results into Data Docs (data_docs_index)."""
-    context.build_data_docs()
+def build_data_docs(project: GxProject) -> None:
+    """Render the stored results into Data Docs (data_docs_index), when the gate ran GX."""
+    if project.used:
+        project.context.build_data_docs()
 
 
 def raise_on_critical(results: list[CheckResult], what_to_do: str) -> None:

@@ -20,11 +20,11 @@ from csmetrics.quality.checks import COVERAGE, PER_SHOP_DAY, PLATFORM_VOLUME, RO
 from csmetrics.quality.gate import (
     SAMPLE_SIZE,
     CheckResult,
+    GxProject,
     QualityGateError,
     build_data_docs,
     data_docs_index,
     held_back_shop_days,
-    open_context,
     raise_on_critical,
     record_results,
     summary,
@@ -38,7 +38,7 @@ MIN_HELD_BACK_SHOP_DAYS = 10
 
 WHAT_TO_DO = (
     "The rows stay in the staging table {staging} for inspection. Fix the cause (input data or job), "
-    "then re-run this date; Data Docs at {docs} show every check."
+    "then re-run this date; Data Docs at {docs} show the failed checks with their failing keys."
 )
 
 
@@ -60,7 +60,7 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
     """Run each staged table's suite and keep every result. A table-level critical failure
     stops the run; row-level ones hold back the failing shop-days (both grains), which are
     recorded with their reason, and the other shops publish."""
-    context = open_context(settings)
+    project = GxProject(settings)
     results, held = [], []
     for table in (t.name for t in METRIC_TABLES):
         suite = importlib.import_module(f"csmetrics.expectations.{table}")
@@ -69,13 +69,13 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
         if table == SHOP_METRICS_DAILY.name:
             frames |= _shop_views(spark, settings, plan, rows)
         checks = suite.expectations(plan.dates, settings.volume_anomaly_factor, settings.volume_collapse_factor)
-        table_results = validate(context, f"gold/{table}", frames, checks, suite.KEYS, run_id)
+        table_results = validate(project, f"gold/{table}", frames, checks, suite.KEYS, run_id)
         results += table_results
         held_frame = held_back_shop_days(frames, table_results)
         if held_frame is not None:
             held.append(held_frame)
     record_results(spark, settings, run_id, results)
-    build_data_docs(context)
+    build_data_docs(project)
     what_to_do = WHAT_TO_DO.format(staging=staging_path(settings, "<table>", run_id), docs=data_docs_index(settings))
     raise_on_critical(results, what_to_do)
     held_back = _hold_back(spark, settings, held, run_id, what_to_do)

@@ -13,6 +13,15 @@ import great_expectations.expectations as gxe
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+# The row-level expectation types `violation` turns into a predicate.
+ROW_LEVEL = (
+    gxe.ExpectColumnValuesToNotBeNull,
+    gxe.ExpectColumnValuesToBeNull,
+    gxe.ExpectColumnValuesToBeInSet,
+    gxe.ExpectColumnValuesToBeBetween,
+    gxe.ExpectColumnPairValuesAToBeGreaterThanB,
+)
+
 
 def violation(expectation) -> Column:
     """True for the rows of the checked frame that fail `expectation`."""
