@@ -55,18 +55,21 @@ def merge_slice(
     partition_column: str,
     partition_values,
     ignore: tuple[str, ...] = ("run_id", "computed_at"),
-) -> None:
+) -> int:
     """Make the partitions `partition_values` of `target` hold exactly `rows`, in one MERGE:
     changed rows are updated, new ones inserted, vanished ones deleted, identical ones left
     alone (columns in `ignore` do not count as a change), so the Change Data Feed holds
-    exactly what changed. Only the named partitions are read."""
+    exactly what changed. Only the named partitions are read. Returns the rows changed
+    (inserted, updated or deleted), from Delta's own metrics of the MERGE."""
     in_slice = sql_in(f"t.{partition_column}", partition_values)
     compared = [c for c in rows.columns if c not in keys and c not in ignore]
-    (
+    metrics = (
         target.alias("t")
         .merge(rows.alias("s"), f"{in_slice} AND " + " AND ".join(f"t.{k} = s.{k}" for k in keys))
         .whenMatchedUpdateAll(condition=" OR ".join(f"NOT (t.{c} <=> s.{c})" for c in compared))
         .whenNotMatchedInsertAll()
         .whenNotMatchedBySourceDelete(condition=in_slice)
         .execute()
+        .first()
     )
+    return metrics["num_affected_rows"]

@@ -71,11 +71,15 @@ def publish_step(run_date: date, run_id: str, restate: bool = False, progress=pr
     return written
 
 
+def derived_line(changed: dict[str, int]) -> str:
+    return "derived " + ", ".join(f"{table}: {count:,d} rows changed" for table, count in changed.items())
+
+
 def derive_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, int]:
     """Weekly rollups, governance, peer benchmarks and leaderboards for the dates the run published."""
     settings = Settings.from_env()
     written = derive(get_spark(settings), settings, plan_for(run_date, restate).dates, run_id)
-    progress("derived " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    progress(derived_line(written))
     return written
 
 
@@ -97,7 +101,7 @@ def restate_range(start: date, end: date, run_id: str, progress=print) -> dict[s
     written = publish(spark, settings, plan, run_id)
     progress("restated " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
     derived = derive(spark, settings, plan.dates, run_id)
-    progress("derived " + ", ".join(f"{table}: {count:,d} rows" for table, count in derived.items()))
+    progress(derived_line(derived))
     return written
 
 
@@ -135,7 +139,7 @@ def backfill_derive_step(start: date, end: date, restate: bool, progress=print) 
     settings = Settings.from_env()
     backfill = backfills.backfill_id(start, end, restate)
     written = backfills.derive_range(get_spark(settings), settings, start, end, backfill)
-    progress("derived " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    progress(derived_line(written))
     return written
 
 

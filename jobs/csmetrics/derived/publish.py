@@ -24,7 +24,8 @@ def week_starts(dates: list[date]) -> list[date]:
 
 def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: str) -> dict[str, int]:
     """Weekly rollups and governance for the ISO weeks of `dates`, benchmarks and leaderboards
-    for `dates` themselves; each written by one MERGE that touches only changed rows."""
+    for `dates` themselves; each written by one MERGE that touches only changed rows.
+    Returns the rows each MERGE changed."""
     weeks = week_starts(dates)
     daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
     last_sunday = weeks[-1] + timedelta(days=6)
@@ -53,5 +54,4 @@ def _write(spark, settings, table: str, rows: DataFrame, partitions, run_id: str
     (partition,) = declared.partition_by
     target = declared.ensure(spark, settings)
     stamped = rows.withColumn("run_id", F.lit(run_id)).withColumn("computed_at", F.lit(stamp).cast("timestamp"))
-    merge_slice(target, stamped.select(*declared.schema.fieldNames()), list(declared.keys), partition, partitions)
-    return target.toDF().where(F.col(partition).isin(partitions)).count()
+    return merge_slice(target, stamped.select(*declared.schema.fieldNames()), list(declared.keys), partition, partitions)
