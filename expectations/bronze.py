@@ -14,7 +14,7 @@ import zoneinfo
 import great_expectations.expectations as gxe
 
 from csmetrics.ingest.classify import version_key
-from csmetrics.quality.checks import CRITICAL, WARNING, Check
+from csmetrics.quality.checks import WARNING, Check
 from csmetrics.schemas.bronze import EVENT_DATE, bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
 
@@ -25,32 +25,31 @@ def expectations(table_name: str) -> list[Check]:
     checks = contract_checks(RAW_TABLES[table_name])
     if table_name == "shops":
         zones = sorted(zoneinfo.available_timezones())
-        checks.append(Check(gxe.ExpectColumnValuesToBeInSet(column="timezone", value_set=zones), CRITICAL))
+        checks.append(Check(gxe.ExpectColumnValuesToBeInSet(column="timezone", value_set=zones)))
     return checks
 
 
 def contract_checks(table: RawTable) -> list[Check]:
     checks = [
-        Check(gxe.ExpectTableColumnsToMatchSet(column_set=bronze_schema(table).fieldNames(), exact_match=True), CRITICAL),
-        Check(_unique(version_key(table)), CRITICAL),
+        Check(gxe.ExpectTableColumnsToMatchSet(column_set=bronze_schema(table).fieldNames(), exact_match=True)),
+        Check(_unique(version_key(table))),
     ]
     if not table.is_snapshot:
-        checks.append(Check(gxe.ExpectTableRowCountToBeBetween(min_value=1), WARNING))
-    checks += [Check(gxe.ExpectColumnValuesToNotBeNull(column=column), CRITICAL) for column in table.required_columns]
+        checks.append(Check(gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=WARNING)))
+    checks += [Check(gxe.ExpectColumnValuesToNotBeNull(column=column)) for column in table.required_columns]
     checks += [
-        Check(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(allowed)), CRITICAL)
+        Check(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(allowed)))
         for column, allowed in table.enums.items()
     ]
     checks += [
-        Check(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high), CRITICAL)
+        Check(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high))
         for column, (low, high) in table.ranges.items()
     ]
     checks += [
         Check(
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A=later, column_B=earlier, or_equal=True, ignore_row_if="either_value_is_missing"
-            ),
-            CRITICAL,
+            )
         )
         for later, earlier in table.ordered_pairs
     ]
@@ -58,7 +57,7 @@ def contract_checks(table: RawTable) -> list[Check]:
         # A record cannot land before the UTC day it happened on: upstream clock or
         # partitioning trouble, worth a look but not a reason to hold the metrics.
         checks.append(
-            Check(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="_arrival_dt", column_B=EVENT_DATE, or_equal=True), WARNING)
+            Check(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="_arrival_dt", column_B=EVENT_DATE, or_equal=True, severity=WARNING))
         )
     return checks
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from csmetrics import registry
-from csmetrics.quality.checks import CRITICAL, SHOP_DAY, Check, sql_list
+from csmetrics.quality.checks import SHOP_DAY, Check, sql_list
 
 
 def metric_row_checks(keys: list[str], dates) -> list[Check]:
@@ -20,20 +20,19 @@ def metric_row_checks(keys: list[str], dates) -> list[Check]:
     without_denominator = [m.id for m in registry.METRICS if not m.has_denominator]
     segments = sorted({s for m in registry.METRICS for s in m.segments})
     return [
-        Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=keys), CRITICAL),
-        Check(gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=[m.id for m in registry.METRICS]), CRITICAL),
-        Check(gxe.ExpectColumnValuesToBeInSet(column="segment", value_set=segments), CRITICAL),
-        Check(gxe.ExpectColumnValuesToBeInSet(column="maturity", value_set=["provisional", "final"]), CRITICAL),
-        Check(gxe.ExpectColumnValuesToBeInSet(column="stat_date", value_set=[str(d) for d in dates]), CRITICAL, cast_to_string="stat_date"),
-        Check(gxe.ExpectColumnValuesToNotBeNull(column="value"), CRITICAL, scope=SHOP_DAY),
+        Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=keys)),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=[m.id for m in registry.METRICS])),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="segment", value_set=segments)),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="maturity", value_set=["provisional", "final"])),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="stat_date", value_set=[str(d) for d in dates]), cast_to_string="stat_date"),
+        Check(gxe.ExpectColumnValuesToNotBeNull(column="value"), scope=SHOP_DAY),
         # Counts, sums, rates and durations are never negative.
-        Check(gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0), CRITICAL, scope=SHOP_DAY),
+        Check(gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0), scope=SHOP_DAY),
         # Only true proportions are bounded by 1 (answer_question_ratio is not one).
         Check(
             gxe.ExpectColumnValuesToBeBetween(
                 column="value", min_value=0, max_value=1, row_condition=f"metric IN ({sql_list(proportions)})", condition_parser="spark"
             ),
-            CRITICAL,
             scope=SHOP_DAY,
         ),
         Check(
@@ -44,14 +43,12 @@ def metric_row_checks(keys: list[str], dates) -> list[Check]:
                 row_condition=f"metric IN ({sql_list(with_denominator)})",
                 condition_parser="spark",
             ),
-            CRITICAL,
             scope=SHOP_DAY,
         ),
         Check(
             gxe.ExpectColumnValuesToBeNull(
                 column="denominator", row_condition=f"metric IN ({sql_list(without_denominator)})", condition_parser="spark"
             ),
-            CRITICAL,
             scope=SHOP_DAY,
         ),
     ]

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> None:
     progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     if args.command == "generate":
-        from csmetrics.generate import GenerateOptions, generate
+        from csmetrics_generate import GenerateOptions, generate
 
         out = args.out or Settings.from_env().landing
         report = generate(

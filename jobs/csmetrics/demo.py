@@ -17,7 +17,7 @@ from pathlib import Path
 import pendulum
 
 from csmetrics.config import Settings
-from csmetrics.generate import GenerateOptions, generate
+from csmetrics_generate import GenerateOptions, generate
 
 
 def _say(message: str) -> None:

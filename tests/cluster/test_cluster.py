@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from csmetrics.generate import GenerateOptions, generate
 from csmetrics.orchestration import APPLICATION, delta_package
 from csmetrics.pipeline import run_daily
+from csmetrics_generate import GenerateOptions, generate
 from tests.integration.warehouses import Warehouse, same_rows
 
 ROOT = Path(__file__).resolve().parents[2]

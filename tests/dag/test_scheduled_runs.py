@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from csmetrics.generate import GenerateOptions, generate
 from csmetrics.pipeline import run_daily
 from csmetrics.schedule import cutoff
+from csmetrics_generate import GenerateOptions, generate
 from tests.dag.conftest import DAGS
 from tests.integration.warehouses import Warehouse, same_rows
 

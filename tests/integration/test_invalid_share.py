@@ -10,10 +10,10 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from csmetrics import cli
-from csmetrics.generate import GenerateOptions, generate
 from csmetrics.pipeline import compute_step, ingest_step, publish_step, run_daily, validate_bronze_step, validate_step
 from csmetrics.quality.gate import QualityGateError, data_docs_index
 from csmetrics.tables import staging_path
+from csmetrics_generate import GenerateOptions, generate
 from tests.integration.warehouses import Warehouse
 
 D1 = date(2026, 3, 2)

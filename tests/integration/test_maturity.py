@@ -15,8 +15,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from csmetrics import registry
-from csmetrics.generate import GenerateOptions, generate
 from csmetrics.pipeline import backfill, compute_step, derive_step, ingest_step, publish_step, restate_range, run_daily, validate_step
+from csmetrics_generate import GenerateOptions, generate
 from tests.integration.landing_files import write_landing
 from tests.integration.warehouses import Warehouse, expose, gold, same_rows
 

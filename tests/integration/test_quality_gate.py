@@ -72,7 +72,7 @@ def test_the_native_checks_answer_as_gx_does(spark, settings):
         gxe.ExpectTableColumnsToMatchSet(column_set=["kind", "v"], exact_match=False),
     ]
     assert all(native.supports(e) for e in expectations)
-    checks = [Check(e, CRITICAL) for e in expectations]
+    checks = [Check(e) for e in expectations]
     by_gx = run_in_gx(open_context(settings), "parity", frame, checks, {"result_format": "SUMMARY"}, "parity")
     by_spark = native.evaluate(frame, expectations)
     answers = [

@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from csmetrics.generate import GenerateOptions, generate
 from csmetrics.schedule import cutoff
 from csmetrics.schemas.raw import RAW_TABLES
+from csmetrics_generate import GenerateOptions, generate
 
 START, DAYS = date(2026, 3, 2), 3
 

@@ -1,11 +1,14 @@
-"""A check: one GX expectation, how severe its failure is, where it holds data back, and
-which view of the table it reads."""
+"""A check: one GX expectation (which carries its own severity), where a failure holds data
+back, and which view of the table it reads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-CRITICAL, WARNING = "critical", "warning"
+from great_expectations.expectations.metadata_types import FailureSeverity
+
+# GX 1.x's own severities: an expectation is critical unless declared otherwise.
+CRITICAL, WARNING = FailureSeverity.CRITICAL.value, FailureSeverity.WARNING.value
 
 # Where a critical failure holds data back. TABLE: the whole publish (duplicate keys,
 # schema, what only a broken job or a platform-wide loss can produce). SHOP_DAY: only the
@@ -35,11 +38,15 @@ VIEW_KEYS = {
 @dataclass(frozen=True)
 class Check:
     expectation: object
-    severity: str
     view: str = ROWS
     scope: str = TABLE
     # Compare this column as text (GX compares Spark dates with strings poorly).
     cast_to_string: str | None = None
+
+    @property
+    def severity(self) -> str:
+        """The expectation's GX severity: critical (the default) or warning."""
+        return FailureSeverity(self.expectation.severity).value
 
 
 def sql_list(values) -> str:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
-from csmetrics.generate.arrow import ids, take
+from csmetrics_generate.arrow import ids, take
 
 PLATFORMS = ["douyin", "taobao", "tmall"]
 CATEGORIES = ["apparel", "beauty", "electronics", "food", "home", "toys"]

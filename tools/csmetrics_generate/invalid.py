@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from csmetrics.generate.arrow import US_PER_S
 from csmetrics.schemas.raw import RawTable
+from csmetrics_generate.arrow import US_PER_S
 
 HOUR = 3600 * US_PER_S
 

@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pyarrow as pa
 
-from csmetrics.generate.arrow import US_PER_S, cumsum_within, group_offsets, ids, take, timestamps
-from csmetrics.generate.shops import Population, agent_number
+from csmetrics_generate.arrow import US_PER_S, cumsum_within, group_offsets, ids, take, timestamps
+from csmetrics_generate.shops import Population, agent_number
 
 DAY_S = 86_400
 SCENES = ["presale", "logistics", "aftersale", "product", "promotion"]

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from csmetrics.generate.arrow import US_PER_S, ids, take, timestamps
-from csmetrics.generate.conversations import DAY_S, ConversationDay, day_start_utc_seconds
+from csmetrics_generate.arrow import US_PER_S, ids, take, timestamps
+from csmetrics_generate.conversations import DAY_S, ConversationDay, day_start_utc_seconds
 
 HOUR = 3600 * US_PER_S
 

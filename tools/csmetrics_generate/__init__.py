@@ -1,5 +1,5 @@
 """Synthetic landing data that looks like a real marketplace (see `generate`)."""
 
-from csmetrics.generate.run import GenerateOptions, generate
+from csmetrics_generate.run import GenerateOptions, generate
 
 __all__ = ["GenerateOptions", "generate"]

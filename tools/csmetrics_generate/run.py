@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from csmetrics.generate.commerce import commerce_day
-from csmetrics.generate.conversations import conversation_day
-from csmetrics.generate.invalid import inject_invalid
-from csmetrics.generate.shops import make_population
 from csmetrics.schemas.raw import RAW_TABLES
+from csmetrics_generate.commerce import commerce_day
+from csmetrics_generate.conversations import conversation_day
+from csmetrics_generate.invalid import inject_invalid
+from csmetrics_generate.shops import make_population
 
 # Sessions per generated chunk: bounds memory at any scale (about 10 messages each).
 CHUNK_SESSIONS = 150_000
