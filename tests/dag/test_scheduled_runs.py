@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -96,10 +98,25 @@ class Airflow:
         lines = [line for line in self.cli("dags", "list-runs", dag_id, "-o", "json").splitlines() if line.startswith("[")]
         return json.loads(lines[-1]) if lines else []
 
+    def query(self, sql: str, *args) -> list[tuple]:
+        """Read the metadata database directly: a poll through the CLI starts a Python that
+        imports Airflow (about 2 CPU-seconds), which the tasks' Spark drivers need more."""
+        with closing(sqlite3.connect(f"file:{self.home / 'airflow.db'}?mode=ro", uri=True, timeout=30)) as db:
+            return db.execute(sql, args).fetchall()
+
     def wait_for_dag(self, dag_id: str, timeout_s: int = 180) -> None:
         deadline = time.monotonic() + timeout_s
-        while dag_id not in self.cli("dags", "list", "-o", "plain"):
+        while not self.query("SELECT 1 FROM dag WHERE dag_id = ?", dag_id):
             assert time.monotonic() < deadline, f"{dag_id} was never parsed; see {self.home}/dag-processor.log"
+            time.sleep(2)
+
+    def wait_for_runs(self, dag_id: str, count: int, timeout_s: int) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            states = [state for (state,) in self.query("SELECT state FROM dag_run WHERE dag_id = ?", dag_id)]
+            if len(states) == count and all(state in ("success", "failed") for state in states):
+                return
+            assert time.monotonic() < deadline, f"runs not finished: {states}; logs in {self.home}"
             time.sleep(3)
 
 
@@ -160,13 +177,8 @@ def scheduled(spark, tmp_path_factory):
             "backfill", "create", "--dag-id", "csmetrics_daily",
             "--from-date", str(DAY1), "--to-date", str(DAY2), "--max-active-runs", "2",
         )
-        deadline = time.monotonic() + RUNS_TIMEOUT_S
-        while True:
-            runs = airflow.runs("csmetrics_daily")
-            if len(runs) == 2 and all(r["state"] in ("success", "failed") for r in runs):
-                break
-            assert time.monotonic() < deadline, f"runs not finished: {runs}; logs in {airflow.home}"
-            time.sleep(10)
+        airflow.wait_for_runs("csmetrics_daily", 2, RUNS_TIMEOUT_S)
+        runs = airflow.runs("csmetrics_daily")
     finally:
         airflow.stop()
     return {"root": root, "landing": str(landing), "warehouse": str(root / "warehouse"), "runs": runs}
