@@ -91,6 +91,9 @@ class Settings:
     governance_thresholds: str = setting(
         "", "GOVERNANCE_THRESHOLDS", "governance thresholds, e.g. pickup_rate>=0.85;avg_wait_seconds<300", shown="SPEC §5"
     )
+    staging_keep_days: int = setting(
+        7, "STAGING_KEEP_DAYS", "days a run's staging tables are kept (a publish can be retried from them); 0 removes them once the run has published"
+    )
     catalog_schema: str = setting("", "CATALOG_SCHEMA", "register the gold tables as <schema>.<table> in the Spark catalog", shown="none")
 
     @classmethod

@@ -11,7 +11,7 @@ from csmetrics.config import Settings
 from csmetrics.delta_io import replace_where, sql_literal, table_exists
 from csmetrics.plan import RunPlan, slices_predicate
 from csmetrics.quality.gold_gate import held_back_keys
-from csmetrics.tables import BY_NAME, METRIC_TABLES, SHOP_METRICS_DAILY, staging_path
+from csmetrics.tables import BY_NAME, METRIC_TABLES, SHOP_METRICS_DAILY, drop_run_staging, staging_path
 
 
 def gold_path(settings: Settings, table: str) -> str:
@@ -58,4 +58,6 @@ def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str)
         rows = spark.read.format("delta").load(staging_path(settings, table.name, run_id)).where(F.expr(predicate))
         replace_where(rows.select(*table.schema.fieldNames()), path, predicate, list(table.partition_by), run_id)
         written[table.name] = spark.read.format("delta").load(path).where(predicate).count()
+    if settings.staging_keep_days == 0:
+        drop_run_staging(spark, settings, run_id)
     return written

@@ -2,7 +2,7 @@
 
 A `Table` knows its layer, schema, partitioning, keys and properties; its path, its creation
 and its registration in the Spark catalog (SPEC §5, when CSMETRICS_CATALOG_SCHEMA names one)
-go through it. Staging tables, one per run and gold table, are cleaned up here too.
+go through it. Staging tables, one per run and gold table, are cleaned up here too (CSMETRICS_STAGING_KEEP_DAYS).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from csmetrics.schemas.bronze import EVENT_DATE, bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES
 
 CHANGE_DATA_FEED = {"delta.enableChangeDataFeed": "true"}
-# Staging tables older than this are removed when a later run stages its own.
-STAGING_KEEP_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -106,15 +104,19 @@ def staging_path(settings: Settings, table: str, run_id: str) -> str:
     return settings.table_path("staging", f"{table}/{safe}")
 
 
-def drop_stale_staging(spark: SparkSession, settings: Settings, keep_days: int = STAGING_KEEP_DAYS) -> int:
-    """Remove staging tables last written more than `keep_days` ago (runs long published or
-    abandoned); return how many. Through Hadoop's FileSystem: the warehouse may be remote."""
-    jvm = spark.sparkContext._jvm
-    root = jvm.org.apache.hadoop.fs.Path(settings.table_path("staging", ""))
-    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+def _staging_files(spark: SparkSession, settings: Settings):
+    """Hadoop's FileSystem and the staging root: the warehouse may be remote."""
+    root = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(settings.table_path("staging", ""))
+    return root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), root
+
+
+def drop_stale_staging(spark: SparkSession, settings: Settings) -> int:
+    """Remove staging tables last written more than CSMETRICS_STAGING_KEEP_DAYS ago (runs long
+    published or abandoned); return how many. Called when a run stages its own."""
+    fs, root = _staging_files(spark, settings)
     if not fs.exists(root):
         return 0
-    oldest = (time.time() - keep_days * 86400) * 1000
+    oldest = (time.time() - settings.staging_keep_days * 86400) * 1000
     dropped = 0
     for table_dir in fs.listStatus(root):
         for run_dir in fs.listStatus(table_dir.getPath()):
@@ -122,3 +124,10 @@ def drop_stale_staging(spark: SparkSession, settings: Settings, keep_days: int =
                 fs.delete(run_dir.getPath(), True)
                 dropped += 1
     return dropped
+
+
+def drop_run_staging(spark: SparkSession, settings: Settings, run_id: str) -> None:
+    """Remove a run's own staging tables (after its publish, when nothing is to be kept)."""
+    fs, _ = _staging_files(spark, settings)
+    for table in METRIC_TABLES:
+        fs.delete(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(staging_path(settings, table.name, run_id)), True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -342,7 +344,12 @@ def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishe
 
     _, first = run("first", [row("pickup_rate", 1.0, 2.0, 0.5, shop="a"), row("pickup_rate", 1.0, 2.0, 0.5, shop="b")])
     assert first == {("a", "pickup_rate"): 0.5, ("b", "pickup_rate"): 0.5}
+    # Staging tables are kept 7 days by default (a publish can be retried); 0 keeps none.
+    assert os.path.exists(staging_path(settings, "shop_metrics_daily", "first"))
+    settings = replace(settings, staging_keep_days=0)
     report, second = run("second", [row("pickup_rate", 2.0, 2.0, 1.0, shop="a"), row("pickup_rate", 3.0, 2.0, 1.5, shop="b")])
+    assert not os.path.exists(staging_path(settings, "shop_metrics_daily", "second"))
+    assert not os.path.exists(staging_path(settings, "agent_metrics_daily", "second"))
     # b's impossible rate is held back with its reason; its earlier row stays; a publishes.
     assert second == {("a", "pickup_rate"): 1.0, ("b", "pickup_rate"): 0.5}
     assert [(day, shop) for day, shop, _ in report.held_back] == [(D, "b")]

@@ -35,6 +35,10 @@ def test_stale_staging_tables_are_dropped_and_recent_ones_kept(spark, settings):
         spark.range(1).write.format("delta").save(staging_path(settings, "shop_metrics_daily", run_id))
     eight_days_ago = time.time() - 8 * 86400
     os.utime(staging_path(settings, "shop_metrics_daily", "old_run"), (eight_days_ago, eight_days_ago))
-    assert drop_stale_staging(spark, settings) == 1
+    assert drop_stale_staging(spark, settings) == 1  # CSMETRICS_STAGING_KEEP_DAYS, 7 by default
     assert not os.path.exists(staging_path(settings, "shop_metrics_daily", "old_run"))
     assert os.path.exists(staging_path(settings, "shop_metrics_daily", "new_run"))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(staging_path(settings, "shop_metrics_daily", "new_run"), (two_days_ago, two_days_ago))
+    assert drop_stale_staging(spark, replace(settings, staging_keep_days=3)) == 0
+    assert drop_stale_staging(spark, replace(settings, staging_keep_days=1)) == 1
