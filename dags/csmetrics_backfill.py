@@ -15,7 +15,7 @@ from datetime import date
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from csmetrics.orchestration import mapped_step_task, step_task
+from csmetrics.orchestration import default_args, mapped_step_task, step_task
 
 PARALLEL_CHUNKS = int(os.environ.get("CSMETRICS_BACKFILL_PARALLEL_CHUNKS", "2"))
 RANGE = ["--start", "{{ params.start }}", "--end", "{{ params.end }}", "--restate", "{{ params.restate }}"]
@@ -33,7 +33,7 @@ RANGE = ["--start", "{{ params.start }}", "--end", "{{ params.end }}", "--restat
         "restate": Param(False, type="boolean", description="Read every landed record, not each day's arrival cutoff"),
         "chunk_days": Param(7, type="integer", minimum=1, description="Days per chunk (one Spark application each)"),
     },
-    default_args={"retries": 2},
+    default_args=default_args(retries=2),
     tags=["csmetrics"],
     doc_md=__doc__,
 )

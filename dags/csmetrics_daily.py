@@ -15,7 +15,7 @@ import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensor
 from airflow.sdk import Param, dag
 
-from csmetrics.orchestration import step_task
+from csmetrics.orchestration import RUN_TIMEOUT, SENSOR_TIMEOUT, default_args, step_task
 from csmetrics.schedule import complete_after_template, daily_timetable
 
 # The run's date R: the start of its data interval (also right for manual runs, whose
@@ -36,12 +36,13 @@ RUNS_ONE_AT_A_TIME = {"ingest", "validate_bronze", "validate_gold", "publish", "
     catchup=False,
     max_active_runs=1,
     params={"restate": Param(False, type="boolean", description="Recompute with all landed data, rewriting final rows")},
-    default_args={"retries": 1},
+    default_args=default_args(retries=1),
+    dagrun_timeout=RUN_TIMEOUT,
     tags=["csmetrics"],
     doc_md=__doc__,
 )
 def csmetrics_daily():
-    wait = DateTimeSensor(task_id="wait_until_day_complete", target_time=complete_after_template(), mode="reschedule")
+    wait = DateTimeSensor(task_id="wait_until_day_complete", target_time=complete_after_template(), mode="reschedule", timeout=SENSOR_TIMEOUT)
     previous = wait
     for step in STEPS:
         task = step_task(

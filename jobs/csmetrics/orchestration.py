@@ -9,12 +9,42 @@ the jars reach the cluster's executors. Without it, a PythonOperator runs the sa
 
 from __future__ import annotations
 
+import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.python import PythonOperator
 
+from csmetrics.schedule import DAY_COMPLETE_AFTER
+
 APPLICATION = str(Path(__file__).with_name("submit.py"))
+
+# Who answers for the DAGs in Airflow's UI (filter by owner) and receives their alerts.
+OWNER = "cs-data-platform"
+# A step that takes longer is stuck: a day of 10 M messages takes minutes (bench/RESULTS.md).
+STEP_TIMEOUT = timedelta(hours=3)
+# The sensor waits up to 14 h after the interval ends (a run scheduled on time); more is a
+# scheduler outage, which should page rather than wait forever (the default is 7 days).
+SENSOR_TIMEOUT = DAY_COMPLETE_AFTER + timedelta(hours=4)
+# A daily run that is not done a day after its start fails, so the next date can start.
+RUN_TIMEOUT = timedelta(hours=24)
+alerts = logging.getLogger("csmetrics.alerts")
+
+
+def report_failure(context) -> None:
+    """Every failed task attempt, in one line at error level in the task's log. Replace or
+    extend with an Airflow notifier (SmtpNotifier, SlackNotifier...) to page someone."""
+    ti = context["task_instance"]
+    alerts.error(
+        "csmetrics %s.%s failed for %s (run %s, try %s): %s. Every step is idempotent: fix the cause, then clear the task.",
+        ti.dag_id, ti.task_id, context.get("ds"), ti.run_id, ti.try_number, context.get("exception"),
+    )
+
+
+def default_args(retries: int) -> dict:
+    """What every csmetrics task shares: owner, retries, timeout, failure alert."""
+    return {"owner": OWNER, "retries": retries, "execution_timeout": STEP_TIMEOUT, "on_failure_callback": report_failure}
 
 
 def delta_package() -> str:

@@ -47,3 +47,35 @@ def test_one_setting_switches_every_step_to_spark_submit(airflow_home, monkeypat
     assert publish._conn_id == "spark_csmetrics" and publish.packages.startswith("io.delta:delta-spark_4.2_2.13:")
     assert publish.application.endswith("jobs/csmetrics/submit.py")
     assert publish.application_args[:3] == ["publish", "--date", "{{ data_interval_start | ds }}"]
+
+
+def test_every_task_has_an_owner_a_timeout_and_a_failure_alert(dagbag):
+    from datetime import timedelta
+
+    from csmetrics.orchestration import OWNER, report_failure
+
+    for dag_id in ("csmetrics_daily", "csmetrics_backfill"):
+        for task in dagbag.get_dag(dag_id).tasks:
+            assert task.owner == OWNER != "airflow", (dag_id, task.task_id)
+            assert timedelta(0) < task.execution_timeout <= timedelta(hours=3), (dag_id, task.task_id)
+            assert report_failure in task.on_failure_callback, (dag_id, task.task_id)
+    daily = dagbag.get_dag("csmetrics_daily")
+    # The sensor waits 14 h after the interval in a run on time; it gives up within the day
+    # (BaseSensorOperator keeps its timeout in seconds).
+    assert timedelta(hours=14).total_seconds() < daily.get_task("wait_until_day_complete").timeout < timedelta(days=1).total_seconds()
+    assert daily.dagrun_timeout == timedelta(hours=24)
+
+
+def test_a_failed_task_logs_one_line_saying_what_failed_and_what_to_do(caplog):
+    from types import SimpleNamespace
+
+    from csmetrics.orchestration import report_failure
+
+    ti = SimpleNamespace(dag_id="csmetrics_daily", task_id="publish", run_id="scheduled__2026-03-02T00:00:00+00:00", try_number=2)
+    report_failure({"task_instance": ti, "ds": "2026-03-02", "exception": ValueError("DELTA_CONCURRENT_APPEND")})
+    [record] = [r for r in caplog.records if r.name == "csmetrics.alerts"]
+    assert record.levelname == "ERROR"
+    assert record.getMessage() == (
+        "csmetrics csmetrics_daily.publish failed for 2026-03-02 (run scheduled__2026-03-02T00:00:00+00:00, try 2): "
+        "DELTA_CONCURRENT_APPEND. Every step is idempotent: fix the cause, then clear the task."
+    )
