@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from csmetrics.config import Settings
+from csmetrics.delta_io import sql_literal
 from csmetrics.schemas import gold as schemas
 from csmetrics.schemas.bronze import EVENT_DATE, bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES
@@ -46,9 +47,21 @@ class Table:
         for key, value in self.properties.items():
             builder = builder.property(key, value)
         table = builder.execute()
+        self._set_missing_properties(spark, settings, table)
         if settings.catalog_schema and self.layer == "gold":
             register(spark, settings, self)
         return table
+
+
+    def _set_missing_properties(self, spark: SparkSession, settings: Settings, table: DeltaTable) -> None:
+        """A table created before a property was declared gets it (one metadata commit, once)."""
+        if not self.properties:
+            return
+        current = table.detail().select("properties").first()[0]
+        missing = {k: v for k, v in self.properties.items() if current.get(k) != v}
+        if missing:
+            assignments = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in missing.items())
+            spark.sql(f"ALTER TABLE delta.`{self.path(settings)}` SET TBLPROPERTIES ({assignments})")
 
 
 def register(spark: SparkSession, settings: Settings, table: Table) -> None:
@@ -62,14 +75,18 @@ def _gold(name: str, schema: T.StructType, partition: str, keys: list[str], prop
     return Table(name, "gold", schema, (partition,), tuple(keys), properties or {})
 
 
-SHOP_METRICS_DAILY = _gold("shop_metrics_daily", schemas.SHOP_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "metric", "segment"])
+# Every gold table keeps a Change Data Feed: a consumer reads which rows a finalisation or a
+# restatement changed (Spark's table_changes, delta-rs's load_cdf).
+SHOP_METRICS_DAILY = _gold(
+    "shop_metrics_daily", schemas.SHOP_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "metric", "segment"], CHANGE_DATA_FEED
+)
 AGENT_METRICS_DAILY = _gold(
-    "agent_metrics_daily", schemas.AGENT_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "agent_id", "metric", "segment"]
+    "agent_metrics_daily", schemas.AGENT_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "agent_id", "metric", "segment"], CHANGE_DATA_FEED
 )
 # The tables the daily metric rows are published to (replaceWhere of the run's slice).
 METRIC_TABLES = (SHOP_METRICS_DAILY, AGENT_METRICS_DAILY)
 
-# Written by MERGE with Change Data Feed on, so a re-run that changes nothing leaves no change rows.
+# Written by MERGE, so a re-run that changes nothing leaves no change rows.
 DERIVED_TABLES = (
     _gold("shop_metrics_weekly", schemas.SHOP_METRICS_WEEKLY, "week_start", ["week_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
     _gold("governance_weekly", schemas.GOVERNANCE_WEEKLY, "week_start", ["week_start", "shop_id", "metric"], CHANGE_DATA_FEED),

@@ -22,6 +22,18 @@ def test_a_table_is_created_with_its_declared_partitioning_and_properties(spark,
     assert LEADERBOARD_DAILY.path(settings) == f"{settings.warehouse}/gold/leaderboard_daily"
 
 
+def test_every_gold_table_keeps_a_change_feed_even_one_created_without_it(spark, settings):
+    assert all(t.properties.get("delta.enableChangeDataFeed") == "true" for t in BY_NAME.values())
+    # A shop_metrics_daily of an older csmetrics, created without the feed.
+    spark.createDataFrame([], SHOP_METRICS_DAILY.schema).write.format("delta").partitionBy("stat_date").save(SHOP_METRICS_DAILY.path(settings))
+    table = DeltaTable.forPath(spark, SHOP_METRICS_DAILY.path(settings))
+    assert "delta.enableChangeDataFeed" not in table.detail().first()["properties"]
+    SHOP_METRICS_DAILY.ensure(spark, settings)
+    SHOP_METRICS_DAILY.ensure(spark, settings)
+    assert table.detail().first()["properties"]["delta.enableChangeDataFeed"] == "true"
+    assert [op for (op,) in table.history().orderBy("version").select("operation").collect()] == ["WRITE", "SET TBLPROPERTIES"]
+
+
 def test_gold_tables_are_registered_when_a_catalog_schema_is_configured(spark, settings):
     assert not spark.catalog.tableExists("csmetrics_test.shop_metrics_daily")
     SHOP_METRICS_DAILY.ensure(spark, replace(settings, catalog_schema="csmetrics_test"))
