@@ -15,6 +15,7 @@ from datetime import date
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from csmetrics.assets import DERIVED, PUBLISHED
 from csmetrics.orchestration import default_args, mapped_step_task, step_task
 
 PARALLEL_CHUNKS = int(os.environ.get("CSMETRICS_BACKFILL_PARALLEL_CHUNKS", "2"))
@@ -51,7 +52,8 @@ def csmetrics_backfill():
 
     prepare = step_task("prepare", ["backfill_prepare", *RANGE])
     chunks = mapped_step_task("run_chunk", chunk_arguments(), max_active_tis_per_dagrun=PARALLEL_CHUNKS)
-    derive = step_task("derive", ["backfill_derive", *RANGE])
+    # The chunks publish the daily tables; derive completes the set: downstream DAGs run once.
+    derive = step_task("derive", ["backfill_derive", *RANGE], outlets=[*PUBLISHED, *DERIVED])
     prepare >> chunks >> derive
 
 

@@ -15,6 +15,7 @@ import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensor
 from airflow.sdk import Param, dag
 
+from csmetrics.assets import DERIVED, PUBLISHED
 from csmetrics.orchestration import RUN_TIMEOUT, SENSOR_TIMEOUT, default_args, step_task
 from csmetrics.schedule import complete_after_template, daily_timetable
 
@@ -27,6 +28,8 @@ STEPS = ("ingest", "validate_bronze", "compute", "validate_gold", "publish", "de
 # the GX project, the gold partitions two runs both own) run one at a time across runs;
 # compute, which writes only its run's staging tables, runs in parallel.
 RUNS_ONE_AT_A_TIME = {"ingest", "validate_bronze", "validate_gold", "publish", "derive"}
+# The gold tables each step updates, as Airflow Assets: downstream DAGs schedule on them.
+OUTLETS = {"publish": PUBLISHED, "derive": DERIVED}
 
 
 @dag(
@@ -49,6 +52,7 @@ def csmetrics_daily():
             step,
             [step, "--date", RUN_DATE, "--run-id", "{{ run_id }}", "--restate", "{{ params.restate }}"],
             max_active_tis_per_dag=1 if step in RUNS_ONE_AT_A_TIME else None,
+            outlets=OUTLETS.get(step, []),
         )
         previous >> task
         previous = task

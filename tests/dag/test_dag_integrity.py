@@ -31,6 +31,25 @@ def test_backfill_dag_maps_one_task_per_chunk(dagbag):
     assert set(dag.params) == {"start", "end", "restate", "chunk_days"}
 
 
+def test_gold_tables_are_assets_that_the_export_dag_is_scheduled_on(dagbag):
+    daily, backfill = dagbag.get_dag("csmetrics_daily"), dagbag.get_dag("csmetrics_backfill")
+    names = lambda task: sorted(asset.name for asset in task.outlets)  # noqa: E731
+    assert names(daily.get_task("publish")) == ["csmetrics.gold.agent_metrics_daily", "csmetrics.gold.shop_metrics_daily"]
+    assert names(daily.get_task("derive")) == [
+        "csmetrics.gold.governance_weekly", "csmetrics.gold.leaderboard_daily", "csmetrics.gold.peer_benchmarks_daily", "csmetrics.gold.shop_metrics_weekly",
+    ]
+    assert len(names(backfill.get_task("derive"))) == 6
+    assert [t for t in daily.tasks if t.outlets and t.task_id not in ("publish", "derive")] == []
+    export = dagbag.get_dag("csmetrics_leaderboard_export")
+    assert [asset.name for asset in export.timetable.asset_condition.objects] == ["csmetrics.gold.leaderboard_daily"]
+
+
+def test_maintenance_runs_weekly_away_from_the_daily_publish(dagbag):
+    maintenance = dagbag.get_dag("csmetrics_maintenance")
+    assert maintenance.task_ids == ["maintain"]
+    assert maintenance.timetable.expression == "0 3 * * 0"
+
+
 def test_one_setting_switches_every_step_to_spark_submit(airflow_home, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
@@ -54,7 +73,7 @@ def test_every_task_has_an_owner_a_timeout_and_a_failure_alert(dagbag):
 
     from csmetrics.orchestration import OWNER, report_failure
 
-    for dag_id in ("csmetrics_daily", "csmetrics_backfill"):
+    for dag_id in ("csmetrics_daily", "csmetrics_backfill", "csmetrics_maintenance", "csmetrics_leaderboard_export"):
         for task in dagbag.get_dag(dag_id).tasks:
             assert task.owner == OWNER != "airflow", (dag_id, task.task_id)
             assert timedelta(0) < task.execution_timeout <= timedelta(hours=3), (dag_id, task.task_id)
