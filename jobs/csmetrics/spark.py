@@ -9,6 +9,7 @@ from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
 
 from csmetrics.config import Settings
+from csmetrics.logs import driver_java_options, route_library_logs
 
 
 def spark_settings(settings: Settings) -> dict[str, str]:
@@ -30,6 +31,9 @@ def spark_settings(settings: Settings) -> dict[str, str]:
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     }
     conf.update(settings.spark_conf)
+    # The project's log4j2 configuration first: options given in CSMETRICS_SPARK_CONF follow
+    # it, and the JVM lets the last -D of a name win.
+    conf["spark.driver.extraJavaOptions"] = f"{driver_java_options(settings)} {settings.spark_conf.get('spark.driver.extraJavaOptions', '')}".strip()
     return conf
 
 
@@ -71,6 +75,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> 
     The Delta jars are resolved from Maven once (Ivy prints its report then) and listed in a
     manifest; later starts load the same jars directly: no resolution, no report, no network."""
     settings = settings or Settings.from_env()
+    route_library_logs(settings)
     builder = SparkSession.builder
     for key, value in spark_settings(settings).items():
         builder = builder.config(key, value)
@@ -86,5 +91,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> 
         else:
             spark = configure_spark_with_delta_pip(builder).getOrCreate()
             _remember_delta_jars(spark)
-    spark.sparkContext.setLogLevel("ERROR")
+    if under_spark_submit():
+        # The driver JVM started with the cluster's log4j2 configuration (SPARK_CONF_DIR).
+        spark.sparkContext.setLogLevel("ERROR")
     return spark
