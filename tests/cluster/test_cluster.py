@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from csmetrics.orchestration import APPLICATION, delta_package
-from csmetrics.pipeline import run_daily
-from csmetrics_generate import GenerateOptions, generate
 from tests.integration.warehouses import Warehouse, same_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +23,6 @@ D1 = date(2026, 3, 2)
 DATES = (D1,)
 HOST, PORT, UI_PORT = "127.0.0.1", 7177, 8180
 TABLES = ("shop_metrics_daily", "agent_metrics_daily", "peer_benchmarks_daily", "leaderboard_daily", "shop_metrics_weekly")
-quiet = lambda message: None  # noqa: E731
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +61,10 @@ def gold(spark, settings, table):
     return sorted(tuple(r) for r in frame.collect())
 
 
-def test_daily_job_on_the_cluster_equals_local(spark, cluster, tmp_path, monkeypatch):
-    landing = tmp_path / "landing"
-    generate(GenerateOptions(str(landing), shops=3, days=1, start=D1, seed=21), quiet)
-
-    local = Warehouse(tmp_path / "local", landing)
-    with local as settings:
-        for day in DATES:
-            run_daily(day, f"scheduled__{day}", progress=quiet)
-        expected = {t: gold(spark, settings, t) for t in TABLES}
+def test_daily_job_on_the_cluster_equals_local(spark, cluster, one_day, tmp_path, monkeypatch):
+    # The day's local[*] run: tests/conftest.py.
+    _, landing, local = one_day
+    expected = {t: gold(spark, local, t) for t in TABLES}
 
     on_cluster = Warehouse(tmp_path / "cluster", landing)
     with on_cluster as settings:
