@@ -14,6 +14,7 @@ from csmetrics.compute import stage
 from csmetrics.config import Settings
 from csmetrics.derived.publish import derive
 from csmetrics.ingest.run import check_day_landed, ingest
+from csmetrics.maintain import maintain
 from csmetrics.plan import RunPlan
 from csmetrics.publish import final_slices, publish
 from csmetrics.quality.bronze_gate import validate_bronze
@@ -160,3 +161,9 @@ def backfill(start: date, end: date, restate: bool = False, chunk_days: int = 7,
         progress(f"  {number}/{len(parts)} chunks, {time.monotonic() - began:.0f} s elapsed, about {per_day * left:.0f} s left")
     backfill_derive_step(start, end, restate, progress)
     progress(f"backfill {start}..{end} finished in {time.monotonic() - began:.0f} s")
+
+
+def maintain_step(progress=print) -> dict[str, tuple[int, int]]:
+    """Compaction and VACUUM of every table, old staging tables and Data Docs removed."""
+    settings = Settings.from_env()
+    return maintain(get_spark(settings), settings, progress)

@@ -14,7 +14,7 @@ from datetime import date
 
 STEPS = (
     "ingest", "validate_bronze", "compute", "validate_gold", "publish", "derive", "run",
-    "backfill_prepare", "backfill_chunk", "backfill_derive",
+    "backfill_prepare", "backfill_chunk", "backfill_derive", "maintain",
 )
 
 
@@ -51,6 +51,7 @@ def run_step(*argv: str):
         "backfill_prepare": lambda: pipeline.backfill_prepare_step(args.start, args.end, restate),
         "backfill_chunk": lambda: pipeline.backfill_chunk_step(args.first, args.last, args.start, args.end, restate),
         "backfill_derive": lambda: pipeline.backfill_derive_step(args.start, args.end, restate),
+        "maintain": lambda: pipeline.maintain_step(),
     }
     return steps[args.step]()
 

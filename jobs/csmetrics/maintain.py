@@ -1,0 +1,68 @@
+"""Keep the warehouse from growing without bound: compaction, VACUUM, staging and Data Docs.
+
+Run weekly (dags/csmetrics_maintenance.py, or `csmetrics maintain`), away from the daily
+runs' publish. Every Delta table of the catalog is compacted (small files of daily MERGEs
+and slice replacements into few), then VACUUMed with CSMETRICS_RETAIN_DAYS of retention:
+time travel, and so a look at what a restatement replaced, keeps working for that long.
+Staging tables and GX results past the same age are removed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from csmetrics.config import Settings
+from csmetrics.quality.gate import open_context
+from csmetrics.schemas.raw import RAW_TABLES
+from csmetrics.tables import BACKFILL_CHUNKS, BY_NAME, HELD_BACK, INGEST_LOG, QUARANTINE, VALIDATION_RESULTS, Table, bronze, drop_stale_staging
+
+# Where GX keeps one file (or folder) per validation run: results, and their Data Docs pages.
+GX_RUN_FOLDERS = ("gx/uncommitted/validations", "gx/uncommitted/data_docs/local_site/validations")
+
+
+def maintained_tables() -> list[Table]:
+    return [*(bronze(name) for name in RAW_TABLES), INGEST_LOG, QUARANTINE, HELD_BACK, VALIDATION_RESULTS, BACKFILL_CHUNKS, *BY_NAME.values()]
+
+
+def compact_and_vacuum(spark: SparkSession, settings: Settings, table: Table) -> tuple[int, int] | None:
+    """OPTIMIZE then VACUUM one table; return its file count before and after, None if absent."""
+    if not table.exists(spark, settings):
+        return None
+    delta = DeltaTable.forPath(spark, table.path(settings))
+    before = delta.detail().first()["numFiles"]
+    delta.optimize().executeCompaction()
+    delta.vacuum(settings.retain_days * 24.0)
+    return before, delta.detail().first()["numFiles"]
+
+
+def drop_old_gx_runs(settings: Settings) -> int:
+    """Remove GX validation results and their Data Docs pages older than the retention, then
+    rebuild the Data Docs index so that it links no removed page; return how many went."""
+    oldest = time.time() - settings.retain_days * 86400
+    removed = 0
+    for folder in GX_RUN_FOLDERS:
+        root = Path(settings.gx_project) / folder
+        for entry in root.glob("*") if root.exists() else ():
+            if entry.stat().st_mtime < oldest:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                removed += 1
+    if removed:
+        open_context(settings).build_data_docs()
+    return removed
+
+
+def maintain(spark: SparkSession, settings: Settings, progress=print) -> dict[str, tuple[int, int]]:
+    files = {}
+    for table in maintained_tables():
+        counted = compact_and_vacuum(spark, settings, table)
+        if counted:
+            files[f"{table.layer}/{table.name}"] = counted
+            progress(f"{table.layer}/{table.name}: {counted[0]} -> {counted[1]} files")
+    progress(f"staging: {drop_stale_staging(spark, settings)} stale table(s) removed")
+    progress(f"Data Docs: {drop_old_gx_runs(settings)} validation run(s) older than {settings.retain_days} days removed")
+    return files
