@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date
 
@@ -10,6 +11,8 @@ from csmetrics import preflight
 from csmetrics.config import Settings, SettingsError, environment_help
 
 ENVIRONMENT_HELP = "\n" + environment_help()
+# The gold tables partitioned by stat_date (csmetrics.tables).
+EXPORTABLE = ("leaderboard_daily", "peer_benchmarks_daily", "shop_metrics_daily", "agent_metrics_daily")
 
 
 def _date(text: str) -> date:
@@ -75,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--restate", action="store_true", help="read every landed record, not each day's arrival cutoff")
     back.add_argument("--chunk-days", type=int, default=7, help="days per chunk (default 7)")
 
+    export = commands.add_parser(
+        "export",
+        help="write a gold table as one CSV per stat_date for a dashboard, re-writing only dates changed since the last export",
+        description="Write <CSMETRICS_EXPORT_DIR>/<table>/stat_date=YYYY-MM-DD.csv for each stat_date whose rows changed "
+        "since the last export (every date the first time), found in the table's Change Data Feed. Reads with delta-rs: no Spark.",
+    )
+    export.add_argument("--table", default="leaderboard_daily", choices=EXPORTABLE, help="gold table to export (default leaderboard_daily)")
+
+    commands.add_parser(
+        "maintain",
+        help="compact and VACUUM every table, remove old staging tables and Data Docs (weekly; CSMETRICS_RETAIN_DAYS)",
+        description="OPTIMIZE (compaction) and VACUUM every Delta table, keeping CSMETRICS_RETAIN_DAYS of history for time travel; "
+        "remove staging tables older than CSMETRICS_STAGING_KEEP_DAYS and GX results and Data Docs pages older than CSMETRICS_RETAIN_DAYS. "
+        "Run it away from the daily runs' publish (the csmetrics_maintenance DAG runs it on Sundays at 03:00 UTC).",
+    )
+
     show = commands.add_parser("show", help="print gold metric rows")
     show.add_argument("--date", type=_date, default=None, help="only this stat_date")
     show.add_argument("--shop", default=None, help="only this shop_id")
@@ -83,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="print the leaderboard of METRIC instead (latest date, or --date; largest category, or --category)")
     show.add_argument("--benchmarks", action="store_true", help="print the peer benchmarks of --category instead")
     show.add_argument("--category", default=None, help="category for --leaderboard / --benchmarks")
+    for command in commands.choices.values():
+        command.add_argument(
+            "-v", "--verbose", action="store_true",
+            help="also show Spark's, GX's and py4j's own warnings here (they always go to CSMETRICS_LOG_FILE)",
+        )
     return parser
 
 
@@ -90,11 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from csmetrics.errors import exit_code_of
 
+    if args.verbose:
+        os.environ["CSMETRICS_CONSOLE_LOG_LEVEL"] = "warn"
     return exit_code_of(lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> None:
-    progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    # Progress and results on stdout; a failure's one message on stderr (csmetrics.errors).
+    progress = lambda message: print(message, flush=True)  # noqa: E731
     if args.command == "generate":
         from csmetrics_generate import GenerateOptions, generate
 
@@ -126,6 +153,15 @@ def _run(args: argparse.Namespace) -> None:
         from csmetrics.pipeline import backfill
 
         backfill(args.start, args.end, args.restate, args.chunk_days, progress)
+    elif args.command == "export":
+        from csmetrics.export import export_table
+
+        export_table(Settings.from_env(), args.table, progress)
+    elif args.command == "maintain":
+        preflight.check_run_settings()
+        from csmetrics.pipeline import maintain_step
+
+        maintain_step(progress)
     elif args.command == "show":
         from csmetrics import show
 

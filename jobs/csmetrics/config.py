@@ -44,6 +44,16 @@ def _choice(*allowed: str):
     return parse
 
 
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise ValueError(f"{value} is less than {minimum}")
+        return value
+
+    return parse
+
+
 def setting(default, env: str, help: str, parse=None, shown: str | None = None):
     """A field of `Settings`: its environment variable (CSMETRICS_<env>), the help line that
     `csmetrics --help` and README show, and how its text is parsed (the default's type)."""
@@ -90,6 +100,20 @@ class Settings:
     min_support: int = setting(10, "MIN_SUPPORT", "denominator (or count) a shop needs to be a peer or be ranked")
     governance_thresholds: str = setting(
         "", "GOVERNANCE_THRESHOLDS", "governance thresholds, e.g. pickup_rate>=0.85;avg_wait_seconds<300", shown="SPEC §5"
+    )
+    log_file: str = setting(
+        "var/log/csmetrics.log", "LOG_FILE", "where Spark's, GX's and py4j's own warnings go (appended; one file for all runs)", _absolute
+    )
+    console_log_level: str = setting(
+        "error", "CONSOLE_LOG_LEVEL", "from which level those libraries' lines also reach the terminal: error, warn (the CLI's --verbose) or info",
+        _choice("error", "warn", "info"),
+    )
+    export_dir: str = setting(
+        "var/exports", "EXPORT_DIR", "where csmetrics export (and the leaderboard export DAG) writes one CSV per table and stat_date", _absolute
+    )
+    retain_days: int = setting(
+        30, "RETAIN_DAYS", "days of table history that maintenance keeps for time travel (VACUUM; at least 7), and of GX results and Data Docs",
+        _at_least(7),
     )
     staging_keep_days: int = setting(
         7, "STAGING_KEEP_DAYS", "days a run's staging tables are kept (a publish can be retried from them); 0 removes them once the run has published"

@@ -36,7 +36,8 @@ from tests.integration.warehouses import Warehouse, same_rows
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
 UTC = UTC
 # Two runs of seven tasks, each task a process with its own Spark driver.
-RUNS_TIMEOUT_S = 900
+# (Two dates of six shops take 9 to 16 minutes on 2 cores.)
+RUNS_TIMEOUT_S = 1800
 quiet = lambda message: None  # noqa: E731
 
 
@@ -110,6 +111,25 @@ class Airflow:
             assert time.monotonic() < deadline, f"{dag_id} was never parsed; see {self.home}/dag-processor.log"
             time.sleep(2)
 
+    def restart_scheduler(self, **settings: str) -> None:
+        scheduler = self.processes.pop()
+        scheduler.terminate()
+        scheduler.wait(timeout=60)
+        self.env.update(settings)
+        log = open(self.home / "scheduler-restarted.log", "w")
+        self.processes.append(subprocess.Popen([sys.executable, "-m", "airflow", "scheduler"], env=self.env, stdout=log, stderr=subprocess.STDOUT))
+
+    def wait_for_asset_triggered_runs(self, dag_id: str, timeout_s: int = 240) -> None:
+        """Until the DAG has run for every asset event queued for it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            states = [state for (state,) in self.query("SELECT state FROM dag_run WHERE dag_id = ?", dag_id)]
+            queued = self.query("SELECT 1 FROM asset_dag_run_queue WHERE target_dag_id = ?", dag_id)
+            if states and not queued and all(state in ("success", "failed") for state in states):
+                return
+            assert time.monotonic() < deadline, f"{dag_id}: runs {states}, {len(queued)} queued; logs in {self.home}"
+            time.sleep(3)
+
     def wait_for_runs(self, dag_id: str, count: int, timeout_s: int) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -166,22 +186,28 @@ def scheduled(spark, tmp_path_factory):
         "CSMETRICS_LANDING": str(landing),
         "CSMETRICS_SHUFFLE_PARTITIONS": "2",
         "CSMETRICS_DRIVER_MEMORY": "1g",
+        "CSMETRICS_EXPORT_DIR": str(root / "exports"),
+        "CSMETRICS_LOG_FILE": str(root / "csmetrics.log"),
     }
     (root / "airflow").mkdir()
     airflow = Airflow(root / "airflow", csmetrics_env)
     airflow.start()
     try:
-        airflow.wait_for_dag("csmetrics_daily")
-        airflow.cli("dags", "unpause", "csmetrics_daily")
+        for dag_id in ("csmetrics_daily", "csmetrics_leaderboard_export"):
+            airflow.wait_for_dag(dag_id)
+            airflow.cli("dags", "unpause", dag_id)
         airflow.cli(
             "backfill", "create", "--dag-id", "csmetrics_daily",
             "--from-date", str(DAY1), "--to-date", str(DAY2), "--max-active-runs", "2",
         )
         airflow.wait_for_runs("csmetrics_daily", 2, RUNS_TIMEOUT_S)
         runs = airflow.runs("csmetrics_daily")
-    finally:
+    except BaseException:
         airflow.stop()
-    return {"root": root, "landing": str(landing), "warehouse": str(root / "warehouse"), "runs": runs}
+        raise
+    # Airflow keeps running for the consumer DAG's test; stopped after the module.
+    yield {"root": root, "landing": str(landing), "warehouse": str(root / "warehouse"), "exports": root / "exports", "runs": runs, "airflow": airflow}
+    airflow.stop()
 
 
 def test_the_scheduler_runs_each_date_on_its_own_data_interval(scheduled):
@@ -193,6 +219,27 @@ def test_the_scheduler_runs_each_date_on_its_own_data_interval(scheduled):
     ]
     # Each run is due once its UTC day has ended.
     assert [pendulum.parse(r["run_after"]) for r in runs] == [datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)]
+
+
+def test_the_leaderboard_export_runs_on_the_asset_events_of_the_daily_runs(spark, scheduled):
+    airflow = scheduled["airflow"]
+    # The backfill's asset events are queued for the consumer; a scheduler creates its run
+    # when it creates scheduled runs, which this deployment kept off so far (no scheduled run
+    # of today beside the backfill): now on, with the daily DAG paused.
+    airflow.cli("dags", "pause", "csmetrics_daily")
+    airflow.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
+    airflow.wait_for_asset_triggered_runs("csmetrics_leaderboard_export")
+    runs = airflow.query("SELECT state, run_type FROM dag_run WHERE dag_id = ?", "csmetrics_leaderboard_export")
+    assert runs and all(run == ("success", "asset_triggered") for run in runs), runs
+    leaderboard = spark.read.format("delta").load(f"{scheduled['warehouse']}/gold/leaderboard_daily")
+    by_date: dict[date, list[tuple]] = {}
+    for r in leaderboard.orderBy("stat_date", "platform", "category", "metric", "rank", "shop_id").collect():
+        by_date.setdefault(r.stat_date, []).append((r.metric, str(r.rank), r.shop_id))
+    exported = {}
+    for path in sorted((scheduled["exports"] / "leaderboard_daily").glob("stat_date=*.csv")):
+        rows = pd.read_csv(path, dtype=str).to_dict("records")
+        exported[date.fromisoformat(path.stem.removeprefix("stat_date="))] = [(r["metric"], r["rank"], r["shop_id"]) for r in rows]
+    assert by_date and exported == by_date
 
 
 def test_each_run_computed_its_own_date_from_the_files_landed_by_its_cutoff(spark, scheduled):
@@ -227,6 +274,21 @@ def test_each_run_computed_its_own_date_from_the_files_landed_by_its_cutoff(spar
         if counts["transfer_sessions"]:
             pickup = day1[(shop_id, "pickup_rate")]
             assert (pickup.numerator, pickup.denominator) == (counts["received_sessions"], counts["transfer_sessions"])
+
+
+def test_task_logs_hold_progress_not_library_chatter(scheduled):
+    """Airflow files a task's stderr at error level: Spark's start-up warnings and GX's INFO
+    lines belong in CSMETRICS_LOG_FILE, not there."""
+    logs = sorted((scheduled["root"] / "airflow" / "logs" / "dag_id=csmetrics_daily").glob("run_id=*/task_id=ingest/attempt=*.log"))
+    assert logs
+    for log in logs:
+        events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        assert any(e["event"].startswith("ingest sessions:") and e["level"] == "info" for e in events), log
+        # The JVM's own notice of the vector module is printed before any logging exists.
+        errors = [e["event"] for e in events if e["level"] == "error" and "incubator modules" not in e["event"]]
+        assert errors == [], log
+        assert not [e for e in events if e.get("logger", "").startswith("great_expectations")], log
+    assert (scheduled["root"] / "csmetrics.log").exists()
 
 
 def test_the_scheduled_runs_equal_the_command_line_and_a_dag_test_rerun_changes_nothing(spark, scheduled, dagbag, tmp_path):
