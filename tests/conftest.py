@@ -20,7 +20,7 @@ UTC = ZoneInfo("UTC")
 
 @pytest.fixture(scope="session")
 def spark():
-    session = get_spark(Settings(shuffle_partitions=2, driver_memory="2g"), app_name="csmetrics-tests")
+    session = get_spark(Settings(shuffle_partitions=2, driver_memory="2g", log_file=os.environ["CSMETRICS_LOG_FILE"]), app_name="csmetrics-tests")
     yield session
     session.stop()
 
@@ -31,6 +31,7 @@ def settings(tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("CSMETRICS_WAREHOUSE", str(tmp_path / "warehouse"))
     monkeypatch.setenv("CSMETRICS_LANDING", str(tmp_path / "landing"))
     monkeypatch.setenv("CSMETRICS_SHUFFLE_PARTITIONS", "2")
+    monkeypatch.setenv("CSMETRICS_EXPORT_DIR", str(tmp_path / "exports"))
     return Settings.from_env()
 
 
@@ -44,6 +45,8 @@ def local(text: str, zone: str = "Asia/Shanghai") -> datetime:
 if "AIRFLOW_HOME" not in os.environ:
     os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="csmetrics-airflow-")
     atexit.register(shutil.rmtree, os.environ["AIRFLOW_HOME"], True)
+# Spark's, GX's and py4j's own warnings of every run in the session: one file outside the tree.
+os.environ.setdefault("CSMETRICS_LOG_FILE", os.path.join(os.environ["AIRFLOW_HOME"], "csmetrics.log"))
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[1] / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")

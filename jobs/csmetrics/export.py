@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as csv
 from deltalake import DeltaTable
 
-from csmetrics.config import Settings
+from csmetrics.config import Settings, SettingsError
 
 PARTITION = "stat_date"
 
@@ -36,7 +36,12 @@ def export_table(settings: Settings, table_name: str, progress=print) -> list[da
     last export (every date the first time); return the dates written."""
     target = Path(settings.export_dir) / table_name
     state = target / "_exported_version"
-    table = DeltaTable(settings.table_path("gold", table_name))
+    path = settings.table_path("gold", table_name)
+    if not DeltaTable.is_deltatable(path):
+        raise SettingsError(
+            f"{path} is not a Delta table yet: run the daily pipeline first, or point CSMETRICS_WAREHOUSE at the warehouse that holds gold/{table_name}"
+        )
+    table = DeltaTable(path)
     version = table.version()
     last = int(state.read_text()) if state.exists() else None
     if last == version:

@@ -4,10 +4,13 @@ that date changed; read with delta-rs, as a consumer outside Spark would."""
 from __future__ import annotations
 
 import csv
+import os
 from datetime import date, datetime
 
+import pytest
 from delta.tables import DeltaTable
 
+from csmetrics.config import SettingsError
 from csmetrics.export import export_table
 from csmetrics.tables import BY_NAME
 
@@ -45,3 +48,9 @@ def test_each_export_rewrites_only_the_dates_that_changed(spark, settings):
     assert export_table(settings, "leaderboard_daily", quiet) == [D2]
     assert exported(settings, D2) == [("1", "b", "0.95"), ("2", "a", "0.8")]
     assert exported(settings, D1) == [("1", "a", "0.9"), ("2", "b", "0.5")]
+
+
+def test_exporting_a_table_that_does_not_exist_says_what_to_do(settings):
+    with pytest.raises(SettingsError, match="is not a Delta table yet: run the daily pipeline first"):
+        export_table(settings, "leaderboard_daily", quiet)
+    assert not os.path.exists(settings.export_dir)
