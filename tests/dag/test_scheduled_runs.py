@@ -67,7 +67,8 @@ class Airflow:
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            # INFO, as a deployment logs: task logs must show progress and no library chatter.
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         }
         self.port = port
         self.processes: list[subprocess.Popen] = []
