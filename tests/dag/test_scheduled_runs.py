@@ -189,6 +189,8 @@ def scheduled(spark, tmp_path_factory):
         "CSMETRICS_DRIVER_MEMORY": "1g",
         "CSMETRICS_EXPORT_DIR": str(root / "exports"),
         "CSMETRICS_LOG_FILE": str(root / "csmetrics.log"),
+        # The suite's Spark settings for tiny days (tests/conftest.py).
+        "CSMETRICS_SPARK_CONF": os.environ["CSMETRICS_SPARK_CONF"],
     }
     (root / "airflow").mkdir()
     airflow = Airflow(root / "airflow", csmetrics_env)
