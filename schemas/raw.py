@@ -44,6 +44,10 @@ class RawTable:
         return [f.name for f in self.schema.fields if isinstance(f.dataType, T.StringType)]
 
     @property
+    def string_array_columns(self) -> list[str]:
+        return [f.name for f in self.schema.fields if isinstance(f.dataType, T.ArrayType) and isinstance(f.dataType.elementType, T.StringType)]
+
+    @property
     def columns(self) -> list[str]:
         return self.schema.fieldNames()
 

@@ -64,13 +64,16 @@ def empty_partition(landing):
 
 
 def invalid_utf8(landing):
-    """A buyer id whose bytes are not UTF-8 (Parquet strings are bytes; writers can get this wrong)."""
-    row = rating()
-    table = pa.table({k: [v] for k, v in row.items() if k not in ("buyer_id", "tags")} | {
-        "buyer_id": pa.array([b"b\xff\xfe1"], pa.binary()).view(pa.string()), "tags": pa.array([None], pa.list_(pa.string())),
+    """A buyer id, and a tag of another rating, whose bytes are not UTF-8 (Parquet strings are
+    bytes; writers can get this wrong)."""
+    rows = [rating(), rating("bad-tag")]
+    table = pa.table({k: [row[k] for row in rows] for k in rows[0] if k not in ("buyer_id", "tags")} | {
+        "buyer_id": pa.array([b"b\xff\xfe1", b"b1"], pa.binary()).view(pa.string()),
+        "tags": pa.array([None, [b"\xe5\xa5\xbd", b"fast\xc3\x28"]], pa.list_(pa.binary())).view(pa.list_(pa.string())),
     })
-    # Beside it, ids in Chinese and with an emoji: valid UTF-8 of four-byte characters goes to bronze.
-    write_landing(landing, "ratings", DT, [rating("r0") | {"buyer_id": "买家-😀-1"}])
+    # Beside them, an id and a tag in Chinese and with an emoji: valid UTF-8 of four-byte
+    # characters goes to bronze.
+    write_landing(landing, "ratings", DT, [rating("r0") | {"buyer_id": "买家-😀-1", "tags": ["回复快😀"]}])
     pq.write_table(table, Path(landing) / "ratings" / f"dt={DT}" / "bytes.parquet")
 
 
@@ -95,7 +98,7 @@ CASES = {
     "a shop not in shops": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating("r8", shop="nowhere")]),
                             ["unknown_shop"]),
     "empty arrival partition": ("complaints", empty_partition, []),
-    "invalid UTF-8": ("ratings", invalid_utf8, ["invalid_utf8:buyer_id"]),
+    "invalid UTF-8": ("ratings", invalid_utf8, ["invalid_utf8:buyer_id", "invalid_utf8:tags"]),
     # One bad snapshot row holds back its own shop only, whatever its share (here 1 of 2).
     "a shop with an unknown timezone": ("shops", lambda landing: write_landing(landing, "shops", DT, [
         dict(shop_id="s2", shop_name="Two", platform="tmall", category="food", tier="L1", timezone="Mars/Olympus",

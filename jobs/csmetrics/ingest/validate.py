@@ -18,6 +18,8 @@ def invalid_reasons(table: RawTable, zones: Collection[str] = ()) -> list[Column
     for column in table.string_columns:
         # Parquet strings are bytes: invalid UTF-8 would reach bronze and break its readers.
         rules.append(F.when(~F.is_valid_utf8(column), F.lit(f"invalid_utf8:{column}")))
+    for column in table.string_array_columns:
+        rules.append(F.when(F.exists(column, lambda text: ~F.is_valid_utf8(text)), F.lit(f"invalid_utf8:{column}")))
     for column in table.required_columns:
         rules.append(F.when(F.col(column).isNull(), F.lit(f"null_required:{column}")))
     for column, allowed in table.enums.items():
