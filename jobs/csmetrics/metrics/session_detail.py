@@ -1,0 +1,107 @@
+"""Session detail: one row per session of a date, the drill-down of the conversation metrics.
+
+Built from the same per-(session, agent) partials as the metrics (csmetrics.metrics.conversation),
+so that summing the detail rows of a shop-day gives the shop's count, numerator or denominator
+of every conversation metric (docs/metrics.md, "Session detail"):
+
+  consult_sessions            rows not filtered            filtered_sessions   rows filtered
+  transfer_sessions           Σ is_transferred             received_sessions   Σ is_received
+  consult_buyers              Σ decides_reply_rate (one session per buyer and day)
+  reply_rate                  Σ (decides_reply_rate and buyer_replied) / Σ decides_reply_rate
+  reply_3min_rate             Σ replied_3min_messages / Σ counted_3min_messages
+  reply_3min_session_rate     Σ reply_3min_session / rows where it is not null
+  avg_response_seconds        Σ response_seconds_sum / Σ replied_messages
+  avg_round_response_seconds  Σ round_response_seconds_sum / Σ replied_rounds
+  slow_rounds                 Σ slow_rounds
+  first_response_seconds      Σ first_response_seconds / rows where it is not null
+  avg_wait_seconds            Σ wait_seconds / rows where it is not null
+  avg_reception_seconds       Σ reception_seconds / rows where it is not null
+  answer_question_ratio       Σ human_messages / Σ human_phase_buyer_messages
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from csmetrics.metrics.long_format import UNASSIGNED
+from csmetrics.timezones import local_instant, seconds_between
+
+SUMS = (
+    "buyer_messages", "human_messages", "bot_messages", "system_messages", "human_phase_buyer_messages",
+    "counted_3min_messages", "replied_3min_messages", "unreplied_3min_messages",
+    "response_seconds_sum", "replied_messages", "round_response_seconds_sum", "replied_rounds", "slow_rounds",
+)
+
+
+def _per_session(partials: DataFrame) -> DataFrame:
+    """The partials of each session summed over its attributed agents."""
+    return partials.groupBy("session_id").agg(
+        F.sum("buyer_messages").alias("buyer_messages"),
+        F.sum("human_messages").alias("human_messages"),
+        F.sum("bot_messages").alias("bot_messages"),
+        F.sum("system_messages").alias("system_messages"),
+        F.sum("hp_buyer_messages").alias("human_phase_buyer_messages"),
+        F.sum("counted_3min").alias("counted_3min_messages"),
+        F.sum("replied_3min").alias("replied_3min_messages"),
+        F.sum("unreplied_3min").alias("unreplied_3min_messages"),
+        F.sum("response_sum").alias("response_seconds_sum"),
+        F.sum("replied_messages").alias("replied_messages"),
+        F.sum("round_response_sum").alias("round_response_seconds_sum"),
+        F.sum("replied_rounds").alias("replied_rounds"),
+        F.sum("slow_rounds").alias("slow_rounds"),
+        F.max("has_human_reply").alias("has_human_reply"),
+        F.max("first_response_s").alias("first_response_s"),
+        F.max("buyer_replied").alias("buyer_replied"),
+        F.max(F.struct("last_buyer_us", "last_buyer_id")).alias("last_buyer"),
+        F.array_sort(F.collect_set(F.when(F.col("attributed_agent") != UNASSIGNED, F.col("attributed_agent")))).alias("agent_ids"),
+    )
+
+
+def session_detail(sessions: DataFrame, partials: DataFrame, business_start: time, business_end: time) -> DataFrame:
+    """One row per session of `sessions` (the output of `sessions_of_dates`, filtered ones
+    included and flagged) with what the conversation metrics counted in it."""
+    s = sessions.join(_per_session(partials), "session_id", "left")
+    kept = ~F.col("is_filtered")
+    transferred = kept & F.col("transferred_to_human_at").isNotNull()
+    received = transferred & F.coalesce(F.col("has_human_reply"), F.lit(False))
+    counted = F.coalesce(F.col("counted_3min_messages"), F.lit(0))
+    in_business_hours = (F.col("transferred_to_human_at") >= local_instant(F.col("stat_date"), business_start, F.col("timezone"))) & (
+        F.col("transferred_to_human_at") < local_instant(F.col("stat_date"), business_end, F.col("timezone"))
+    )
+    # reply_rate's unit is the buyer: the session holding the buyer's last message of the day
+    # decides (sessions without a buyer message sort first), as in conversation.buyer_metrics.
+    buyer_day = Window.partitionBy("stat_date", "shop_id", "buyer_id")
+    decisive = F.max(F.when(kept, F.struct("last_buyer.last_buyer_us", "last_buyer.last_buyer_id", "started_at", "session_id"))).over(buyer_day)
+    return s.select(
+        "stat_date",
+        "shop_id",
+        "session_id",
+        "buyer_id",
+        "last_agent_id",
+        F.coalesce(F.col("agent_ids"), F.array().cast("array<string>")).alias("agent_ids"),
+        "started_at",
+        "ended_at",
+        seconds_between(F.col("ended_at"), F.col("started_at")).alias("duration_seconds"),
+        "transferred_to_human_at",
+        "scene_l1",
+        "scene_l2",
+        "scene_l3",
+        "is_filtered",
+        transferred.alias("is_transferred"),
+        received.alias("is_received"),
+        # Sent to a human in business hours and never assigned to one: the sessions Douyin's
+        # experience score counts as failing the 3-minute rule.
+        (transferred & in_business_hours & F.col("assigned_at").isNull()).alias("unassigned_in_business_hours"),
+        *[F.when(kept, F.coalesce(F.col(c), F.lit(0))).alias(c) for c in SUMS],
+        F.when(kept & (counted > 0), (F.col("replied_3min_messages") == counted).cast("int")).alias("reply_3min_session"),
+        F.when(received, F.col("first_response_s")).alias("first_response_seconds"),
+        F.when(kept & F.col("queue_entered_at").isNotNull() & F.col("assigned_at").isNotNull(),
+               seconds_between(F.col("assigned_at"), F.col("queue_entered_at"))).alias("wait_seconds"),
+        F.when(received & F.col("ended_at").isNotNull(),
+               seconds_between(F.col("ended_at"), F.col("transferred_to_human_at"))).alias("reception_seconds"),
+        (kept & (decisive["session_id"] == F.col("session_id"))).alias("decides_reply_rate"),
+        (kept & F.coalesce(F.col("buyer_replied") & F.col("last_buyer.last_buyer_us").isNotNull(), F.lit(False))).alias("buyer_replied"),
+    )

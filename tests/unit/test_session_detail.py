@@ -1,0 +1,113 @@
+"""Session detail on the hand-built day of test_conversation_metrics: each row worked out by
+hand, and the sum of a shop-day's rows equal to every conversation metric of that shop-day."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+from pyspark.sql import functions as F
+
+from csmetrics.conformed import sessions_of_dates
+from csmetrics.metrics.conversation import conversation_metrics, message_features, session_agent_partials, session_messages
+from csmetrics.metrics.long_format import finish
+from csmetrics.metrics.session_detail import session_detail
+from csmetrics.schemas.raw import MESSAGES, SESSIONS
+from tests.unit.test_conversation_metrics import MESSAGE_ROWS, SESSIONS_ROWS
+
+D = date(2026, 3, 2)
+DATES = [D, date(2026, 3, 3)]
+HOURS = (time(8), time(23))
+
+
+@pytest.fixture(scope="module")
+def frames(spark, two_shops):
+    sessions = spark.createDataFrame(SESSIONS_ROWS, SESSIONS.schema)
+    messages = spark.createDataFrame(MESSAGE_ROWS, MESSAGES.schema)
+    of_dates = sessions_of_dates(sessions, two_shops, DATES)
+    partials = session_agent_partials(message_features(session_messages(messages, of_dates, *HOURS)))
+    detail = session_detail(of_dates, partials, *HOURS)
+    # The rows as published: only positive counts and denominators (SPEC §5).
+    metrics = finish(conversation_metrics(sessions, messages, two_shops, DATES, *HOURS), two_shops, D, "test-run", datetime(2026, 3, 4))
+    return detail, metrics
+
+
+@pytest.fixture(scope="module")
+def rows(frames):
+    detail, _ = frames
+    return {r.session_id: r for r in detail.collect()}
+
+
+def test_one_row_per_session_of_the_dates_filtered_ones_flagged(rows):
+    assert sorted(rows) == ["A", "B", "C", "E", "F", "I", "L"]
+    assert {sid for sid, r in rows.items() if r.is_filtered} == {"F", "I"}
+    # Filtered sessions count in nothing else.
+    assert rows["F"].buyer_messages is None and rows["F"].decides_reply_rate is False
+
+
+def test_session_a_by_hand(rows):
+    a = rows["A"]
+    # a1 a3 a5 a8 from the buyer, a4 a7 from h1, a6 from the bot, a2 an auto-reply.
+    assert (a.buyer_messages, a.human_messages, a.bot_messages, a.system_messages) == (4, 2, 1, 1)
+    # All four buyer messages are in business hours; a1 (180 s) and a3 (170 s) in time, a5
+    # (181 s) late, a8 never answered.
+    assert (a.counted_3min_messages, a.replied_3min_messages, a.unreplied_3min_messages) == (4, 2, 1)
+    assert a.reply_3min_session == 0
+    assert (a.first_response_seconds, a.wait_seconds, a.reception_seconds, a.duration_seconds) == (180, 30, 1200, 1200)
+    assert (a.response_seconds_sum, a.replied_messages) == (180 + 170 + 181, 3)
+    assert (a.replied_rounds, a.round_response_seconds_sum, a.slow_rounds) == (2, 180 + 181, 2)
+    assert a.agent_ids == ["h1"] and a.is_received and not a.unassigned_in_business_hours
+    # u1's last message of the day is in C, so C decides u1's reply_rate, not A.
+    assert (a.decides_reply_rate, rows["C"].decides_reply_rate, rows["C"].buyer_replied) == (False, True, True)
+
+
+def test_session_b_sent_to_a_human_before_business_hours_is_not_unassigned_in_them(rows):
+    b = rows["B"]
+    # Transferred at 07:59:30, never assigned nor answered; b4 (08:00:00) is counted and unanswered.
+    assert (b.is_transferred, b.is_received, b.unassigned_in_business_hours) == (True, False, False)
+    assert (b.counted_3min_messages, b.replied_3min_messages, b.unreplied_3min_messages, b.reply_3min_session) == (1, 0, 1, 0)
+    assert b.first_response_seconds is None and b.wait_seconds is None and b.agent_ids == []
+
+
+def test_session_c_handed_from_agent_to_agent(rows):
+    c = rows["C"]
+    # c1, c3 answered by h2 (c2), c4 by h3 after midnight (c5); h3 is the last agent.
+    assert (c.agent_ids, c.last_agent_id) == (["h2", "h3"], "h3")
+    assert (c.counted_3min_messages, c.replied_3min_messages, c.reply_3min_session) == (1, 1, 1)
+
+
+def summed_measures() -> dict:
+    """Each conversation metric's (numerator, denominator) as a sum over detail rows."""
+    return {
+    "transfer_sessions": (F.sum(F.col("is_transferred").cast("int")), None),
+    "received_sessions": (F.sum(F.col("is_received").cast("int")), None),
+    "pickup_rate": (F.sum(F.col("is_received").cast("int")), F.sum(F.col("is_transferred").cast("int"))),
+    "consult_sessions": (F.count(F.when(~F.col("is_filtered"), 1)), None),
+    "filtered_sessions": (F.count(F.when(F.col("is_filtered"), 1)), None),
+    "consult_buyers": (F.sum(F.col("decides_reply_rate").cast("int")), None),
+    "reply_rate": (F.sum((F.col("decides_reply_rate") & F.col("buyer_replied")).cast("int")), F.sum(F.col("decides_reply_rate").cast("int"))),
+    "reply_3min_rate": (F.sum("replied_3min_messages"), F.sum("counted_3min_messages")),
+    "reply_3min_session_rate": (F.sum("reply_3min_session"), F.count("reply_3min_session")),
+    "avg_response_seconds": (F.sum("response_seconds_sum"), F.sum("replied_messages")),
+    "avg_round_response_seconds": (F.sum("round_response_seconds_sum"), F.sum("replied_rounds")),
+    "slow_rounds": (F.sum("slow_rounds"), None),
+    "first_response_seconds": (F.sum("first_response_seconds"), F.count("first_response_seconds")),
+    "avg_wait_seconds": (F.sum("wait_seconds"), F.count("wait_seconds")),
+    "avg_reception_seconds": (F.sum("reception_seconds"), F.count("reception_seconds")),
+    "answer_question_ratio": (F.sum("human_messages"), F.sum("human_phase_buyer_messages")),
+    }
+
+
+def test_the_detail_rows_of_a_shop_day_sum_to_every_conversation_metric(frames):
+    detail, metrics = frames
+    computed = {(r.stat_date, r.shop_id, r.metric): (r.numerator, r.denominator) for r in metrics.where(F.col("agent_id").isNull()).collect()}
+    measures = summed_measures()
+    assert {m for *_, m in computed} == set(measures), "a conversation metric without its drill-down"
+    summed = {}
+    for metric, (numerator, denominator) in measures.items():
+        aggregates = [numerator.cast("double").alias("n"), (denominator if denominator is not None else F.lit(None)).cast("double").alias("d")]
+        for r in detail.groupBy("stat_date", "shop_id").agg(*aggregates).collect():
+            # Long rows exist only for positive counts and denominators (SPEC §5).
+            if (r.d if denominator is not None else r.n):
+                summed[(r.stat_date, r.shop_id, metric)] = (r.n, r.d)
+    assert summed == computed
