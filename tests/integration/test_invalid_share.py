@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from csmetrics import cli
 from csmetrics.pipeline import compute_step, ingest_step, publish_step, run_daily, validate_bronze_step, validate_step
-from csmetrics.quality.gate import QualityGateError, data_docs_index
+from csmetrics.quality.gate import OFFLINE_STYLES, QualityGateError, data_docs_index
 from csmetrics.tables import staging_path
 from csmetrics_generate import GenerateOptions, generate
 from tests.integration.warehouses import Warehouse
@@ -69,6 +69,9 @@ def test_a_gold_value_forced_out_of_range_holds_back_only_its_shop(spark, publis
         # The failed check ran in GX: Data Docs show it with its unexpected values.
         (page,) = data_docs_index(settings).parent.glob("validations/gold/shop_metrics_daily/rows/forced-out-of-range/*/*.html")
         assert "2 unexpected values found" in page.read_text()
+        # Laid out without the CDNs GX links Bootstrap from: the offline styles are inlined.
+        rule = ".col-md-10 { flex: 0 0 83.33%; max-width: 83.33%; box-sizing: border-box; padding: 0 15px; }"
+        assert rule in OFFLINE_STYLES.read_text() and rule in page.read_text() and rule in data_docs_index(settings).read_text()
         publish_step(d2, run_id, progress=quiet)
         after = {(r.stat_date, r.shop_id, r.metric, r.segment): r.run_id for r in spark.read.format("delta").load(gold_path).collect()}
         # shop0 keeps what the run for D1 published; every other shop has this run's rows.

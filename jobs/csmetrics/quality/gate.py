@@ -66,6 +66,9 @@ class CheckResult:
         )
 
 
+OFFLINE_STYLES = Path(__file__).with_name("data_docs_offline.css")
+
+
 def data_docs_index(settings: Settings) -> Path:
     return Path(settings.gx_project) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
@@ -74,7 +77,19 @@ def open_context(settings: Settings):
     context = gx.get_context(mode="file", project_root_dir=settings.gx_project)
     # Task logs get one summary line per gate, not a progress bar per metric.
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    _install_offline_styles(Path(context.plugins_directory))
     return context
+
+
+def _install_offline_styles(plugins: Path) -> None:
+    """GX inlines `custom_data_docs/styles/data_docs_custom_styles.css` into every Data Docs
+    page: ours lays pages out without the Bootstrap that GX fetches from CDNs, so the docs
+    read well offline (bin/data-docs-screenshot shows one)."""
+    target = plugins / "custom_data_docs" / "styles" / "data_docs_custom_styles.css"
+    styles = OFFLINE_STYLES.read_text()
+    if not target.exists() or target.read_text() != styles:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(styles)
 
 
 class GxProject:
