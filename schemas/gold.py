@@ -33,6 +33,54 @@ AGENT_METRICS_DAILY = T.StructType(
     ]
 )
 
+# One row per session of a date (filtered ones flagged): the drill-down of the conversation
+# metrics. A shop-day's rows sum to its counts, numerators and denominators (docs/metrics.md).
+_COUNT = T.LongType()
+SESSION_DETAIL_DAILY = T.StructType(
+    [
+        T.StructField("stat_date", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        T.StructField("session_id", T.StringType(), False),
+        T.StructField("buyer_id", T.StringType(), True),
+        T.StructField("last_agent_id", T.StringType(), True),
+        T.StructField("agent_ids", T.ArrayType(T.StringType(), True), False),
+        T.StructField("started_at", T.TimestampType(), False),
+        T.StructField("ended_at", T.TimestampType(), True),
+        T.StructField("duration_seconds", T.DoubleType(), True),
+        T.StructField("transferred_to_human_at", T.TimestampType(), True),
+        T.StructField("scene_l1", T.StringType(), True),
+        T.StructField("scene_l2", T.StringType(), True),
+        T.StructField("scene_l3", T.StringType(), True),
+        T.StructField("is_filtered", T.BooleanType(), False),
+        T.StructField("is_transferred", T.BooleanType(), False),
+        T.StructField("is_received", T.BooleanType(), False),
+        T.StructField("unassigned_in_business_hours", T.BooleanType(), True),
+        *[
+            T.StructField(name, _COUNT, True)
+            for name in (
+                "buyer_messages", "human_messages", "bot_messages", "system_messages", "human_phase_buyer_messages",
+                "counted_3min_messages", "replied_3min_messages", "unreplied_3min_messages",
+            )
+        ],
+        T.StructField("response_seconds_sum", T.DoubleType(), True),
+        T.StructField("replied_messages", _COUNT, True),
+        T.StructField("round_response_seconds_sum", T.DoubleType(), True),
+        T.StructField("replied_rounds", _COUNT, True),
+        T.StructField("slow_rounds", _COUNT, True),
+        T.StructField("reply_3min_session", T.IntegerType(), True),
+        T.StructField("first_response_seconds", T.DoubleType(), True),
+        T.StructField("wait_seconds", T.DoubleType(), True),
+        T.StructField("reception_seconds", T.DoubleType(), True),
+        T.StructField("decides_reply_rate", T.BooleanType(), False),
+        T.StructField("buyer_replied", T.BooleanType(), False),
+        T.StructField("maturity", T.StringType(), False),
+        T.StructField("final_after", T.TimestampType(), False),
+        T.StructField("definition_version", T.StringType(), False),
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("computed_at", T.TimestampType(), False),
+    ]
+)
+
 QUARANTINE = T.StructType(
     [
         T.StructField("table", T.StringType(), False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 from csmetrics.config import Settings
-from csmetrics.tables import DERIVED_TABLES, METRIC_TABLES
+from csmetrics.tables import DERIVED_TABLES, PUBLISHED_TABLES
 
 
 def gold_asset(table: str) -> Asset:
@@ -20,6 +20,6 @@ def gold_asset(table: str) -> Asset:
     return Asset(name=f"csmetrics.gold.{table}", uri=f"{location}/gold/{table}", group="csmetrics")
 
 
-PUBLISHED = [gold_asset(t.name) for t in METRIC_TABLES]
+PUBLISHED = [gold_asset(t.name) for t in PUBLISHED_TABLES]
 DERIVED = [gold_asset(t.name) for t in DERIVED_TABLES]
 LEADERBOARD_DAILY = gold_asset("leaderboard_daily")

@@ -16,8 +16,9 @@ from csmetrics.metrics.conversation import Reuse, as_is
 from csmetrics.metrics.families import FAMILIES
 from csmetrics.metrics.family import Family
 from csmetrics.metrics.long_format import agent_rows, finish, shop_rows
+from csmetrics.metrics.session_detail import finish_detail
 from csmetrics.plan import RunPlan
-from csmetrics.tables import AGENT_METRICS_DAILY, SHOP_METRICS_DAILY, drop_stale_staging, staging_path
+from csmetrics.tables import AGENT_METRICS_DAILY, SESSION_DETAIL_DAILY, SHOP_METRICS_DAILY, drop_stale_staging, staging_path
 
 
 class Persisted:
@@ -41,12 +42,19 @@ class BronzeInputs:
     """One family's declared inputs as bronze had them at the plan's cutoff, each pruned to
     the UTC event dates its `Read` gives around the family's dates."""
 
-    def __init__(self, spark: SparkSession, settings: Settings, plan: RunPlan, family: Family, shops: DataFrame, reuse: Reuse):
+    def __init__(
+        self, spark: SparkSession, settings: Settings, plan: RunPlan, family: Family, shops: DataFrame, reuse: Reuse, kept: dict[str, DataFrame]
+    ):
         self._spark, self._settings, self._plan, self._family = spark, settings, plan, family
         self._dates = plan.dates_for(family.name)
         self.shops = shops
         self.business_start, self.business_end = settings.business_start, settings.business_end
         self.reuse = reuse
+        self._kept = kept
+
+    def keep(self, table: str, frame: DataFrame) -> None:
+        """A table the family computes beside its metric rows (the session detail)."""
+        self._kept[table] = frame
 
     def read(self, table: str) -> DataFrame:
         read = self._family.read_of(table)
@@ -57,12 +65,16 @@ class BronzeInputs:
         return paid_days(self.read("orders"), self.shops)
 
 
-def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan, reuse: Reuse = as_is) -> DataFrame:
+def metric_rows(
+    spark: SparkSession, settings: Settings, plan: RunPlan, reuse: Reuse = as_is, kept: dict[str, DataFrame] | None = None
+) -> DataFrame:
     """Long metric rows (both grains) of every (stat_date, metric) slice the plan owns: each
-    family of the plan computes its dates from its declared inputs."""
+    family of the plan computes its dates from its declared inputs. Tables a family computes
+    beside its metrics go into `kept`."""
     shops = read_bronze(spark, settings, "shops", cutoff=plan.cutoff)
+    kept = {} if kept is None else kept
     parts = [
-        family.compute(BronzeInputs(spark, settings, plan, family, shops, reuse), plan.dates_for(name))
+        family.compute(BronzeInputs(spark, settings, plan, family, shops, reuse, kept), plan.dates_for(name))
         for name, family in FAMILIES.items()
         if plan.dates_for(name)
     ]
@@ -70,25 +82,37 @@ def metric_rows(spark: SparkSession, settings: Settings, plan: RunPlan, reuse: R
     return reduce(DataFrame.unionByName, parts).where(F.expr(plan.replace_predicate()))
 
 
-def finished_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse: Reuse = as_is) -> DataFrame:
+def finished_rows(
+    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse: Reuse = as_is, kept: dict[str, DataFrame] | None = None
+) -> DataFrame:
     """Metric rows of both grains with value, maturity and lineage (lazy)."""
     shops = read_bronze(spark, settings, "shops", cutoff=plan.cutoff)
-    rows = metric_rows(spark, settings, plan, reuse)
+    rows = metric_rows(spark, settings, plan, reuse, kept)
     return finish(rows, shops, plan.run_date, run_id, datetime.now(UTC))
 
 
+def detail_rows(spark: SparkSession, plan: RunPlan, run_id: str, kept: dict[str, DataFrame]) -> DataFrame:
+    """The session detail of the dates the plan owns the conversation metrics of (empty when none)."""
+    detail = kept.get(SESSION_DETAIL_DAILY.name)
+    if detail is None:
+        return spark.createDataFrame([], SESSION_DETAIL_DAILY.schema)
+    owned = plan.dates_for("conversation")
+    return finish_detail(detail.where(F.col("stat_date").isin(owned)), plan.run_date, run_id, datetime.now(UTC))
+
+
 def stage(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, str]:
-    """Compute the plan's metric rows once and write each gold table's share of them to its
-    staging location; return the paths."""
+    """Compute the plan's metric rows and session detail once and write each gold table's
+    share of them to its staging location; return the paths."""
     # Both tables come from one computation: without persisting the finished rows, each
     # write would run the whole job again. They are few (shops x metrics x dates); the work
     # behind them is large.
     drop_stale_staging(spark, settings)
-    persisted = Persisted()
-    finished = persisted(finished_rows(spark, settings, plan, run_id, persisted))
+    persisted, kept = Persisted(), {}
+    finished = persisted(finished_rows(spark, settings, plan, run_id, persisted, kept))
     tables = {
         SHOP_METRICS_DAILY.name: shop_rows(finished, SHOP_METRICS_DAILY.schema),
         AGENT_METRICS_DAILY.name: agent_rows(finished, AGENT_METRICS_DAILY.schema),
+        SESSION_DETAIL_DAILY.name: detail_rows(spark, plan, run_id, kept).select(*SESSION_DETAIL_DAILY.schema.fieldNames()),
     }
     paths = {}
     try:

@@ -85,6 +85,12 @@ AGENT_METRICS_DAILY = _gold(
 )
 # The tables the daily metric rows are published to (replaceWhere of the run's slice).
 METRIC_TABLES = (SHOP_METRICS_DAILY, AGENT_METRICS_DAILY)
+# The conversation metrics' drill-down: published beside them, the same dates and maturity.
+SESSION_DETAIL_DAILY = _gold(
+    "session_detail_daily", schemas.SESSION_DETAIL_DAILY, "stat_date", ["stat_date", "shop_id", "session_id"], CHANGE_DATA_FEED
+)
+# Every table a run stages, gates and publishes.
+PUBLISHED_TABLES = (*METRIC_TABLES, SESSION_DETAIL_DAILY)
 
 # Written by MERGE, so a re-run that changes nothing leaves no change rows.
 DERIVED_TABLES = (
@@ -106,7 +112,7 @@ HELD_BACK = Table("held_back", "quality", schemas.HELD_BACK)
 VALIDATION_RESULTS = Table("validation_results", "quality", schemas.VALIDATION_RESULTS)
 BACKFILL_CHUNKS = Table("backfill_chunks", "quality", schemas.BACKFILL_CHUNKS)
 
-BY_NAME: dict[str, Table] = {t.name: t for t in (*METRIC_TABLES, *DERIVED_TABLES)}
+BY_NAME: dict[str, Table] = {t.name: t for t in (*PUBLISHED_TABLES, *DERIVED_TABLES)}
 
 
 def bronze(name: str) -> Table:
@@ -146,5 +152,5 @@ def drop_stale_staging(spark: SparkSession, settings: Settings) -> int:
 def drop_run_staging(spark: SparkSession, settings: Settings, run_id: str) -> None:
     """Remove a run's own staging tables (after its publish, when nothing is to be kept)."""
     fs, _ = _staging_files(spark, settings)
-    for table in METRIC_TABLES:
+    for table in PUBLISHED_TABLES:
         fs.delete(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(staging_path(settings, table.name, run_id)), True)

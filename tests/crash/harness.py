@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
 from csmetrics.schemas.raw import RAW_TABLES
-from csmetrics.tables import BY_NAME, INGEST_LOG, METRIC_TABLES, QUARANTINE
+from csmetrics.tables import BY_NAME, INGEST_LOG, PUBLISHED_TABLES, QUARANTINE
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,15 @@ def inconsistencies(spark: SparkSession, settings: Settings, after_rerun: bool) 
     After a kill, bronze may hold rows of a file whose ingest-log entry was not yet written
     (the re-run then finds them as duplicates); after the re-run, the log accounts for all."""
     problems = []
-    for table in METRIC_TABLES:
+    for table in PUBLISHED_TABLES:
         if not DeltaTable.isDeltaTable(spark, table.path(settings)):
             continue
         rows = spark.read.format("delta").load(table.path(settings))
-        mixed = rows.groupBy("stat_date", "metric").agg(F.countDistinct("run_id").alias("runs")).where("runs > 1").count()
+        # A run replaces (stat_date, metric) slices of the metric tables, whole dates of the detail.
+        by = [c for c in ("stat_date", "metric") if c in rows.columns]
+        mixed = rows.groupBy(*by).agg(F.countDistinct("run_id").alias("runs")).where("runs > 1").count()
         if mixed:
-            problems.append(f"{table.name}: {mixed} (stat_date, metric) slice(s) hold rows of more than one run")
+            problems.append(f"{table.name}: {mixed} ({', '.join(by)}) slice(s) hold rows of more than one run")
     for table in BY_NAME.values():
         if DeltaTable.isDeltaTable(spark, table.path(settings)):
             spark.read.format("delta").load(table.path(settings)).count()  # every table opens

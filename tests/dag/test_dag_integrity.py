@@ -34,11 +34,13 @@ def test_backfill_dag_maps_one_task_per_chunk(dagbag):
 def test_gold_tables_are_assets_that_the_export_dag_is_scheduled_on(dagbag):
     daily, backfill = dagbag.get_dag("csmetrics_daily"), dagbag.get_dag("csmetrics_backfill")
     names = lambda task: sorted(asset.name for asset in task.outlets)  # noqa: E731
-    assert names(daily.get_task("publish")) == ["csmetrics.gold.agent_metrics_daily", "csmetrics.gold.shop_metrics_daily"]
+    assert names(daily.get_task("publish")) == [
+        "csmetrics.gold.agent_metrics_daily", "csmetrics.gold.session_detail_daily", "csmetrics.gold.shop_metrics_daily",
+    ]
     assert names(daily.get_task("derive")) == [
         "csmetrics.gold.governance_weekly", "csmetrics.gold.leaderboard_daily", "csmetrics.gold.peer_benchmarks_daily", "csmetrics.gold.shop_metrics_weekly",
     ]
-    assert len(names(backfill.get_task("derive"))) == 6
+    assert len(names(backfill.get_task("derive"))) == 7
     assert [t for t in daily.tasks if t.outlets and t.task_id not in ("publish", "derive")] == []
     export = dagbag.get_dag("csmetrics_leaderboard_export")
     assert [asset.name for asset in export.timetable.asset_condition.objects] == ["csmetrics.gold.leaderboard_daily"]

@@ -15,6 +15,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from csmetrics import registry
+from csmetrics.metrics.session_detail import drill_down_measures
 from csmetrics.pipeline import backfill, compute_step, derive_step, ingest_step, publish_step, restate_range, run_daily, validate_step
 from csmetrics_generate import GenerateOptions, generate
 from tests.integration.landing_files import write_landing
@@ -22,7 +23,7 @@ from tests.integration.warehouses import Warehouse, expose, gold, same_rows
 
 START, DAYS = date(2026, 3, 2), 5
 R1, R2 = date(2026, 3, 3), date(2026, 3, 5)
-TABLES = ("shop_metrics_daily", "agent_metrics_daily")
+TABLES = ("shop_metrics_daily", "agent_metrics_daily", "session_detail_daily")
 DERIVED = ("shop_metrics_weekly", "governance_weekly", "peer_benchmarks_daily", "leaderboard_daily")
 quiet = lambda message: None  # noqa: E731
 
@@ -86,6 +87,30 @@ def test_backfill_leaves_exactly_what_the_daily_runs_leave(runs):
     final_metrics = {k[2] for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if is_final(v)}
     # Final rows exist for windows 0, 1 and 3 (R2 - R1 = 2 days: nothing of window 15 yet).
     assert {"dispute_merchant_rate", "pickup_rate", "satisfaction_rate", "consult_sessions"} <= final_metrics
+
+
+def test_the_session_detail_sums_to_the_published_conversation_metrics(spark, runs):
+    """The drill-down holds on generated data too: every shop-day's detail rows sum to its
+    published count, numerator and denominator of each conversation metric."""
+    with runs["daily"] as settings:
+        detail = spark.read.format("delta").load(settings.table_path("gold", "session_detail_daily"))
+        shop_rows = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
+        measures = drill_down_measures()
+        published = {
+            (r.stat_date, r.shop_id, r.metric): (r.numerator, r.denominator, r.maturity)
+            for r in shop_rows.where(F.col("metric").isin(list(measures)) & (F.col("segment") == "all")).collect()
+        }
+        maturity = {(r.stat_date, r.shop_id): r.maturity for r in detail.select("stat_date", "shop_id", "maturity").distinct().collect()}
+        summed = {}
+        for metric, (numerator, denominator) in measures.items():
+            aggregates = [numerator.cast("double").alias("n"), (denominator if denominator is not None else F.lit(None)).cast("double").alias("d")]
+            for r in detail.groupBy("stat_date", "shop_id").agg(*aggregates).collect():
+                if r.d if denominator is not None else r.n:
+                    summed[(r.stat_date, r.shop_id, metric)] = (r.n, r.d, maturity[(r.stat_date, r.shop_id)])
+    assert len({k[:2] for k in summed}) >= 10
+    # Counts agree exactly; sums of seconds add in another order (a relative 1e-9).
+    assert summed.keys() == published.keys()
+    assert same_rows([summed[k] for k in sorted(summed)], [published[k] for k in sorted(summed)])
 
 
 def test_maturity_follows_each_metric_window(runs):

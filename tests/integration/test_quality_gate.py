@@ -329,13 +329,15 @@ def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishe
     from csmetrics.plan import RunPlan
     from csmetrics.publish import publish
     from csmetrics.quality.gold_gate import validate_gold
-    from csmetrics.schemas.gold import AGENT_METRICS_DAILY
+    from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SESSION_DETAIL_DAILY
     from csmetrics.tables import staging_path
 
     plan = RunPlan(D)
 
     def run(run_id, shop_rows):
-        for table, rows, schema in (("shop_metrics_daily", shop_rows, SHOP_METRICS_DAILY), ("agent_metrics_daily", [], AGENT_METRICS_DAILY)):
+        staged = (("shop_metrics_daily", shop_rows, SHOP_METRICS_DAILY), ("agent_metrics_daily", [], AGENT_METRICS_DAILY),
+                  ("session_detail_daily", [], SESSION_DETAIL_DAILY))
+        for table, rows, schema in staged:
             spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite").save(staging_path(settings, table, run_id))
         report = validate_gold(spark, settings, plan, run_id)
         publish(spark, settings, plan, run_id)

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from csmetrics.conformed import sessions_of_dates
 from csmetrics.metrics.conversation import conversation_metrics, message_features, session_agent_partials, session_messages
 from csmetrics.metrics.long_format import finish
-from csmetrics.metrics.session_detail import session_detail
+from csmetrics.metrics.session_detail import drill_down_measures, session_detail
 from csmetrics.schemas.raw import MESSAGES, SESSIONS
 from tests.unit.test_conversation_metrics import MESSAGE_ROWS, SESSIONS_ROWS
 
@@ -76,32 +76,10 @@ def test_session_c_handed_from_agent_to_agent(rows):
     assert (c.counted_3min_messages, c.replied_3min_messages, c.reply_3min_session) == (1, 1, 1)
 
 
-def summed_measures() -> dict:
-    """Each conversation metric's (numerator, denominator) as a sum over detail rows."""
-    return {
-    "transfer_sessions": (F.sum(F.col("is_transferred").cast("int")), None),
-    "received_sessions": (F.sum(F.col("is_received").cast("int")), None),
-    "pickup_rate": (F.sum(F.col("is_received").cast("int")), F.sum(F.col("is_transferred").cast("int"))),
-    "consult_sessions": (F.count(F.when(~F.col("is_filtered"), 1)), None),
-    "filtered_sessions": (F.count(F.when(F.col("is_filtered"), 1)), None),
-    "consult_buyers": (F.sum(F.col("decides_reply_rate").cast("int")), None),
-    "reply_rate": (F.sum((F.col("decides_reply_rate") & F.col("buyer_replied")).cast("int")), F.sum(F.col("decides_reply_rate").cast("int"))),
-    "reply_3min_rate": (F.sum("replied_3min_messages"), F.sum("counted_3min_messages")),
-    "reply_3min_session_rate": (F.sum("reply_3min_session"), F.count("reply_3min_session")),
-    "avg_response_seconds": (F.sum("response_seconds_sum"), F.sum("replied_messages")),
-    "avg_round_response_seconds": (F.sum("round_response_seconds_sum"), F.sum("replied_rounds")),
-    "slow_rounds": (F.sum("slow_rounds"), None),
-    "first_response_seconds": (F.sum("first_response_seconds"), F.count("first_response_seconds")),
-    "avg_wait_seconds": (F.sum("wait_seconds"), F.count("wait_seconds")),
-    "avg_reception_seconds": (F.sum("reception_seconds"), F.count("reception_seconds")),
-    "answer_question_ratio": (F.sum("human_messages"), F.sum("human_phase_buyer_messages")),
-    }
-
-
 def test_the_detail_rows_of_a_shop_day_sum_to_every_conversation_metric(frames):
     detail, metrics = frames
     computed = {(r.stat_date, r.shop_id, r.metric): (r.numerator, r.denominator) for r in metrics.where(F.col("agent_id").isNull()).collect()}
-    measures = summed_measures()
+    measures = drill_down_measures()
     assert {m for *_, m in computed} == set(measures), "a conversation metric without its drill-down"
     summed = {}
     for metric, (numerator, denominator) in measures.items():

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from csmetrics.conformed import is_reply_after_transfer, sessions_of_dates
 from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate_both_grains, count_where
+from csmetrics.metrics.session_detail import SESSION_DETAIL, session_detail
 from csmetrics.timezones import local_instant, seconds_between
 
 REPLY_LIMIT_SECONDS = 180
@@ -247,6 +248,38 @@ def buyer_metrics(sessions: DataFrame, facts: DataFrame) -> DataFrame:
     )
 
 
+def conversation_frames(
+    sessions: DataFrame,
+    messages: DataFrame,
+    shops: DataFrame,
+    dates: list[date],
+    business_start: time = time(8),
+    business_end: time = time(23),
+    reuse: Reuse = as_is,
+) -> tuple[DataFrame, DataFrame]:
+    """The sessions of `dates` and their per-(session, agent) partials: what both the metrics
+    and the session detail are computed from.
+
+    `reuse` receives both frames, which several aggregations read; the compute job persists
+    them so that the message window runs once, instead of once per aggregation.
+    """
+    of_dates = reuse(sessions_of_dates(sessions, shops, dates))
+    partials = reuse(
+        session_agent_partials(message_features(session_messages(messages, of_dates, business_start, business_end)))
+    )
+    return of_dates, partials
+
+
+def metrics_of(of_dates: DataFrame, partials: DataFrame) -> DataFrame:
+    """All conversation metrics: long rows at shop (agent_id null) and agent grain."""
+    facts = session_facts(partials)
+    return (
+        session_metrics(of_dates, facts)
+        .unionByName(message_metrics(partials))
+        .unionByName(buyer_metrics(of_dates, facts))
+    )
+
+
 def conversation_metrics(
     sessions: DataFrame,
     messages: DataFrame,
@@ -256,22 +289,8 @@ def conversation_metrics(
     business_end: time = time(23),
     reuse: Reuse = as_is,
 ) -> DataFrame:
-    """All conversation metrics for `dates`: long rows at shop (agent_id null) and agent grain.
-
-    `reuse` receives the two frames that several aggregations read (the sessions of the
-    dates and the per-session partials); the compute job persists them so that the message
-    window runs once, instead of once per aggregation.
-    """
-    of_dates = reuse(sessions_of_dates(sessions, shops, dates))
-    partials = reuse(
-        session_agent_partials(message_features(session_messages(messages, of_dates, business_start, business_end)))
-    )
-    facts = session_facts(partials)
-    return (
-        session_metrics(of_dates, facts)
-        .unionByName(message_metrics(partials))
-        .unionByName(buyer_metrics(of_dates, facts))
-    )
+    """All conversation metrics for `dates`: long rows at shop (agent_id null) and agent grain."""
+    return metrics_of(*conversation_frames(sessions, messages, shops, dates, business_start, business_end, reuse))
 
 
 # A session's messages may continue past the next midnight.
@@ -279,10 +298,12 @@ MESSAGE_MARGIN_DAYS = 2
 
 
 def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
-    return conversation_metrics(
+    of_dates, partials = conversation_frames(
         inputs.read("sessions"), inputs.read("messages"), inputs.shops, dates,
         inputs.business_start, inputs.business_end, inputs.reuse,
     )
+    inputs.keep(SESSION_DETAIL, session_detail(of_dates, partials, inputs.business_start, inputs.business_end))
+    return metrics_of(of_dates, partials)
 
 
 FAMILY = Family("conversation", (Read("sessions"), Read("messages", after=MESSAGE_MARGIN_DAYS)), _compute)

@@ -42,6 +42,8 @@ class Inputs(Protocol):
 
     def paid(self) -> DataFrame: ...
 
+    def keep(self, table: str, frame: DataFrame) -> None: ...
+
 
 @dataclass(frozen=True)
 class Family:

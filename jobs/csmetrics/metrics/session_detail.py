@@ -21,13 +21,20 @@ of every conversation metric (docs/metrics.md, "Session detail"):
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, datetime, time
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from csmetrics import DEFINITION_VERSION, registry
 from csmetrics.metrics.long_format import UNASSIGNED
-from csmetrics.timezones import local_instant, seconds_between
+from csmetrics.timezones import local_day_end, local_instant, seconds_between
+
+# The gold table (csmetrics.tables) and the name the conversation family keeps it under.
+SESSION_DETAIL = "session_detail_daily"
+# A session's row is final when the conversation metrics of its date are: the inputs are
+# the same.
+WINDOW_DAYS = max(m.window_days for m in registry.metrics("conversation"))
 
 SUMS = (
     "buyer_messages", "human_messages", "bot_messages", "system_messages", "human_phase_buyer_messages",
@@ -78,6 +85,7 @@ def session_detail(sessions: DataFrame, partials: DataFrame, business_start: tim
     return s.select(
         "stat_date",
         "shop_id",
+        "timezone",
         "session_id",
         "buyer_id",
         "last_agent_id",
@@ -105,3 +113,41 @@ def session_detail(sessions: DataFrame, partials: DataFrame, business_start: tim
         (kept & (decisive["session_id"] == F.col("session_id"))).alias("decides_reply_rate"),
         (kept & F.coalesce(F.col("buyer_replied") & F.col("last_buyer.last_buyer_us").isNotNull(), F.lit(False))).alias("buyer_replied"),
     )
+
+
+def finish_detail(detail: DataFrame, run_date: date, run_id: str, computed_at: datetime) -> DataFrame:
+    """Maturity, final_after and lineage, as `long_format.finish` gives metric rows."""
+    return (
+        detail.withColumn(
+            "maturity",
+            F.when(F.col("stat_date") <= F.date_sub(F.lit(run_date), WINDOW_DAYS), F.lit("final")).otherwise(F.lit("provisional")),
+        )
+        .withColumn("final_after", local_day_end(F.col("stat_date"), F.col("timezone"), WINDOW_DAYS))
+        .withColumn("definition_version", F.lit(DEFINITION_VERSION))
+        .withColumn("run_id", F.lit(run_id))
+        .withColumn("computed_at", F.lit(computed_at).cast("timestamp"))
+        .drop("timezone")
+    )
+
+
+def drill_down_measures() -> dict[str, tuple[Column, Column | None]]:
+    """Each conversation metric's (numerator, denominator) as an aggregate of a shop-day's
+    detail rows: the table of this module's docstring, as Spark columns."""
+    return {
+        "transfer_sessions": (F.sum(F.col("is_transferred").cast("int")), None),
+        "received_sessions": (F.sum(F.col("is_received").cast("int")), None),
+        "pickup_rate": (F.sum(F.col("is_received").cast("int")), F.sum(F.col("is_transferred").cast("int"))),
+        "consult_sessions": (F.count(F.when(~F.col("is_filtered"), 1)), None),
+        "filtered_sessions": (F.count(F.when(F.col("is_filtered"), 1)), None),
+        "consult_buyers": (F.sum(F.col("decides_reply_rate").cast("int")), None),
+        "reply_rate": (F.sum((F.col("decides_reply_rate") & F.col("buyer_replied")).cast("int")), F.sum(F.col("decides_reply_rate").cast("int"))),
+        "reply_3min_rate": (F.sum("replied_3min_messages"), F.sum("counted_3min_messages")),
+        "reply_3min_session_rate": (F.sum("reply_3min_session"), F.count("reply_3min_session")),
+        "avg_response_seconds": (F.sum("response_seconds_sum"), F.sum("replied_messages")),
+        "avg_round_response_seconds": (F.sum("round_response_seconds_sum"), F.sum("replied_rounds")),
+        "slow_rounds": (F.sum("slow_rounds"), None),
+        "first_response_seconds": (F.sum("first_response_seconds"), F.count("first_response_seconds")),
+        "avg_wait_seconds": (F.sum("wait_seconds"), F.count("wait_seconds")),
+        "avg_reception_seconds": (F.sum("reception_seconds"), F.count("reception_seconds")),
+        "answer_question_ratio": (F.sum("human_messages"), F.sum("human_phase_buyer_messages")),
+    }
