@@ -8,8 +8,7 @@ from datetime import date, datetime, time
 import pytest
 from pyspark.sql import functions as F
 
-from csmetrics.conformed import sessions_of_dates
-from csmetrics.metrics.conversation import conversation_metrics, message_features, session_agent_partials, session_messages
+from csmetrics.metrics.conversation import conversation_frames, metrics_of
 from csmetrics.metrics.long_format import finish
 from csmetrics.metrics.session_detail import drill_down_measures, session_detail
 from csmetrics.schemas.raw import MESSAGES, SESSIONS
@@ -24,11 +23,10 @@ HOURS = (time(8), time(23))
 def frames(spark, two_shops):
     sessions = spark.createDataFrame(SESSIONS_ROWS, SESSIONS.schema)
     messages = spark.createDataFrame(MESSAGE_ROWS, MESSAGES.schema)
-    of_dates = sessions_of_dates(sessions, two_shops, DATES)
-    partials = session_agent_partials(message_features(session_messages(messages, of_dates, *HOURS)))
+    of_dates, partials = conversation_frames(sessions, messages, two_shops, DATES, *HOURS)
     detail = session_detail(of_dates, partials, *HOURS)
     # The rows as published: only positive counts and denominators (SPEC §5).
-    metrics = finish(conversation_metrics(sessions, messages, two_shops, DATES, *HOURS), two_shops, D, "test-run", datetime(2026, 3, 4))
+    metrics = finish(metrics_of(of_dates, partials), two_shops, D, "test-run", datetime(2026, 3, 4))
     return detail, metrics
 
 

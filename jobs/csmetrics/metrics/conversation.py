@@ -280,17 +280,9 @@ def metrics_of(of_dates: DataFrame, partials: DataFrame) -> DataFrame:
     )
 
 
-def conversation_metrics(
-    sessions: DataFrame,
-    messages: DataFrame,
-    shops: DataFrame,
-    dates: list[date],
-    business_start: time = time(8),
-    business_end: time = time(23),
-    reuse: Reuse = as_is,
-) -> DataFrame:
-    """All conversation metrics for `dates`: long rows at shop (agent_id null) and agent grain."""
-    return metrics_of(*conversation_frames(sessions, messages, shops, dates, business_start, business_end, reuse))
+def conversation_metrics(sessions: DataFrame, messages: DataFrame, shops: DataFrame, dates: list[date], **options) -> DataFrame:
+    """All conversation metrics for `dates` (`options`: those of `conversation_frames`)."""
+    return metrics_of(*conversation_frames(sessions, messages, shops, dates, **options))
 
 
 # A session's messages may continue past the next midnight.
