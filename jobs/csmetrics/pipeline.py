@@ -18,7 +18,7 @@ from csmetrics.maintain import maintain
 from csmetrics.plan import RunPlan
 from csmetrics.publish import final_slices, publish
 from csmetrics.quality.bronze_gate import validate_bronze
-from csmetrics.quality.gate import summary
+from csmetrics.quality.gate import data_docs_index, summary
 from csmetrics.quality.gold_gate import validate_gold
 from csmetrics.schedule import cutoff
 from csmetrics.spark import get_spark
@@ -51,7 +51,7 @@ def validate_bronze_step(run_id: str, progress=print) -> str:
     """The bronze gate on what this run's ingestion wrote."""
     settings = Settings.from_env()
     results = validate_bronze(get_spark(settings), settings, run_id)
-    text = "bronze gate: " + (summary(results) if results else "nothing new to check")
+    text = "bronze gate: " + (summary(results, data_docs_index(settings)) if results else "nothing new to check")
     progress(text)
     return text
 

@@ -226,9 +226,16 @@ def raise_on_critical(results: list[CheckResult], what_to_do: str) -> None:
         )
 
 
-def summary(results: list[CheckResult]) -> str:
+def summary(results: list[CheckResult], docs: Path | None = None) -> str:
+    """One line when every check passed; else the warnings, and where Data Docs show them."""
     warnings = [r for r in results if not r.success and not r.holds_back]
     text = f"{len(results)} checks passed" if not warnings else f"{len(results) - len(warnings)} of {len(results)} checks passed"
     if warnings:
         text += "; warnings recorded:\n" + "\n".join(f"  - {r.describe()}" for r in warnings)
+        text += docs_line(docs)
     return text
+
+
+def docs_line(docs: Path | None) -> str:
+    """The link to the Data Docs that show a gate's failed checks (empty when none were built)."""
+    return f"\nData Docs: {docs.resolve().as_uri()}" if docs is not None and docs.exists() else ""

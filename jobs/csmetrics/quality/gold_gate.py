@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -24,6 +25,7 @@ from csmetrics.quality.gate import (
     QualityGateError,
     build_data_docs,
     data_docs_index,
+    docs_line,
     held_back_shop_days,
     raise_on_critical,
     record_results,
@@ -47,12 +49,15 @@ class GoldGateReport:
     results: list[CheckResult]
     # (stat_date, shop_id, reason) of the shop-days held back from publication.
     held_back: list[tuple] = field(default_factory=list)
+    docs: Path | None = None
 
     def summary(self) -> str:
-        text = summary(self.results)
+        text = summary(self.results, self.docs)
         if self.held_back:
             text += f"\n{len(self.held_back)} shop-day(s) held back (their published rows stay as they were; quality/{HELD_BACK.name}):"
             text += "".join(f"\n  - {day} {shop}: {reason}" for day, shop, reason in self.held_back[:SAMPLE_SIZE])
+            if "Data Docs: " not in text:
+                text += docs_line(self.docs)
         return text
 
 
@@ -79,7 +84,7 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
     what_to_do = WHAT_TO_DO.format(staging=staging_path(settings, "<table>", run_id), docs=data_docs_index(settings))
     raise_on_critical(results, what_to_do)
     held_back = _hold_back(spark, settings, held, run_id, what_to_do)
-    return GoldGateReport(results, held_back)
+    return GoldGateReport(results, held_back, data_docs_index(settings))
 
 
 def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], run_id: str, what_to_do: str) -> list[tuple]:
