@@ -51,7 +51,7 @@ def validate_bronze_step(run_id: str, progress=print) -> str:
     """The bronze gate on what this run's ingestion wrote."""
     settings = Settings.from_env()
     results = validate_bronze(get_spark(settings), settings, run_id)
-    text = "bronze gate: " + (summary(results, data_docs_index(settings)) if results else "nothing new to check")
+    text = "bronze gate: " + (summary(results, data_docs_index(settings), run_id) if results else "nothing new to check")
     progress(text)
     return text
 

@@ -65,12 +65,12 @@ def test_a_gold_value_forced_out_of_range_holds_back_only_its_shop(spark, publis
         staged.update("metric = 'pickup_rate' AND shop_id = 'shop0'", {"value": F.lit(1.5)})
         report = validate_step(d2, run_id, progress=quiet)
         assert "2 shop-day(s) held back" in report
-        # The run's message links the Data Docs that show the failed check.
-        assert f"Data Docs: {data_docs_index(settings).resolve().as_uri()}" in report
         assert f"{D1} shop0: gold/shop_metrics_daily [rows]: expect_column_values_to_be_between" in report
         # The failed check ran in GX: Data Docs show it with its unexpected values.
         (page,) = data_docs_index(settings).parent.glob("validations/gold/shop_metrics_daily/rows/forced-out-of-range/*/*.html")
         assert "2 unexpected values found" in page.read_text()
+        # The run's message links the Data Docs: the index, and the run's page (readable offline).
+        assert f"Data Docs: {data_docs_index(settings).resolve().as_uri()}\n  - {page.resolve().as_uri()}" in report
         # Laid out without the CDNs GX links Bootstrap from: the offline styles are inlined.
         rule = ".col-md-10 { flex: 0 0 83.33%; max-width: 83.33%; box-sizing: border-box; padding: 0 15px; }"
         assert rule in OFFLINE_STYLES.read_text() and rule in page.read_text() and rule in data_docs_index(settings).read_text()

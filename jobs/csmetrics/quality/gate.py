@@ -9,6 +9,7 @@ Every result, passed or failed, goes to the quality/validation_results Delta tab
 
 from __future__ import annotations
 
+import glob
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -226,16 +227,21 @@ def raise_on_critical(results: list[CheckResult], what_to_do: str) -> None:
         )
 
 
-def summary(results: list[CheckResult], docs: Path | None = None) -> str:
+def summary(results: list[CheckResult], docs: Path | None = None, run_id: str | None = None) -> str:
     """One line when every check passed; else the warnings, and where Data Docs show them."""
     warnings = [r for r in results if not r.success and not r.holds_back]
     text = f"{len(results)} checks passed" if not warnings else f"{len(results) - len(warnings)} of {len(results)} checks passed"
     if warnings:
         text += "; warnings recorded:\n" + "\n".join(f"  - {r.describe()}" for r in warnings)
-        text += docs_line(docs)
+        text += docs_line(docs, run_id)
     return text
 
 
-def docs_line(docs: Path | None) -> str:
-    """The link to the Data Docs that show a gate's failed checks (empty when none were built)."""
-    return f"\nData Docs: {docs.resolve().as_uri()}" if docs is not None and docs.exists() else ""
+def docs_line(docs: Path | None, run_id: str | None = None) -> str:
+    """Links to the Data Docs that show a gate's failed checks (empty when none were built):
+    the index, then the run's own validation pages, which read offline (the index's list is
+    drawn by JavaScript from CDNs)."""
+    if docs is None or not docs.exists():
+        return ""
+    pages = sorted(docs.parent.glob(f"validations/**/{glob.escape(run_id)}/*/*.html")) if run_id else []
+    return f"\nData Docs: {docs.resolve().as_uri()}" + "".join(f"\n  - {page.resolve().as_uri()}" for page in pages[:SAMPLE_SIZE])

@@ -50,14 +50,15 @@ class GoldGateReport:
     # (stat_date, shop_id, reason) of the shop-days held back from publication.
     held_back: list[tuple] = field(default_factory=list)
     docs: Path | None = None
+    run_id: str | None = None
 
     def summary(self) -> str:
-        text = summary(self.results, self.docs)
+        text = summary(self.results, self.docs, self.run_id)
         if self.held_back:
             text += f"\n{len(self.held_back)} shop-day(s) held back (their published rows stay as they were; quality/{HELD_BACK.name}):"
             text += "".join(f"\n  - {day} {shop}: {reason}" for day, shop, reason in self.held_back[:SAMPLE_SIZE])
             if "Data Docs: " not in text:
-                text += docs_line(self.docs)
+                text += docs_line(self.docs, self.run_id)
         return text
 
 
@@ -84,7 +85,7 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
     what_to_do = WHAT_TO_DO.format(staging=staging_path(settings, "<table>", run_id), docs=data_docs_index(settings))
     raise_on_critical(results, what_to_do)
     held_back = _hold_back(spark, settings, held, run_id, what_to_do)
-    return GoldGateReport(results, held_back, data_docs_index(settings))
+    return GoldGateReport(results, held_back, data_docs_index(settings), run_id)
 
 
 def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], run_id: str, what_to_do: str) -> list[tuple]:
