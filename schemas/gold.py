@@ -157,6 +157,13 @@ SHOP_METRICS_WEEKLY = T.StructType(
     ]
 )
 
+SHOP_METRICS_MONTHLY = T.StructType(
+    [
+        T.StructField("month_start", T.DateType(), False),
+        *SHOP_METRICS_WEEKLY.fields[1:],
+    ]
+)
+
 GOVERNANCE_WEEKLY = T.StructType(
     [
         T.StructField("week_start", T.DateType(), False),

@@ -95,6 +95,7 @@ PUBLISHED_TABLES = (*METRIC_TABLES, SESSION_DETAIL_DAILY)
 # Written by MERGE, so a re-run that changes nothing leaves no change rows.
 DERIVED_TABLES = (
     _gold("shop_metrics_weekly", schemas.SHOP_METRICS_WEEKLY, "week_start", ["week_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
+    _gold("shop_metrics_monthly", schemas.SHOP_METRICS_MONTHLY, "month_start", ["month_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
     _gold("governance_weekly", schemas.GOVERNANCE_WEEKLY, "week_start", ["week_start", "shop_id", "metric"], CHANGE_DATA_FEED),
     _gold(
         "peer_benchmarks_daily",

@@ -24,7 +24,7 @@ from tests.integration.warehouses import Warehouse, expose, gold, same_rows
 START, DAYS = date(2026, 3, 2), 5
 R1, R2 = date(2026, 3, 3), date(2026, 3, 5)
 TABLES = ("shop_metrics_daily", "agent_metrics_daily", "session_detail_daily")
-DERIVED = ("shop_metrics_weekly", "governance_weekly", "peer_benchmarks_daily", "leaderboard_daily")
+DERIVED = ("shop_metrics_weekly", "shop_metrics_monthly", "governance_weekly", "peer_benchmarks_daily", "leaderboard_daily")
 quiet = lambda message: None  # noqa: E731
 
 

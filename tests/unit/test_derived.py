@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
-from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, Threshold, final_through, governance_rows, parse_thresholds, weekly_rows
+from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, Threshold, final_through, governance_rows, monthly_rows, parse_thresholds, weekly_rows
 
 MONDAY = date(2026, 3, 2)
 DAILY = "stat_date date, shop_id string, metric string, segment string, numerator double, denominator double, value double, maturity string"
@@ -35,6 +35,22 @@ def test_weekly_rate_is_summed_numerators_over_summed_denominators(spark):
     assert weekly["pickup_rate"].week_start == MONDAY and weekly["pickup_rate"].days_with_data == 2
     # consult_sessions is final through Sunday, pickup_rate only through Tuesday.
     assert (weekly["consult_sessions"].maturity, weekly["pickup_rate"].maturity) == ("final", "provisional")
+
+
+def test_a_month_is_summed_like_a_week_and_final_once_its_last_day_is(spark):
+    rows = daily(spark, [
+        (date(2026, 2, 27), "s1", "pickup_rate", "all", 1.0, 1.0, "final"),
+        (date(2026, 2, 28), "s1", "pickup_rate", "all", 1.0, 9.0, "final"),  # February's last day
+        (date(2026, 3, 1), "s1", "pickup_rate", "all", 3.0, 3.0, "provisional"),
+        (date(2026, 3, 1), "s1", "consult_sessions", "all", 5.0, None, "final"),
+    ])
+    monthly = {(r.month_start, r.metric): r for r in monthly_rows(rows, final_through(rows)).collect()}
+    february, march = monthly[(date(2026, 2, 1), "pickup_rate")], monthly[(date(2026, 3, 1), "pickup_rate")]
+    # 2 / 10, not the mean of 100 % and 11 %; every day of February is final.
+    assert (february.numerator, february.denominator, february.value, february.days_with_data, february.maturity) == (2.0, 10.0, 0.2, 2, "final")
+    assert (march.value, march.maturity) == (1.0, "provisional")
+    # Final through 1 March, but March has 30 more days.
+    assert monthly[(date(2026, 3, 1), "consult_sessions")].maturity == "provisional"
 
 
 def test_governance_at_the_exact_thresholds_and_without_data(spark):

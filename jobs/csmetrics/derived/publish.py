@@ -12,7 +12,7 @@ from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, merge_slice
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
-from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through, governance_rows, parse_thresholds, weekly_rows
+from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through, governance_rows, monthly_rows, parse_thresholds, weekly_rows
 from csmetrics.tables import BY_NAME, SHOP_METRICS_DAILY
 
 LONGEST_WINDOW = max(m.window_days for m in registry.METRICS)
@@ -22,9 +22,13 @@ def week_starts(dates: list[date]) -> list[date]:
     return sorted({d - timedelta(days=d.weekday()) for d in dates})
 
 
+def _month_end(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
 def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: str) -> dict[str, int]:
-    """Weekly rollups and governance for the ISO weeks of `dates`, benchmarks and leaderboards
-    for `dates` themselves; each written by one MERGE that touches only changed rows.
+    """Weekly rollups and governance for the ISO weeks of `dates`, monthly rollups for their
+    months, benchmarks and leaderboards for `dates` themselves; each written by one MERGE that touches only changed rows.
     Returns the rows each MERGE changed."""
     weeks = week_starts(dates)
     daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
@@ -33,10 +37,16 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     # Finality of the weeks' days shows in the rows up to the longest window after them.
     horizon = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday + timedelta(days=LONGEST_WINDOW))))
     weekly = weekly_rows(week_days, final_through(horizon))
+    months = sorted({d.replace(day=1) for d in dates})
+    month_end = _month_end(months[-1])
+    month_days = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end)))
+    month_horizon = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end + timedelta(days=LONGEST_WINDOW))))
+    monthly = monthly_rows(month_days, final_through(month_horizon))
     thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
     peers = supported(daily.where(F.col("stat_date").isin(dates)), read_bronze(spark, settings, "shops"), settings.min_support)
     frames = {
         "shop_metrics_weekly": (weekly, weeks),
+        "shop_metrics_monthly": (monthly, months),
         "governance_weekly": (governance_rows(weekly, thresholds), weeks),
         "peer_benchmarks_daily": (peer_benchmarks(peers), dates),
         "leaderboard_daily": (leaderboard(peers), dates),

@@ -1,7 +1,9 @@
-"""ISO-week rollups of daily metric rows, and the governance thresholds checked on them."""
+"""ISO-week and calendar-month rollups of daily metric rows, and the governance thresholds
+checked on the weeks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
@@ -26,20 +28,34 @@ def final_through(daily: DataFrame) -> DataFrame:
     return daily.where(F.col("maturity") == "final").groupBy("metric").agg(F.max("stat_date").alias("final_through"))
 
 
+def month_start(day: Column) -> Column:
+    return F.trunc(day, "month")
+
+
 def weekly_rows(daily: DataFrame, finality: DataFrame) -> DataFrame:
-    """Sum numerators and denominators over the week's days, then divide: the weekly rate
-    weighs each day by its volume (it is not the mean of daily rates). A week is final once
-    all seven of its days are final for the metric (`finality` from `final_through`)."""
+    """ISO-week rows (`week_start`): see `period_rows`."""
+    return period_rows(daily, finality, "week_start", week_start, lambda start: F.date_add(start, 6))
+
+
+def monthly_rows(daily: DataFrame, finality: DataFrame) -> DataFrame:
+    """Calendar-month rows (`month_start`, the 1st): see `period_rows`."""
+    return period_rows(daily, finality, "month_start", month_start, F.last_day)
+
+
+def period_rows(daily: DataFrame, finality: DataFrame, key: str, start: Callable[[Column], Column], last_day: Callable[[Column], Column]) -> DataFrame:
+    """Sum numerators and denominators over the period's days, then divide: the period's rate
+    weighs each day by its volume (it is not the mean of daily rates). A period is final once
+    all of its days are final for the metric (`finality` from `final_through`)."""
     has_denominator = _by_metric(lambda m: m.has_denominator)[F.col("metric")]
-    summed = daily.withColumn("week_start", week_start(F.col("stat_date"))).groupBy(
-        "week_start", "shop_id", "metric", "segment"
+    summed = daily.withColumn(key, start(F.col("stat_date"))).groupBy(
+        key, "shop_id", "metric", "segment"
     ).agg(
         F.sum("numerator").alias("numerator"),
         F.sum("denominator").alias("denominator"),
         F.count("*").cast("int").alias("days_with_data"),
     )
     return summed.join(F.broadcast(finality), "metric", "left").select(
-        "week_start",
+        key,
         "shop_id",
         "metric",
         "segment",
@@ -47,7 +63,7 @@ def weekly_rows(daily: DataFrame, finality: DataFrame) -> DataFrame:
         F.when(has_denominator, F.col("denominator")).alias("denominator"),
         F.when(has_denominator, F.col("numerator") / F.col("denominator")).otherwise(F.col("numerator")).alias("value"),
         "days_with_data",
-        F.when(F.date_add("week_start", 6) <= F.col("final_through"), "final").otherwise("provisional").alias("maturity"),
+        F.when(last_day(F.col(key)) <= F.col("final_through"), "final").otherwise("provisional").alias("maturity"),
     )
 
 
