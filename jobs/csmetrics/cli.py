@@ -1,4 +1,4 @@
-"""`csmetrics` command line: generate data, run a date, backfill a range, restate final rows, show gold tables."""
+"""`csmetrics` command line: generate data, run a date, backfill a range, restate final rows, show gold tables, write a shop report."""
 
 from __future__ import annotations
 
@@ -94,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
         "Run it away from the daily runs' publish (the csmetrics_maintenance DAG runs it on Sundays at 03:00 UTC).",
     )
 
+    report = commands.add_parser(
+        "report",
+        help="write a shop's diagnosis report: one HTML page with charts, governance and failing sessions",
+        description="Write <out>/<shop>-<date>.html: for each core metric the shop's last 30 days against its peers' "
+        "average and excellent values (provisional days hollow), the change over the day, week and month before, "
+        "this week's governance status; then the sessions that failed the 3-minute rule on the date and their scenes. "
+        "The charts are embedded: the file opens offline and can be mailed.",
+    )
+    report.add_argument("--shop", required=True, help="shop_id")
+    report.add_argument("--date", type=_date, required=True, help="stat_date, YYYY-MM-DD")
+    report.add_argument("--out", default=None, help="folder to write to (default <CSMETRICS_EXPORT_DIR>/reports)")
+
     show = commands.add_parser("show", help="print gold metric rows")
     show.add_argument("--date", type=_date, default=None, help="only this stat_date")
     show.add_argument("--shop", default=None, help="only this shop_id")
@@ -162,6 +174,13 @@ def _run(args: argparse.Namespace) -> None:
         from csmetrics.pipeline import maintain_step
 
         maintain_step(progress)
+    elif args.command == "report":
+        from csmetrics.report import write_report
+        from csmetrics.spark import get_spark
+
+        settings = Settings.from_env()
+        out = args.out or os.path.join(settings.export_dir, "reports")
+        print(f"report: {write_report(get_spark(settings), settings, args.shop, args.date, out)}")
     elif args.command == "show":
         from csmetrics import show
 

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pendulum
+from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
 from csmetrics_generate import GenerateOptions, generate
@@ -90,6 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"quarantine: {settings.warehouse}/quarantine/records   quality results: {settings.warehouse}/quality/validation_results")
     docs = data_docs_index(settings)
     print(f"Data Docs of failed checks (open in a browser): {docs}" if docs.exists() else "Every gate check passed: no Data Docs page.")
+    # The report of the busiest shop on the last date: what its manager would open first.
+    from csmetrics.report import write_report
+    from csmetrics.spark import get_spark
+
+    spark = get_spark(settings)
+    last = args.start + timedelta(days=args.days - 1)
+    detail = spark.read.format("delta").load(settings.table_path("gold", "session_detail_daily")).where(F.col("stat_date") == F.lit(last))
+    busiest = detail.groupBy("shop_id").count().orderBy(F.desc("count"), "shop_id").first()["shop_id"]
+    report = write_report(spark, settings, busiest, last, os.path.join(settings.export_dir, "reports"))
+    print(f"\nThe service report of {busiest}, the busiest shop on {last} (open in a browser): {report}")
     _say(f"done in {time.time() - started:.0f} s")
     return 0
 

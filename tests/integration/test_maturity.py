@@ -7,7 +7,9 @@ One generated landing zone, two warehouses:
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -243,3 +245,30 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
         assert rows, table
         assert {(r.stat_date, r.metric) for r in rows} <= {(R1, "satisfaction_rate"), (R1, "very_satisfied_rate")}, table
         assert {r._change_type for r in rows} <= {"update_preimage", "update_postimage", "insert", "delete"}
+
+
+def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, runs, tmp_path):
+    from csmetrics.report import CORE_METRICS, formatted, write_report
+
+    with runs["daily"] as settings:
+        detail = spark.read.format("delta").load(settings.table_path("gold", "session_detail_daily")).where(F.col("stat_date") == F.lit(R2))
+        shop = detail.groupBy("shop_id").count().orderBy(F.desc("count"), "shop_id").first()["shop_id"]
+        page = write_report(spark, settings, shop, R2, tmp_path).read_text()
+        daily = gold(spark, settings, "shop_metrics_daily")
+        failing = detail.where((F.col("shop_id") == shop) & ((F.col("reply_3min_session") == 0) | F.col("unassigned_in_business_hours"))).count()
+        weekly = {r.metric: r.status for r in spark.read.format("delta").load(settings.table_path("gold", "governance_weekly"))
+                  .where((F.col("shop_id") == shop) & (F.col("week_start") == F.lit(R2 - timedelta(days=R2.weekday())))).collect()}
+    cards = {metric: page[page.index(f"data-metric='{metric}'"):].split("</div>\n<div class='card'")[0] for metric in CORE_METRICS}
+    for metric, card in cards.items():
+        row = daily.get((R2, shop, metric, "all"))
+        # The value of the date as gold has it, provisional (R2 is the last run's date).
+        if row is not None:
+            value = row[6]
+            assert f"<span class='value'>{formatted(metric, value)}</span><span class='sub'> (provisional)</span>" in card, metric
+        assert f'<span class="{weekly[metric]}">' in card, metric
+        (image,) = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", card)
+        png = base64.b64decode(image)
+        assert png.startswith(b"\x89PNG") and len(png) > 5000, metric
+    assert sum(1 for metric in CORE_METRICS if daily.get((R2, shop, metric, "all"))) >= 3
+    assert f"Sessions that failed the 3-minute rule on {R2}: {failing}</h2>" in page
+    assert failing == 0 or page.count("<tr><td>") >= min(failing, 30)
