@@ -49,7 +49,7 @@ class ReportData:
     shop: dict
     day: date
     daily: pd.DataFrame  # stat_date, metric, value, maturity (segment all, the 30 days)
-    peers: pd.DataFrame  # stat_date, metric, peer_average, peer_excellent
+    peers: pd.DataFrame  # stat_date, metric, peer_average, peer_excellent, peer_shops
     changes: pd.DataFrame  # metric, grain, value, change (the periods holding `day`)
     governance: pd.DataFrame  # metric, comparison, threshold, value, status, overall_status
     failing_sessions: pd.DataFrame
@@ -89,7 +89,7 @@ def load(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> Re
             (F.col("platform") == shop["platform"]) & (F.col("category") == shop["category"]) & (F.col("tier") == shop["tier"])
             & F.col("metric").isin(*CORE_METRICS) & (F.col("segment") == "all") & F.col("stat_date").between(F.lit(first), F.lit(day))
         )
-        .select("stat_date", "metric", "peer_average", "peer_excellent")
+        .select("stat_date", "metric", "peer_average", "peer_excellent", "peer_shops")
         .toPandas()
     )
     governance = (
@@ -198,6 +198,14 @@ def _governance_line(data: ReportData, metric: str) -> str:
             f"({formatted(metric, r.value)} against {r.comparison} {formatted(metric, r.threshold)})")
 
 
+def _peers_line(data: ReportData, metric: str) -> str:
+    """How many shops the peer lines stand for (one is the shop alone: nothing to compare)."""
+    peers = data.peers[data.peers["metric"] == metric]
+    if peers.empty:
+        return "no peer values (too few peers with enough volume)"
+    return f"peers: up to {int(peers['peer_shops'].max())} shop(s) a day"
+
+
 def render(data: ReportData) -> str:
     shop, day = data.shop, data.day
     overall = data.governance["overall_status"].iloc[0] if not data.governance.empty else "no_data"
@@ -222,7 +230,7 @@ def render(data: ReportData) -> str:
             f"<div class='card' data-metric='{metric}'><h3>{TITLES[metric]} <span class='sub'>({hint})</span></h3>",
             f"<div><span class='value'>{formatted(metric, value)}</span><span class='sub'>{maturity}</span></div>",
             f"<div class='sub'>{' · '.join(_change(data, metric, grain) for grain in ('day', 'week', 'month'))}</div>",
-            f"<div>{_governance_line(data, metric)}</div>",
+            f"<div>{_governance_line(data, metric)} · {_peers_line(data, metric)}</div>",
             f"<img alt='{TITLES[metric]}, last 30 days' src='data:image/png;base64,{image}'></div>",
         ]
     parts.append("</div>")
