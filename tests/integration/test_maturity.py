@@ -261,10 +261,12 @@ def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, ru
     cards = {metric: page[page.index(f"data-metric='{metric}'"):].split("</div>\n<div class='card'")[0] for metric in CORE_METRICS}
     for metric, card in cards.items():
         row = daily.get((R2, shop, metric, "all"))
-        # The value of the date as gold has it, provisional (R2 is the last run's date).
+        # The value of the date and its maturity as gold has them (the tests before this one
+        # may have run the next date, which made R2 final).
         if row is not None:
-            value = row[6]
-            assert f"<span class='value'>{formatted(metric, value)}</span><span class='sub'> (provisional)</span>" in card, metric
+            value, maturity = row[6], row[7]
+            assert maturity in ("provisional", "final")
+            assert f"<span class='value'>{formatted(metric, value)}</span><span class='sub'> ({maturity})</span>" in card, metric
         assert f'<span class="{weekly[metric]}">' in card, metric
         (image,) = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", card)
         png = base64.b64decode(image)
