@@ -30,6 +30,7 @@ from csmetrics.config import Settings, SettingsError
 from csmetrics.delta_io import table_exists
 from csmetrics.derived.trends import DAYS, trend_series
 from csmetrics.derived.weekly import week_start
+from csmetrics.tables import safe_name
 
 # The metrics the platform governs a shop by (SPEC §5), in the order a manager reads them.
 CORE_METRICS = ("reply_3min_rate", "pickup_rate", "satisfaction_rate", "avg_response_seconds", "avg_wait_seconds")
@@ -271,7 +272,6 @@ def write_report(spark: SparkSession, settings: Settings, shop_id: str, day: dat
     page = render(load(spark, settings, shop_id, day))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in shop_id)
-    path = out / f"{safe}-{day}.html"
+    path = out / f"{safe_name(shop_id)}-{day}.html"
     path.write_text(page, encoding="utf-8")
     return path

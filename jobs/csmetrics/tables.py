@@ -122,9 +122,14 @@ def bronze(name: str) -> Table:
     return Table(name, "bronze", bronze_schema(raw), (EVENT_DATE,) if raw.event_time else (), (raw.primary_key,))
 
 
+def safe_name(text: str) -> str:
+    """`text` as one path segment: letters, digits, - and _ kept, anything else as _."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
 def staging_path(settings: Settings, table: str, run_id: str) -> str:
     """Where a run stages its rows of the gold table `table` between compute and publish."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)
+    safe = safe_name(run_id)
     return settings.table_path("staging", f"{table}/{safe}")
 
 
