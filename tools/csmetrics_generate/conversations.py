@@ -26,7 +26,17 @@ from csmetrics_generate.arrow import US_PER_S, cumsum_within, group_offsets, ids
 from csmetrics_generate.shops import Population, agent_number
 
 DAY_S = 86_400
-SCENES = ["presale", "logistics", "aftersale", "product", "promotion"]
+# Consultation scenes as platforms label them: a level-1 scene, then finer levels. Some
+# sessions carry no label (the classifier gave up), some only the first two levels.
+SCENE_TREE = {
+    "presale": [("product", "size_fit"), ("product", "material"), ("product", "stock"), ("price", "coupon"), ("price", "price_match")],
+    "logistics": [("shipping", "delivery_time"), ("shipping", "tracking"), ("address", "change_address")],
+    "aftersale": [("refund", "refund_progress"), ("refund", "refund_amount"), ("return", "return_shipping"), ("quality", "damaged"), ("quality", "wrong_item")],
+    "product": [("usage", "how_to_use"), ("usage", "installation"), ("warranty", "repair")],
+    "promotion": [("campaign", "rules"), ("campaign", "gift")],
+}
+SCENES = list(SCENE_TREE)
+UNLABELLED_SHARE, LEVEL_2_ONLY_SHARE = 0.03, 0.07
 
 
 @dataclass
@@ -206,9 +216,7 @@ def conversation_day(
             ),
             "is_internal": pa.array(rng.random(n) < 0.02),
             "is_spam": pa.array(_spam_day(rng, pop, shops)[shop] | (rng.random(n) < 0.03)),
-            "scene_l1": take(SCENES, scene),
-            "scene_l2": take(SCENES, scene, rng.random(n) < 0.5),
-            "scene_l3": take(SCENES, scene, np.ones(n, bool)),
+            **_scene_labels(scene, rng.random(n)),
             "updated_at": timestamps(np.where(still_open, last_msg, ended)),
         }
     )
@@ -217,6 +225,22 @@ def conversation_day(
 
     ratings = _ratings(rng, session_no, shop, buyer, transfer, never_picked, np.where(still_open, last_msg, ended))
     return ConversationDay({"sessions": sessions, "messages": messages, "ratings": ratings}, shop, buyer, started)
+
+
+def _scene_labels(scene: np.ndarray, u: np.ndarray) -> dict[str, pa.Array]:
+    """scene_l1..l3 of sessions of level-1 scene `scene`, the finer levels picked by `u` in [0, 1)."""
+    unlabelled = u < UNLABELLED_SHARE
+    level_2_only = ~unlabelled & (u < UNLABELLED_SHARE + LEVEL_2_ONLY_SHARE)
+    leaf_u = np.clip((u - UNLABELLED_SHARE - LEVEL_2_ONLY_SHARE) / (1 - UNLABELLED_SHARE - LEVEL_2_ONLY_SHARE), 0, 0.999999)
+    counts = np.array([len(SCENE_TREE[name]) for name in SCENES])
+    leaf = (np.cumsum(counts) - counts)[scene] + (leaf_u * counts[scene]).astype(np.int64)
+    l2 = take([l2 for name in SCENES for l2, _ in SCENE_TREE[name]], leaf, unlabelled)
+    l3 = take([l3 for name in SCENES for _, l3 in SCENE_TREE[name]], leaf, unlabelled | level_2_only)
+    return {
+        "scene_l1": take(SCENES, scene, unlabelled),
+        "scene_l2": l2,
+        "scene_l3": l3,
+    }
 
 
 def _resent_sessions(rng: np.random.Generator, sessions: pa.Table) -> pa.Table:
