@@ -23,6 +23,7 @@ def expectations(dates, volume_anomaly_factor: float, volume_collapse_factor: fl
         Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=KEYS)),
         Check(gxe.ExpectColumnValuesToBeInSet(column="stat_date", value_set=[str(d) for d in dates]), cast_to_string="stat_date"),
         Check(gxe.ExpectColumnValuesToBeInSet(column="maturity", value_set=["provisional", "final"])),
+        Check(gxe.ExpectColumnValuesToBeInSet(column="rating_score", value_set=[1, 2, 3, 4, 5]), scope=SHOP_DAY),
         *[Check(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0), scope=SHOP_DAY) for column in NEVER_NEGATIVE],
         # A session's messages in time cannot outnumber its counted ones.
         Check(

@@ -51,6 +51,7 @@ SESSION_DETAIL_DAILY = T.StructType(
         T.StructField("scene_l1", T.StringType(), True),
         T.StructField("scene_l2", T.StringType(), True),
         T.StructField("scene_l3", T.StringType(), True),
+        T.StructField("rating_score", T.IntegerType(), True),
         T.StructField("is_filtered", T.BooleanType(), False),
         T.StructField("is_transferred", T.BooleanType(), False),
         T.StructField("is_received", T.BooleanType(), False),
@@ -78,6 +79,25 @@ SESSION_DETAIL_DAILY = T.StructType(
         T.StructField("definition_version", T.StringType(), False),
         T.StructField("run_id", T.StringType(), False),
         T.StructField("computed_at", T.TimestampType(), False),
+    ]
+)
+
+# Per shop, date and consultation scene (levels 1-3): the scene metrics (docs/metrics.md,
+# "Scene metrics"). `scene` is the path of labels down to `scene_level` ("aftersale / refund");
+# scene_l1..l3 repeat it column by column, null below the level.
+_SCENE_KEY_COLUMNS = [
+    T.StructField("scene_level", T.IntegerType(), False),
+    T.StructField("scene", T.StringType(), False),
+    T.StructField("scene_l1", T.StringType(), False),
+    T.StructField("scene_l2", T.StringType(), True),
+    T.StructField("scene_l3", T.StringType(), True),
+]
+SCENE_METRICS_DAILY = T.StructType(
+    [
+        T.StructField("stat_date", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        *_SCENE_KEY_COLUMNS,
+        *_METRIC_COLUMNS,
     ]
 )
 
@@ -164,6 +184,22 @@ SHOP_METRICS_MONTHLY = T.StructType(
     ]
 )
 
+# Every day, week and month of the shop rows with its change over the period before (环比):
+# the trend series (csmetrics.derived.trends) as a table.
+SHOP_METRIC_TRENDS = T.StructType(
+    [
+        T.StructField("grain", T.StringType(), False),
+        T.StructField("period_start", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("segment", T.StringType(), False),
+        T.StructField("value", T.DoubleType(), False),
+        T.StructField("previous_value", T.DoubleType(), True),
+        T.StructField("change", T.DoubleType(), True),
+        *_RUN_COLUMNS,
+    ]
+)
+
 GOVERNANCE_WEEKLY = T.StructType(
     [
         T.StructField("week_start", T.DateType(), False),
@@ -193,6 +229,15 @@ PEER_BENCHMARKS_DAILY = T.StructType(
         T.StructField("peer_average", T.DoubleType(), False),
         T.StructField("peer_excellent", T.DoubleType(), False),
         *_RUN_COLUMNS,
+    ]
+)
+
+# Peer average and excellent per scene: PEER_BENCHMARKS_DAILY's columns with the scene's.
+SCENE_BENCHMARKS_DAILY = T.StructType(
+    [
+        *PEER_BENCHMARKS_DAILY.fields[:4],
+        *_SCENE_KEY_COLUMNS,
+        *PEER_BENCHMARKS_DAILY.fields[4:],
     ]
 )
 

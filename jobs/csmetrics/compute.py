@@ -16,9 +16,17 @@ from csmetrics.metrics.conversation import Reuse, as_is
 from csmetrics.metrics.families import FAMILIES
 from csmetrics.metrics.family import Family
 from csmetrics.metrics.long_format import agent_rows, finish, shop_rows
+from csmetrics.metrics.scenes import finish_scenes
 from csmetrics.metrics.session_detail import finish_detail
 from csmetrics.plan import RunPlan
-from csmetrics.tables import AGENT_METRICS_DAILY, SESSION_DETAIL_DAILY, SHOP_METRICS_DAILY, drop_stale_staging, staging_path
+from csmetrics.tables import (
+    AGENT_METRICS_DAILY,
+    SCENE_METRICS_DAILY,
+    SESSION_DETAIL_DAILY,
+    SHOP_METRICS_DAILY,
+    drop_stale_staging,
+    staging_path,
+)
 
 
 class Persisted:
@@ -53,8 +61,9 @@ class BronzeInputs:
         self._kept = kept
 
     def keep(self, table: str, frame: DataFrame) -> None:
-        """A table the family computes beside its metric rows (the session detail)."""
-        self._kept[table] = frame
+        """Rows of a table the family computes beside its metric rows (the session detail,
+        the scene metrics); several families' rows of one table are unioned."""
+        self._kept[table] = self._kept[table].unionByName(frame) if table in self._kept else frame
 
     def read(self, table: str) -> DataFrame:
         read = self._family.read_of(table)
@@ -100,6 +109,16 @@ def detail_rows(spark: SparkSession, plan: RunPlan, run_id: str, kept: dict[str,
     return finish_detail(detail.where(F.col("stat_date").isin(owned)), plan.run_date, run_id, datetime.now(UTC))
 
 
+def scene_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, kept: dict[str, DataFrame]) -> DataFrame:
+    """The scene metrics of the (date, metric) slices the plan owns (empty when no family
+    with a scene view runs)."""
+    rows = kept.get(SCENE_METRICS_DAILY.name)
+    if rows is None:
+        return spark.createDataFrame([], SCENE_METRICS_DAILY.schema)
+    shops = read_bronze(spark, settings, "shops", cutoff=plan.cutoff)
+    return finish_scenes(rows.where(F.expr(plan.replace_predicate())), shops, plan.run_date, run_id, datetime.now(UTC))
+
+
 def stage(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, str]:
     """Compute the plan's metric rows and session detail once and write each gold table's
     share of them to its staging location; return the paths."""
@@ -113,6 +132,7 @@ def stage(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -
         SHOP_METRICS_DAILY.name: shop_rows(finished, SHOP_METRICS_DAILY.schema),
         AGENT_METRICS_DAILY.name: agent_rows(finished, AGENT_METRICS_DAILY.schema),
         SESSION_DETAIL_DAILY.name: detail_rows(spark, plan, run_id, kept).select(*SESSION_DETAIL_DAILY.schema.fieldNames()),
+        SCENE_METRICS_DAILY.name: scene_rows(spark, settings, plan, run_id, kept).select(*SCENE_METRICS_DAILY.schema.fieldNames()),
     }
     paths = {}
     try:

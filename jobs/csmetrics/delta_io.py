@@ -55,13 +55,18 @@ def merge_slice(
     partition_column: str,
     partition_values,
     ignore: tuple[str, ...] = ("run_id", "computed_at"),
+    slice_predicate: str | None = None,
 ) -> int:
     """Make the partitions `partition_values` of `target` hold exactly `rows`, in one MERGE:
     changed rows are updated, new ones inserted, vanished ones deleted, identical ones left
     alone (columns in `ignore` do not count as a change), so the Change Data Feed holds
     exactly what changed. Only the named partitions are read. Returns the rows changed
-    (inserted, updated or deleted), from Delta's own metrics of the MERGE."""
+    (inserted, updated or deleted), from Delta's own metrics of the MERGE.
+
+    `slice_predicate` (over the target, alias t) narrows the slice within those partitions."""
     in_slice = sql_in(f"t.{partition_column}", partition_values)
+    if slice_predicate:
+        in_slice = f"({in_slice}) AND ({slice_predicate})"
     compared = [c for c in rows.columns if c not in keys and c not in ignore]
     metrics = (
         target.alias("t")

@@ -3,8 +3,9 @@
 For each core metric (the governance thresholds of SPEC §5): the shop's last 30 days against
 its peers' average (P60 / P40) and excellent (P90 / P10) values, provisional days drawn
 hollow; the value of the date with its change over the day, week and month before; this
-week's governance status. Then the sessions behind a failing 3-minute rate on the date
-(gold/session_detail_daily) and the scenes they were about.
+week's governance status. Then the shop's worst scenes by satisfaction over the 30 days
+(gold/scene_metrics_daily, against the scene's peers), and the sessions behind a failing
+3-minute rate on the date (gold/session_detail_daily) and the scenes they were about.
 
 Reads a few thousand gold rows of one shop with Spark (no raw data is collected) and draws
 with matplotlib; the charts are embedded in the page as PNG data, so the file can be mailed
@@ -30,6 +31,7 @@ from csmetrics.config import Settings, SettingsError
 from csmetrics.delta_io import table_exists
 from csmetrics.derived.trends import DAYS, trend_series
 from csmetrics.derived.weekly import week_start
+from csmetrics.metrics.scenes import worst_scenes
 from csmetrics.tables import safe_name
 
 # The metrics the platform governs a shop by (SPEC §5), in the order a manager reads them.
@@ -55,6 +57,7 @@ class ReportData:
     governance: pd.DataFrame  # metric, comparison, threshold, value, status, overall_status
     failing_sessions: pd.DataFrame
     scenes: pd.DataFrame  # scene, sessions
+    worst: pd.DataFrame  # rank, scene, satisfaction_rate, ratings, maturity, share, peer_average
 
 
 def _gold(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
@@ -117,8 +120,35 @@ def load(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> Re
     return ReportData(
         shop, day,
         daily.where(F.col("stat_date").between(F.lit(first), F.lit(day))).select("stat_date", "metric", "value", "maturity").toPandas(),
-        peers, changes, governance, failing_sessions, scenes,
+        peers, changes, governance, failing_sessions, scenes, _worst_scenes(spark, settings, shop, first, day),
     )
+
+
+def _worst_scenes(spark: SparkSession, settings: Settings, shop: dict, first: date, day: date) -> pd.DataFrame:
+    """The shop's worst level-3 scenes over [first, day], each with its share of the shop's
+    sessions over the days and its peers' average satisfaction on `day`."""
+    scenes = _gold(spark, settings, "scene_metrics_daily").where(
+        (F.col("shop_id") == shop["shop_id"]) & F.col("stat_date").between(F.lit(first), F.lit(day)) & (F.col("scene_level") == 3)
+        & (F.col("segment") == "all")
+    )
+    worst = worst_scenes(scenes, first, day, settings.min_support).drop("shop_id")
+    shares = (
+        scenes.where(F.col("metric") == "consult_sessions")
+        .groupBy("scene")
+        .agg((F.sum("numerator") / F.sum("denominator")).alias("share"))
+    )
+    worst = worst.join(shares, "scene", "left")
+    benchmarks = settings.table_path("gold", "scene_benchmarks_daily")
+    if table_exists(spark, benchmarks):
+        peers = spark.read.format("delta").load(benchmarks).where(
+            (F.col("platform") == shop["platform"]) & (F.col("category") == shop["category"]) & (F.col("tier") == shop["tier"])
+            & (F.col("stat_date") == F.lit(day)) & (F.col("scene_level") == 3) & (F.col("metric") == "satisfaction_rate")
+            & (F.col("segment") == "all")
+        )
+        worst = worst.join(peers.select("scene", "peer_average"), "scene", "left")
+    else:
+        worst = worst.withColumn("peer_average", F.lit(None).cast("double"))
+    return worst.orderBy("rank", "scene").toPandas()
 
 
 def formatted(metric: str, value) -> str:
@@ -235,9 +265,30 @@ def render(data: ReportData) -> str:
             f"<img alt='{TITLES[metric]}, last 30 days' src='data:image/png;base64,{image}'></div>",
         ]
     parts.append("</div>")
+    parts += _worst_scene_section(data)
     parts += _failing_sections(data)
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _worst_scene_section(data: ReportData) -> list[str]:
+    parts = [
+        "<h2>Scenes with the lowest satisfaction, last 30 days</h2>",
+        "<p class='sub'>What buyers asked about, at the finest level, where ratings were worst. Only scenes with "
+        "enough ratings to judge are ranked. <b>Peer average</b> is the scene's satisfaction at shops like this one on "
+        f"{data.day}.</p>",
+    ]
+    if data.worst.empty:
+        return [*parts, "<p>No scene had enough ratings.</p>"]
+    parts.append("<table id='worst-scenes'><tr><th>rank</th><th>scene</th><th>satisfaction</th><th>ratings</th>"
+                 "<th>share of sessions</th><th>peer average</th></tr>")
+    for r in data.worst.itertuples():
+        provisional = " (provisional)" if r.maturity == "provisional" else ""
+        cells = [r.rank, r.scene, formatted("satisfaction_rate", r.satisfaction_rate) + provisional, f"{r.ratings:,.0f}",
+                 formatted("share", r.share), formatted("satisfaction_rate", r.peer_average)]
+        parts.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    parts.append("</table>")
+    return parts
 
 
 def _failing_sections(data: ReportData) -> list[str]:

@@ -89,19 +89,37 @@ METRIC_TABLES = (SHOP_METRICS_DAILY, AGENT_METRICS_DAILY)
 SESSION_DETAIL_DAILY = _gold(
     "session_detail_daily", schemas.SESSION_DETAIL_DAILY, "stat_date", ["stat_date", "shop_id", "session_id"], CHANGE_DATA_FEED
 )
+# The metrics per consultation scene: the same (date, metric) slices as the metric tables.
+SCENE_METRICS_DAILY = _gold(
+    "scene_metrics_daily",
+    schemas.SCENE_METRICS_DAILY,
+    "stat_date",
+    ["stat_date", "shop_id", "scene_level", "scene", "metric", "segment"],
+    CHANGE_DATA_FEED,
+)
 # Every table a run stages, gates and publishes.
-PUBLISHED_TABLES = (*METRIC_TABLES, SESSION_DETAIL_DAILY)
+PUBLISHED_TABLES = (*METRIC_TABLES, SESSION_DETAIL_DAILY, SCENE_METRICS_DAILY)
 
 # Written by MERGE, so a re-run that changes nothing leaves no change rows.
 DERIVED_TABLES = (
     _gold("shop_metrics_weekly", schemas.SHOP_METRICS_WEEKLY, "week_start", ["week_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
     _gold("shop_metrics_monthly", schemas.SHOP_METRICS_MONTHLY, "month_start", ["month_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
+    _gold(
+        "shop_metric_trends", schemas.SHOP_METRIC_TRENDS, "grain", ["grain", "period_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED
+    ),
     _gold("governance_weekly", schemas.GOVERNANCE_WEEKLY, "week_start", ["week_start", "shop_id", "metric"], CHANGE_DATA_FEED),
     _gold(
         "peer_benchmarks_daily",
         schemas.PEER_BENCHMARKS_DAILY,
         "stat_date",
         ["platform", "category", "tier", "stat_date", "metric", "segment"],
+        CHANGE_DATA_FEED,
+    ),
+    _gold(
+        "scene_benchmarks_daily",
+        schemas.SCENE_BENCHMARKS_DAILY,
+        "stat_date",
+        ["platform", "category", "tier", "stat_date", "scene_level", "scene", "metric", "segment"],
         CHANGE_DATA_FEED,
     ),
     _gold("leaderboard_daily", schemas.LEADERBOARD_DAILY, "stat_date", ["platform", "category", "stat_date", "metric", "shop_id"], CHANGE_DATA_FEED),

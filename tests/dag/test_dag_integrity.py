@@ -35,13 +35,15 @@ def test_gold_tables_are_assets_that_the_export_dag_is_scheduled_on(dagbag):
     daily, backfill = dagbag.get_dag("csmetrics_daily"), dagbag.get_dag("csmetrics_backfill")
     names = lambda task: sorted(asset.name for asset in task.outlets)  # noqa: E731
     assert names(daily.get_task("publish")) == [
-        "csmetrics.gold.agent_metrics_daily", "csmetrics.gold.session_detail_daily", "csmetrics.gold.shop_metrics_daily",
+        "csmetrics.gold.agent_metrics_daily", "csmetrics.gold.scene_metrics_daily", "csmetrics.gold.session_detail_daily",
+        "csmetrics.gold.shop_metrics_daily",
     ]
     assert names(daily.get_task("derive")) == [
         "csmetrics.gold.governance_weekly", "csmetrics.gold.leaderboard_daily", "csmetrics.gold.peer_benchmarks_daily",
-        "csmetrics.gold.shop_metrics_monthly", "csmetrics.gold.shop_metrics_weekly",
+        "csmetrics.gold.scene_benchmarks_daily", "csmetrics.gold.shop_metric_trends", "csmetrics.gold.shop_metrics_monthly",
+        "csmetrics.gold.shop_metrics_weekly",
     ]
-    assert len(names(backfill.get_task("derive"))) == 8
+    assert len(names(backfill.get_task("derive"))) == 11
     assert [t for t in daily.tasks if t.outlets and t.task_id not in ("publish", "derive")] == []
     export = dagbag.get_dag("csmetrics_leaderboard_export")
     assert [asset.name for asset in export.timetable.asset_condition.objects] == ["csmetrics.gold.leaderboard_daily"]

@@ -25,8 +25,11 @@ from tests.integration.warehouses import Warehouse, expose, gold, same_rows
 
 START, DAYS = date(2026, 3, 2), 5
 R1, R2 = date(2026, 3, 3), date(2026, 3, 5)
-TABLES = ("shop_metrics_daily", "agent_metrics_daily", "session_detail_daily")
-DERIVED = ("shop_metrics_weekly", "shop_metrics_monthly", "governance_weekly", "peer_benchmarks_daily", "leaderboard_daily")
+TABLES = ("shop_metrics_daily", "agent_metrics_daily", "session_detail_daily", "scene_metrics_daily")
+DERIVED = (
+    "shop_metrics_weekly", "shop_metrics_monthly", "shop_metric_trends", "governance_weekly", "peer_benchmarks_daily",
+    "scene_benchmarks_daily", "leaderboard_daily",
+)
 quiet = lambda message: None  # noqa: E731
 
 
@@ -113,6 +116,64 @@ def test_the_session_detail_sums_to_the_published_conversation_metrics(spark, ru
     # Counts agree exactly; sums of seconds add in another order (a relative 1e-9).
     assert summed.keys() == published.keys()
     assert same_rows([summed[k] for k in sorted(summed)], [published[k] for k in sorted(summed)])
+
+
+def test_every_level_of_scenes_sums_to_the_published_shop_metrics(spark, runs):
+    """The scene drill-down on generated data: at each level a shop-day's scenes add up to
+    its published sessions, ratings and FCR sessions, with the same maturity."""
+    with runs["daily"] as settings:
+        scenes = spark.read.format("delta").load(settings.table_path("gold", "scene_metrics_daily"))
+        shop_rows = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
+        metrics = ["consult_sessions", "satisfaction_rate", "fcr_3d"]
+        published = {
+            (r.stat_date, r.shop_id, r.metric, r.segment): (r.numerator if r.metric == "consult_sessions" else r.denominator, r.maturity)
+            for r in shop_rows.where(F.col("metric").isin(metrics)).collect()
+        }
+        summed = {
+            (r.scene_level, r.stat_date, r.shop_id, r.metric, r.segment): (r.support, r.maturity)
+            for r in scenes.where(F.col("metric").isin(metrics))
+            .groupBy("scene_level", "stat_date", "shop_id", "metric", "segment")
+            .agg(F.sum(F.when(F.col("metric") == "consult_sessions", F.col("numerator")).otherwise(F.col("denominator"))).alias("support"),
+                 F.max("maturity").alias("maturity"))
+            .collect()
+        }
+        levels = scenes.groupBy("scene_level").agg(F.countDistinct("scene").alias("scenes")).collect()
+    assert sorted((r.scene_level, r.scenes > 1) for r in levels) == [(1, True), (2, True), (3, True)]
+    shop_level = {k: v for k, v in published.items() if k[3] == "all" or k[2] == "satisfaction_rate"}
+    for level in (1, 2, 3):
+        at_level = {k[1:]: v for k, v in summed.items() if k[0] == level and k[1:] in shop_level}
+        assert at_level == shop_level, level
+    assert len(shop_level) >= 20
+
+
+def test_the_trends_table_holds_every_day_and_week_with_its_change(spark, runs):
+    """gold/shop_metric_trends after day-by-day runs: one row per daily and weekly row, each
+    with the value of the period before it and the relative change."""
+    with runs["daily"] as settings:
+        trends = derived_by_key(spark, settings, "shop_metric_trends")
+        periods = {
+            "day": {(r.stat_date, r.shop_id, r.metric, r.segment): r.value for r in gold_frame(spark, settings, "shop_metrics_daily").collect()},
+            "week": {(r.week_start, r.shop_id, r.metric, r.segment): r.value for r in gold_frame(spark, settings, "shop_metrics_weekly").collect()},
+        }
+    for grain, step in (("day", timedelta(days=1)), ("week", timedelta(days=7))):
+        rows = {k[1:]: v for k, v in trends.items() if k[0] == grain}
+        assert rows.keys() == periods[grain].keys(), grain
+        for (start, *rest), r in rows.items():
+            previous = periods[grain].get((start - step, *rest))
+            assert (r.value, r.previous_value) == (periods[grain][(start, *rest)], previous), (grain, start, rest)
+            assert r.change == (None if not previous else pytest.approx((r.value - previous) / previous))
+    assert sum(1 for r in trends.values() if r.change is not None) >= 50
+
+
+def gold_frame(spark, settings, table):
+    return spark.read.format("delta").load(settings.table_path("gold", table))
+
+
+def derived_by_key(spark, settings, table):
+    from csmetrics.tables import BY_NAME
+
+    keys = list(BY_NAME[table].keys)
+    return {tuple(r[k] for k in keys): r for r in gold_frame(spark, settings, table).collect()}
 
 
 def test_maturity_follows_each_metric_window(runs):
@@ -258,6 +319,10 @@ def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, ru
         failing = detail.where((F.col("shop_id") == shop) & ((F.col("reply_3min_session") == 0) | F.col("unassigned_in_business_hours"))).count()
         weekly = {r.metric: r.status for r in spark.read.format("delta").load(settings.table_path("gold", "governance_weekly"))
                   .where((F.col("shop_id") == shop) & (F.col("week_start") == F.lit(R2 - timedelta(days=R2.weekday())))).collect()}
+        scene_ratings = spark.read.format("delta").load(settings.table_path("gold", "scene_metrics_daily")).where(
+            (F.col("shop_id") == shop) & (F.col("scene_level") == 3) & (F.col("metric") == "satisfaction_rate")
+            & (F.col("segment") == "all") & (F.col("stat_date") <= F.lit(R2))
+        ).collect()
     cards = {metric: page[page.index(f"data-metric='{metric}'"):].split("</div>\n<div class='card'")[0] for metric in CORE_METRICS}
     for metric, card in cards.items():
         row = daily.get((R2, shop, metric, "all"))
@@ -273,4 +338,13 @@ def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, ru
         assert png.startswith(b"\x89PNG") and len(png) > 5000, metric
     assert sum(1 for metric in CORE_METRICS if daily.get((R2, shop, metric, "all"))) >= 3
     assert f"Sessions that failed the 3-minute rule on {R2}: {failing}</h2>" in page
+    # The worst scene over the 30 days, summed here from gold's scene rows (support 1 in this fixture).
+    totals: dict[str, list[float]] = {}
+    for r in scene_ratings:
+        totals.setdefault(r.scene, [0.0, 0.0])[0] += r.numerator
+        totals[r.scene][1] += r.denominator
+    worst_scene, (satisfied, ratings) = min(totals.items(), key=lambda kv: (round(kv[1][0] / kv[1][1], 9), kv[0]))
+    worst_rows = page[page.index("<table id='worst-scenes'>"):].split("</table>")[0]
+    assert f"<tr><td>1</td><td>{worst_scene}</td><td>{formatted('satisfaction_rate', satisfied / ratings)}" in worst_rows
+    assert worst_rows.count("<tr><td>") >= min(10, len(totals))  # more when scenes tie at rank 10
     assert failing == 0 or page.count("<tr><td>") >= min(failing, 30)

@@ -329,14 +329,14 @@ def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishe
     from csmetrics.plan import RunPlan
     from csmetrics.publish import publish
     from csmetrics.quality.gold_gate import validate_gold
-    from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SESSION_DETAIL_DAILY
+    from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY
     from csmetrics.tables import staging_path
 
     plan = RunPlan(D)
 
     def run(run_id, shop_rows):
         staged = (("shop_metrics_daily", shop_rows, SHOP_METRICS_DAILY), ("agent_metrics_daily", [], AGENT_METRICS_DAILY),
-                  ("session_detail_daily", [], SESSION_DETAIL_DAILY))
+                  ("session_detail_daily", [], SESSION_DETAIL_DAILY), ("scene_metrics_daily", [], SCENE_METRICS_DAILY))
         for table, rows, schema in staged:
             spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite").save(staging_path(settings, table, run_id))
         report = validate_gold(spark, settings, plan, run_id)

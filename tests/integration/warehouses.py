@@ -46,7 +46,7 @@ def gold(spark, settings, table, version=None):
     if version is not None:
         reader = reader.option("versionAsOf", version)
     frame = reader.load(settings.table_path("gold", table)).drop("run_id", "computed_at")
-    keys = [k for k in ("stat_date", "shop_id", "agent_id", "session_id", "metric", "segment") if k in frame.columns]
+    keys = [k for k in ("stat_date", "shop_id", "agent_id", "session_id", "scene_level", "scene", "metric", "segment") if k in frame.columns]
     return {tuple(r[k] for k in keys): tuple(r) for r in frame.collect()}
 
 

@@ -11,12 +11,26 @@ from pyspark.sql import functions as F
 from csmetrics.metrics.conversation import conversation_frames, metrics_of
 from csmetrics.metrics.long_format import finish
 from csmetrics.metrics.session_detail import drill_down_measures, session_detail
-from csmetrics.schemas.raw import MESSAGES, SESSIONS
-from tests.unit.test_conversation_metrics import MESSAGE_ROWS, SESSIONS_ROWS
+from csmetrics.schemas.raw import MESSAGES, RATINGS, SESSIONS
+from tests.conftest import local
+from tests.unit.test_conversation_metrics import LA, MESSAGE_ROWS, SESSIONS_ROWS, SH
 
 D = date(2026, 3, 2)
 DATES = [D, date(2026, 3, 3)]
 HOURS = (time(8), time(23))
+
+
+def rating(rid, sid, rated, score, shop="s1", zone=SH):
+    return (rid, sid, shop, "u", "human", local(rated, zone), local(rated, zone), score, None)
+
+
+# The detail shows a rating given by the end of the session's local day + 1, the latest if several.
+RATING_ROWS = [
+    rating("rA0", "A", "2026-03-02 11:00:00", 5),
+    rating("rA1", "A", "2026-03-03 23:59:59", 2),  # A's last counted rating: the last second of D + 1
+    rating("rC", "C", "2026-03-04 00:00:00", 4),  # the first second of D + 2: not shown
+    rating("rL", "L", "2026-03-03 23:59:59", 1, shop="s2", zone=LA),  # D + 1 in Los Angeles (03-04 in UTC)
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +38,7 @@ def frames(spark, two_shops):
     sessions = spark.createDataFrame(SESSIONS_ROWS, SESSIONS.schema)
     messages = spark.createDataFrame(MESSAGE_ROWS, MESSAGES.schema)
     of_dates, partials = conversation_frames(sessions, messages, two_shops, DATES, *HOURS)
-    detail = session_detail(of_dates, partials, *HOURS)
+    detail = session_detail(of_dates, partials, *HOURS, spark.createDataFrame(RATING_ROWS, RATINGS.schema))
     # The rows as published: only positive counts and denominators (SPEC §5).
     metrics = finish(metrics_of(of_dates, partials), two_shops, D, "test-run", datetime(2026, 3, 4))
     return detail, metrics
@@ -57,6 +71,10 @@ def test_session_a_by_hand(rows):
     assert a.agent_ids == ["h1"] and a.is_received and not a.unassigned_in_business_hours
     # u1's last message of the day is in C, so C decides u1's reply_rate, not A.
     assert (a.decides_reply_rate, rows["C"].decides_reply_rate, rows["C"].buyer_replied) == (False, True, True)
+
+
+def test_the_rating_given_by_the_end_of_the_next_local_day(rows):
+    assert {sid: r.rating_score for sid, r in rows.items()} == {"A": 2, "B": None, "C": None, "E": None, "F": None, "I": None, "L": 1}
 
 
 def test_session_b_sent_to_a_human_before_business_hours_is_not_unassigned_in_them(rows):

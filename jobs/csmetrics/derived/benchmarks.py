@@ -30,12 +30,13 @@ def supported(daily: DataFrame, shops: DataFrame, min_support: int) -> DataFrame
     return daily.where(support >= min_support).join(F.broadcast(groups), "shop_id")
 
 
-def peer_benchmarks(rows: DataFrame) -> DataFrame:
-    """Per (platform, category, tier, stat_date, metric, segment): peer count, peer average and
-    peer excellent. Spark's exact `percentile` interpolates linearly between closest ranks,
-    as numpy.percentile does by default."""
+def peer_benchmarks(rows: DataFrame, within: tuple[str, ...] = ()) -> DataFrame:
+    """Per (platform, category, tier, stat_date, *within, metric, segment): peer count, peer
+    average and peer excellent (`within`: the scene's columns, for scene benchmarks).
+    Spark's exact `percentile` interpolates linearly between closest ranks, as
+    numpy.percentile does by default."""
     percentiles = F.percentile("value", F.array(*[F.lit(p) for p in (*HIGHER_PERCENTILES, *LOWER_PERCENTILES)]))
-    grouped = rows.groupBy("platform", "category", "tier", "stat_date", "metric", "segment").agg(
+    grouped = rows.groupBy("platform", "category", "tier", "stat_date", *within, "metric", "segment").agg(
         F.count("*").alias("peer_shops"),
         percentiles.alias("p"),
         F.max("maturity").alias("maturity"),  # provisional if any input is
@@ -46,6 +47,7 @@ def peer_benchmarks(rows: DataFrame) -> DataFrame:
         "category",
         "tier",
         "stat_date",
+        *within,
         "metric",
         "segment",
         direction().alias("direction"),

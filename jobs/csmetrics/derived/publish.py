@@ -12,8 +12,10 @@ from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, merge_slice
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
+from csmetrics.derived.trends import periods_with_change
 from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through, governance_rows, monthly_rows, parse_thresholds, weekly_rows
-from csmetrics.tables import BY_NAME, SHOP_METRICS_DAILY
+from csmetrics.metrics.scenes import SCENE_COLUMNS
+from csmetrics.tables import BY_NAME, SCENE_METRICS_DAILY, SHOP_METRICS_DAILY
 
 LONGEST_WINDOW = max(m.window_days for m in registry.METRICS)
 
@@ -43,7 +45,10 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     month_horizon = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end + timedelta(days=LONGEST_WINDOW))))
     monthly = monthly_rows(month_days, final_through(month_horizon))
     thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
-    peers = supported(daily.where(F.col("stat_date").isin(dates)), read_bronze(spark, settings, "shops"), settings.min_support)
+    shops = read_bronze(spark, settings, "shops")
+    peers = supported(daily.where(F.col("stat_date").isin(dates)), shops, settings.min_support)
+    scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings)) if SCENE_METRICS_DAILY.exists(spark, settings) else None
+    scene_peers = supported(scenes.where(F.col("stat_date").isin(dates)), shops, settings.min_support) if scenes else None
     frames = {
         "shop_metrics_weekly": (weekly, weeks),
         "shop_metrics_monthly": (monthly, months),
@@ -51,17 +56,56 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
         "peer_benchmarks_daily": (peer_benchmarks(peers), dates),
         "leaderboard_daily": (leaderboard(peers), dates),
     }
+    if scene_peers is not None:
+        frames["scene_benchmarks_daily"] = (peer_benchmarks(scene_peers, within=SCENE_COLUMNS), dates)
     stamp = datetime.now(UTC)
     written = {}
     with commit_metadata(spark, run_id):
         for table, (rows, partitions) in frames.items():
             written[table] = _write(spark, settings, table, rows, partitions, run_id, stamp)
+        # From the weekly and monthly rows just written.
+        trends, spans = _trends(spark, settings, daily, dates, weeks, months)
+        written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, spans)
     return written
 
 
-def _write(spark, settings, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime) -> int:
+GRAINS = ["day", "week", "month"]
+
+
+def _next_month(first: date) -> date:
+    return _month_end(first) + timedelta(days=1)
+
+
+def _trends(spark: SparkSession, settings: Settings, daily: DataFrame, dates, weeks, months) -> tuple[DataFrame, str]:
+    """The periods whose value or whose change a run can move: its days, weeks and months and
+    the period after each (its change is against them); and the MERGE slice that holds them."""
+    spans = {
+        "day": (dates[0], dates[-1] + timedelta(days=1)),
+        "week": (weeks[0], weeks[-1] + timedelta(days=7)),
+        "month": (months[0], _next_month(months[-1])),
+    }
+    befores = {"day": dates[0] - timedelta(days=1), "week": weeks[0] - timedelta(days=7), "month": _month_start_before(months[0])}
+    inputs = {}
+    for grain, column, table in (("day", "stat_date", SHOP_METRICS_DAILY.name), ("week", "week_start", "shop_metrics_weekly"),
+                                 ("month", "month_start", "shop_metrics_monthly")):
+        rows = daily if grain == "day" else spark.read.format("delta").load(BY_NAME[table].path(settings))
+        inputs[grain] = rows.where(F.col(column).between(F.lit(befores[grain]), F.lit(spans[grain][1])))
+    trends = periods_with_change(inputs["day"], inputs["week"], inputs["month"], spans["day"], spans["week"], spans["month"])
+    slice_sql = " OR ".join(
+        f"(t.grain = '{grain}' AND t.period_start BETWEEN DATE'{first}' AND DATE'{last}')" for grain, (first, last) in spans.items()
+    )
+    return trends, slice_sql
+
+
+def _month_start_before(first: date) -> date:
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+def _write(spark, settings, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime, slice_sql: str | None = None) -> int:
     declared = BY_NAME[table]
     (partition,) = declared.partition_by
     target = declared.ensure(spark, settings)
     stamped = rows.withColumn("run_id", F.lit(run_id)).withColumn("computed_at", F.lit(stamp).cast("timestamp"))
-    return merge_slice(target, stamped.select(*declared.schema.fieldNames()), list(declared.keys), partition, partitions)
+    return merge_slice(
+        target, stamped.select(*declared.schema.fieldNames()), list(declared.keys), partition, partitions, slice_predicate=slice_sql
+    )

@@ -1,7 +1,8 @@
 """Trend series: per shop, metric and segment, the last 30 days, 12 ISO weeks and 12 months
 up to a date, each period with its change over the period before it (环比).
 
-A pure transform of the daily, weekly and monthly gold rows; the shop report reads it. The
+A pure transform of the daily, weekly and monthly gold rows. `derive` keeps every period's
+row with its change in gold/shop_metric_trends; the shop report reads the series. The
 change is relative, (value - previous) / previous, against the period just before (the day,
 week or month before, not the previous row: a period without data has no change); null
 when the previous period has no row or a value of 0.
@@ -38,6 +39,20 @@ def _grain(rows: DataFrame, grain: str, start_column: str, previous: Column, fir
     )
 
 
+Span = tuple[date, date]
+
+
+def periods_with_change(daily: DataFrame, weekly: DataFrame, monthly: DataFrame, days: Span, weeks: Span, months: Span) -> DataFrame:
+    """The day, week and month rows starting within each (first, last) span, each with its
+    change; the inputs hold the period before each span too."""
+    period = F.col("period_start")
+    return (
+        _grain(daily, "day", "stat_date", F.date_sub(period, 1), *days)
+        .unionByName(_grain(weekly, "week", "week_start", F.date_sub(period, 7), *weeks))
+        .unionByName(_grain(monthly, "month", "month_start", F.add_months(period, -1), *months))
+    )
+
+
 def trend_series(daily: DataFrame, weekly: DataFrame, monthly: DataFrame, as_of: date) -> DataFrame:
     """The three series up to `as_of` (its day, the week and the month it falls in). Inputs
     are the gold tables' rows (`stat_date` / `week_start` / `month_start`, value, maturity);
@@ -45,9 +60,6 @@ def trend_series(daily: DataFrame, weekly: DataFrame, monthly: DataFrame, as_of:
     monday = as_of - timedelta(days=as_of.weekday())
     month = as_of.replace(day=1)
     first_month = date(month.year - (1 if month.month <= MONTHS - 1 else 0), (month.month - MONTHS) % 12 + 1, 1)
-    period = F.col("period_start")
-    return (
-        _grain(daily, "day", "stat_date", F.date_sub(period, 1), as_of - timedelta(days=DAYS - 1), as_of)
-        .unionByName(_grain(weekly, "week", "week_start", F.date_sub(period, 7), monday - timedelta(weeks=WEEKS - 1), monday))
-        .unionByName(_grain(monthly, "month", "month_start", F.add_months(period, -1), first_month, month))
+    return periods_with_change(
+        daily, weekly, monthly, (as_of - timedelta(days=DAYS - 1), as_of), (monday - timedelta(weeks=WEEKS - 1), monday), (first_month, month)
     )

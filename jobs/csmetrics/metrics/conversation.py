@@ -19,8 +19,10 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from csmetrics.conformed import is_reply_after_transfer, sessions_of_dates
+from csmetrics.metrics.buyer_status import PAID_ORDERS, with_after_sale
 from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate_both_grains, count_where
+from csmetrics.metrics.scenes import SCENE_METRICS, scene_sessions
 from csmetrics.metrics.session_detail import SESSION_DETAIL, session_detail
 from csmetrics.timezones import local_instant, seconds_between
 
@@ -285,7 +287,8 @@ def conversation_metrics(sessions: DataFrame, messages: DataFrame, shops: DataFr
     return metrics_of(*conversation_frames(sessions, messages, shops, dates, **options))
 
 
-# A session's messages may continue past the next midnight.
+# A session's messages may continue past the next midnight; its rating card goes out when
+# it ends, and the detail shows a rating given by the end of the next local day.
 MESSAGE_MARGIN_DAYS = 2
 
 
@@ -294,8 +297,14 @@ def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
         inputs.read("sessions"), inputs.read("messages"), inputs.shops, dates,
         inputs.business_start, inputs.business_end, inputs.reuse,
     )
-    inputs.keep(SESSION_DETAIL, session_detail(of_dates, partials, inputs.business_start, inputs.business_end))
+    detail = session_detail(of_dates, partials, inputs.business_start, inputs.business_end, inputs.read("ratings"))
+    inputs.keep(SESSION_DETAIL, detail)
+    inputs.keep(SCENE_METRICS, scene_sessions(with_after_sale(of_dates, inputs.paid())))
     return metrics_of(of_dates, partials)
 
 
-FAMILY = Family("conversation", (Read("sessions"), Read("messages", after=MESSAGE_MARGIN_DAYS)), _compute)
+FAMILY = Family(
+    "conversation",
+    (Read("sessions"), Read("messages", after=MESSAGE_MARGIN_DAYS), Read("ratings", after=MESSAGE_MARGIN_DAYS), PAID_ORDERS),
+    _compute,
+)

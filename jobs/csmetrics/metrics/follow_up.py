@@ -11,6 +11,7 @@ from csmetrics.conformed import is_filtered, received_session_ids, sessions_of_d
 from csmetrics.metrics.buyer_status import BUYER_DAY, PAID_ORDERS, with_after_sale
 from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
+from csmetrics.metrics.scenes import SCENE_METRICS, scene_fcr, scene_resolution
 from csmetrics.registry import BY_ID
 
 # The windows are the registry's, in hours.
@@ -20,6 +21,15 @@ RESOLUTION_HOURS = 24 * BY_ID["resolution_rate_15d"].window_days
 
 def fcr_metrics(sessions_of_dates: DataFrame, all_sessions: DataFrame, messages: DataFrame, paid: DataFrame) -> DataFrame:
     """fcr_3d: after-sale buyers' received sessions of D without a human recontact in (start, start + 72 h]."""
+    return fcr_of(fcr_sessions(sessions_of_dates, all_sessions, messages, paid))
+
+
+def fcr_of(flagged: DataFrame) -> DataFrame:
+    return aggregate(flagged, {"fcr_3d": (count_where(F.col("recontacted").isNull()), F.count(F.lit(1)))})
+
+
+def fcr_sessions(sessions_of_dates: DataFrame, all_sessions: DataFrame, messages: DataFrame, paid: DataFrame) -> DataFrame:
+    """fcr_3d's sessions of D, `recontacted` true or null."""
     transferred = sessions_of_dates.where(~F.col("is_filtered") & F.col("transferred_to_human_at").isNotNull())
     after_sale = with_after_sale(transferred, paid).where("is_after_sale")
     received = after_sale.join(received_session_ids(after_sale, messages), "session_id", "left_semi").alias("s")
@@ -35,13 +45,17 @@ def fcr_metrics(sessions_of_dates: DataFrame, all_sessions: DataFrame, messages:
         & (F.col("r.started_at") <= F.col("s.started_at") + F.expr(f"INTERVAL {RECONTACT_HOURS} HOURS"))
     )
     recontacted = received.join(later, recontact, "left_semi").select("session_id").withColumn("recontacted", F.lit(True))
-    flagged = received.join(recontacted, "session_id", "left")
-    return aggregate(flagged, {"fcr_3d": (count_where(F.col("recontacted").isNull()), F.count(F.lit(1)))})
+    return received.join(recontacted, "session_id", "left")
+
+
+def after_sale_sessions(sessions_of_dates: DataFrame, paid: DataFrame) -> DataFrame:
+    """Non-filtered sessions of D whose buyer is after-sale on D."""
+    return with_after_sale(sessions_of_dates.where(~F.col("is_filtered")), paid).where("is_after_sale")
 
 
 def after_sale_contacts(sessions_of_dates: DataFrame, after_sales: DataFrame, shops: DataFrame, paid: DataFrame, dates) -> DataFrame:
     """Per buyer-day with after-sale contact: t, the first such contact (session start or ticket creation)."""
-    sessions = with_after_sale(sessions_of_dates.where(~F.col("is_filtered")), paid).where("is_after_sale")
+    sessions = after_sale_sessions(sessions_of_dates, paid)
     tickets = tickets_on(after_sales, shops, "created_at", dates)
     contacts = sessions.select(*BUYER_DAY, F.col("started_at").alias("t")).unionByName(
         tickets.select(*BUYER_DAY, F.col("created_at").alias("t"))
@@ -53,6 +67,17 @@ def resolution_metrics(
     sessions_of_dates: DataFrame, after_sales: DataFrame, complaints: DataFrame, shops: DataFrame, paid: DataFrame, dates
 ) -> DataFrame:
     """resolution_rate_15d: after-sale contact buyers of D with no complaint row in [t, t + 360 h]."""
+    return resolution_of(resolution_buyers(sessions_of_dates, after_sales, complaints, shops, paid, dates))
+
+
+def resolution_of(flagged: DataFrame) -> DataFrame:
+    return aggregate(flagged, {"resolution_rate_15d": (count_where(F.col("unresolved").isNull()), F.count(F.lit(1)))})
+
+
+def resolution_buyers(
+    sessions_of_dates: DataFrame, after_sales: DataFrame, complaints: DataFrame, shops: DataFrame, paid: DataFrame, dates
+) -> DataFrame:
+    """resolution_rate_15d's buyer-days of D, `unresolved` true or null."""
     contacts = after_sale_contacts(sessions_of_dates, after_sales, shops, paid, dates).alias("b")
     c = complaints.select("shop_id", "buyer_id", "created_at").alias("c")
     complained = (
@@ -61,10 +86,7 @@ def resolution_metrics(
         & F.col("c.created_at").between(F.col("b.t"), F.col("b.t") + F.expr(f"INTERVAL {RESOLUTION_HOURS} HOURS"))
     )
     unresolved = contacts.join(c, complained, "left_semi").select(*BUYER_DAY).withColumn("unresolved", F.lit(True))
-    flagged = contacts.join(unresolved, BUYER_DAY, "left")
-    return aggregate(
-        flagged, {"resolution_rate_15d": (count_where(F.col("unresolved").isNull()), F.count(F.lit(1)))}
-    )
+    return contacts.join(unresolved, BUYER_DAY, "left")
 
 
 # Recontacts start up to 72 h after a session of the last date; complaints come up to 360 h
@@ -77,12 +99,17 @@ MESSAGE_MARGIN_DAYS = 2
 def _fcr(inputs: Inputs, dates: list[date]) -> DataFrame:
     sessions = inputs.read("sessions")
     human_messages = inputs.read("messages").where(F.col("sender_role") == "human")
-    return fcr_metrics(sessions_of_dates(sessions, inputs.shops, dates), sessions, human_messages, inputs.paid())
+    # Read twice (shop and scene rows): the compute job persists it.
+    flagged = inputs.reuse(fcr_sessions(sessions_of_dates(sessions, inputs.shops, dates), sessions, human_messages, inputs.paid()))
+    inputs.keep(SCENE_METRICS, scene_fcr(flagged))
+    return fcr_of(flagged)
 
 
 def _resolution(inputs: Inputs, dates: list[date]) -> DataFrame:
-    sessions = sessions_of_dates(inputs.read("sessions"), inputs.shops, dates)
-    return resolution_metrics(sessions, inputs.read("after_sales"), inputs.read("complaints"), inputs.shops, inputs.paid(), dates)
+    sessions, paid = sessions_of_dates(inputs.read("sessions"), inputs.shops, dates), inputs.paid()
+    flagged = inputs.reuse(resolution_buyers(sessions, inputs.read("after_sales"), inputs.read("complaints"), inputs.shops, paid, dates))
+    inputs.keep(SCENE_METRICS, scene_resolution(after_sale_sessions(sessions, paid), flagged, BUYER_DAY))
+    return resolution_of(flagged)
 
 
 FCR = Family(

@@ -76,23 +76,34 @@ def aggregate(
     """
     frame = frame.withColumn("segment", segment if segment is not None else F.lit("all"))
     frame = frame.withColumn("agent_id", agent if agent is not None else F.lit(None).cast("string"))
-    keys = ["stat_date", "shop_id", "agent_id", "segment"]
+    return aggregate_by(frame, ["stat_date", "shop_id", "agent_id", "segment"], measures)
+
+
+def aggregate_by(frame: DataFrame, keys: list[str], measures: dict[str, tuple[Column, Column | None]]) -> DataFrame:
+    """Aggregate `measures` per `keys`: long rows of the keys, metric, numerator, denominator."""
     return _unpivot(frame.groupBy(*keys).agg(*_measure_columns(measures)), keys, measures)
 
 
 def finish(long: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at) -> DataFrame:
     """Apply the emission rule, value, maturity and final_after (SPEC §4-5)."""
     kinds = F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(m.kind))])
-    windows = F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(m.window_days))])
     has_denominator = kinds[F.col("metric")].isin(registry.RATIO, registry.MEAN)
-    window = windows[F.col("metric")]
     emitted = long.where(
         F.when(has_denominator, F.col("denominator") > 0).otherwise(F.col("numerator") > 0)
     )
-    return (
-        with_shop_zone(emitted, shops)
-        .withColumn("denominator", F.when(has_denominator, F.col("denominator")))
+    valued = (
+        emitted.withColumn("denominator", F.when(has_denominator, F.col("denominator")))
         .withColumn("value", F.when(has_denominator, F.col("numerator") / F.col("denominator")).otherwise(F.col("numerator")))
+    )
+    return with_maturity(valued, shops, run_date, run_id, computed_at)
+
+
+def with_maturity(rows: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at) -> DataFrame:
+    """Maturity and final_after by each row's metric window (SPEC §4), and the run's lineage."""
+    windows = F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(m.window_days))])
+    window = windows[F.col("metric")]
+    return (
+        with_shop_zone(rows, shops)
         .withColumn(
             "maturity",
             F.when(F.col("stat_date") <= F.date_sub(F.lit(run_date), window), F.lit("final")).otherwise(F.lit("provisional")),

@@ -17,6 +17,7 @@ from csmetrics.conformed import is_filtered, with_local_date
 from csmetrics.metrics.buyer_status import PAID_ORDERS, with_after_sale
 from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS, Family, Inputs, Read
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate, count_where
+from csmetrics.metrics.scenes import LABELS, SCENE_METRICS, scene_satisfaction
 from csmetrics.registry import AGENT_RATING_SEGMENT, BY_ID
 from csmetrics.timezones import local_day_end
 
@@ -27,8 +28,8 @@ RATING_WINDOW_DAYS = BY_ID["satisfaction_rate"].window_days
 
 
 def rated_population(ratings: DataFrame, sessions: DataFrame, shops: DataFrame, dates: list[date]) -> DataFrame:
-    """Ratings that count for their invitation date, with the rated session's last agent."""
-    kept_sessions = sessions.where(~is_filtered()).select("session_id", "last_agent_id")
+    """Ratings that count for their invitation date, with the rated session's last agent and scene."""
+    kept_sessions = sessions.where(~is_filtered()).select("session_id", "last_agent_id", *LABELS)
     return (
         with_local_date(ratings, shops, "invited_at")
         .where(F.col("stat_date").isin(dates))
@@ -40,7 +41,11 @@ def rated_population(ratings: DataFrame, sessions: DataFrame, shops: DataFrame, 
 def satisfaction_metrics(
     ratings: DataFrame, sessions: DataFrame, shops: DataFrame, paid: DataFrame, dates: list[date]
 ) -> DataFrame:
-    rated = with_after_sale(rated_population(ratings, sessions, shops, dates), paid)
+    return metrics_of_rated(with_after_sale(rated_population(ratings, sessions, shops, dates), paid))
+
+
+def metrics_of_rated(rated: DataFrame) -> DataFrame:
+    """Both metrics from the rated population with its buyers' after-sale status."""
     measures = {
         "satisfaction_rate": (count_where(F.col("score") >= SATISFIED_SCORE), F.count(F.lit(1))),
         "very_satisfied_rate": (count_where(F.col("score") == VERY_SATISFIED_SCORE), F.count(F.lit(1))),
@@ -65,7 +70,10 @@ RATED_SESSION_LOOKBACK_DAYS = 1
 
 
 def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
-    return satisfaction_metrics(inputs.read("ratings"), inputs.read("sessions"), inputs.shops, inputs.paid(), dates)
+    population = rated_population(inputs.read("ratings"), inputs.read("sessions"), inputs.shops, dates)
+    rated = inputs.reuse(with_after_sale(population, inputs.paid()))  # read by shop and scene rows
+    inputs.keep(SCENE_METRICS, scene_satisfaction(rated, F.col("score") >= SATISFIED_SCORE))
+    return metrics_of_rated(rated)
 
 
 FAMILY = Family(

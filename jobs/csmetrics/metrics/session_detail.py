@@ -67,10 +67,29 @@ def _per_session(partials: DataFrame) -> DataFrame:
     )
 
 
-def session_detail(sessions: DataFrame, partials: DataFrame, business_start: time, business_end: time) -> DataFrame:
+def session_ratings(ratings: DataFrame, sessions: DataFrame) -> DataFrame:
+    """session_id -> rating_score: the score of the session's rating given by the end of the
+    session's local date + WINDOW_DAYS, when the row becomes final (the latest if several)."""
+    return (
+        ratings.drop("shop_id")
+        .join(sessions.select("session_id", "stat_date", "timezone"), "session_id")
+        .where(F.col("rated_at") < local_day_end(F.col("stat_date"), F.col("timezone"), WINDOW_DAYS))
+        .groupBy("session_id")
+        .agg(F.max_by("score", F.struct("rated_at", "rating_id")).alias("rating_score"))
+    )
+
+
+def session_detail(
+    sessions: DataFrame, partials: DataFrame, business_start: time, business_end: time, ratings: DataFrame | None = None
+) -> DataFrame:
     """One row per session of `sessions` (the output of `sessions_of_dates`, filtered ones
-    included and flagged) with what the conversation metrics counted in it."""
+    included and flagged) with what the conversation metrics counted in it, and its rating
+    when `ratings` are given."""
     s = sessions.join(_per_session(partials), "session_id", "left")
+    if ratings is not None:
+        s = s.join(session_ratings(ratings, sessions), "session_id", "left")
+    else:
+        s = s.withColumn("rating_score", F.lit(None).cast("int"))
     kept = ~F.col("is_filtered")
     transferred = kept & F.col("transferred_to_human_at").isNotNull()
     received = transferred & F.coalesce(F.col("has_human_reply"), F.lit(False))
@@ -97,6 +116,7 @@ def session_detail(sessions: DataFrame, partials: DataFrame, business_start: tim
         "scene_l1",
         "scene_l2",
         "scene_l3",
+        "rating_score",
         "is_filtered",
         transferred.alias("is_transferred"),
         received.alias("is_received"),
