@@ -256,6 +256,18 @@ LEADERBOARD_DAILY = T.StructType(
     ]
 )
 
+# After each step that writes gold, the Delta version of each table that holds its result
+# (csmetrics.commits).
+RUN_COMMITS = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("step", T.StringType(), False),
+        T.StructField("table", T.StringType(), False),
+        T.StructField("version", T.LongType(), False),
+        T.StructField("recorded_at", T.TimestampType(), False),
+    ]
+)
+
 BACKFILL_CHUNKS = T.StructType(
     [
         T.StructField("backfill_id", T.StringType(), False),

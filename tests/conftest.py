@@ -62,18 +62,21 @@ os.environ.setdefault("CSMETRICS_SPARK_CONF", TEST_SPARK_CONF)
 
 @pytest.fixture(scope="session")
 def one_day(spark, tmp_path_factory):
-    """A small generated day (3 shops, a few invalid records) and its uninterrupted local run:
+    """A small generated day (3 shops, a few invalid records, and a shop with hostile ids)
+    and its uninterrupted local run:
     the reference of the cluster test and the crash test. Returns (root, landing, warehouse
     settings); nothing may write to that warehouse."""
     from datetime import date
 
     from csmetrics.pipeline import run_daily
     from csmetrics_generate import GenerateOptions, generate
+    from tests.integration.hostile_ids import land_hostile_shop
     from tests.integration.warehouses import Warehouse
 
     day = date(2026, 3, 2)
     root = tmp_path_factory.mktemp("one_day")
     generate(GenerateOptions(str(root / "landing"), shops=3, days=1, start=day, seed=21, invalid_share=0.005), lambda message: None)
+    land_hostile_shop(root / "landing", day)
     with Warehouse(root / "uninterrupted", root / "landing") as settings:
         run_daily(day, f"scheduled__{day}", progress=lambda message: None)
     return root, root / "landing", settings

@@ -98,6 +98,7 @@ class Settings:
         0.01, "MAX_HELD_BACK_SHARE", "share of a run's shop-days that row-level gold checks may hold back (at least 10 always may) before the run fails"
     )
     min_support: int = setting(10, "MIN_SUPPORT", "denominator (or count) a shop needs to be a peer or be ranked")
+    min_scene_ratings: int = setting(5, "MIN_SCENE_RATINGS", "ratings a scene needs over the report's 30 days to be ranked among a shop's worst scenes")
     governance_thresholds: str = setting(
         "", "GOVERNANCE_THRESHOLDS", "governance thresholds, e.g. pickup_rate>=0.85;avg_wait_seconds<300", shown="SPEC §5"
     )

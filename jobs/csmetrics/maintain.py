@@ -19,14 +19,25 @@ from pyspark.sql import SparkSession
 from csmetrics.config import Settings
 from csmetrics.quality.gate import open_context
 from csmetrics.schemas.raw import RAW_TABLES
-from csmetrics.tables import BACKFILL_CHUNKS, BY_NAME, HELD_BACK, INGEST_LOG, QUARANTINE, VALIDATION_RESULTS, Table, bronze, drop_stale_staging
+from csmetrics.tables import (
+    BACKFILL_CHUNKS,
+    BY_NAME,
+    HELD_BACK,
+    INGEST_LOG,
+    QUARANTINE,
+    RUN_COMMITS,
+    VALIDATION_RESULTS,
+    Table,
+    bronze,
+    drop_stale_staging,
+)
 
 # Where GX keeps one file (or folder) per validation run: results, and their Data Docs pages.
 GX_RUN_FOLDERS = ("gx/uncommitted/validations", "gx/uncommitted/data_docs/local_site/validations")
 
 
 def maintained_tables() -> list[Table]:
-    return [*(bronze(name) for name in RAW_TABLES), INGEST_LOG, QUARANTINE, HELD_BACK, VALIDATION_RESULTS, BACKFILL_CHUNKS, *BY_NAME.values()]
+    return [*(bronze(name) for name in RAW_TABLES), INGEST_LOG, QUARANTINE, HELD_BACK, VALIDATION_RESULTS, BACKFILL_CHUNKS, RUN_COMMITS, *BY_NAME.values()]
 
 
 def compact_and_vacuum(spark: SparkSession, settings: Settings, table: Table) -> tuple[int, int] | None:

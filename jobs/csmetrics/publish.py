@@ -7,6 +7,7 @@ from datetime import date
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from csmetrics.commits import record_commits
 from csmetrics.config import Settings
 from csmetrics.delta_io import replace_where, sql_in, sql_literal, table_exists
 from csmetrics.plan import RunPlan, slices_predicate
@@ -71,6 +72,7 @@ def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str)
         rows = spark.read.format("delta").load(staging_path(settings, table.name, run_id)).where(F.expr(where))
         replace_where(rows.select(*table.schema.fieldNames()), path, where, list(table.partition_by), run_id)
         written[table.name] = spark.read.format("delta").load(path).where(where).count()
+    record_commits(spark, settings, run_id, "publish", [BY_NAME[name] for name in written])
     if settings.staging_keep_days == 0:
         drop_run_staging(spark, settings, run_id)
     return written

@@ -58,6 +58,7 @@ class ReportData:
     failing_sessions: pd.DataFrame
     scenes: pd.DataFrame  # scene, sessions
     worst: pd.DataFrame  # rank, scene, satisfaction_rate, ratings, maturity, share, peer_average
+    min_scene_ratings: int
 
 
 def _gold(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
@@ -105,14 +106,14 @@ def load(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> Re
     detail = _gold(spark, settings, "session_detail_daily").where((F.col("shop_id") == shop_id) & (F.col("stat_date") == F.lit(day)))
     failing = detail.where((F.col("reply_3min_session") == 0) | F.col("unassigned_in_business_hours"))
     scenes = (
-        failing.select(F.concat_ws(" / ", F.coalesce("scene_l1", F.lit("(no scene)")), "scene_l3").alias("scene"))
+        failing.select(F.concat_ws(" / ", F.coalesce("scene_l1", F.lit("(no scene)")), "scene_l2", "scene_l3").alias("scene"))
         .groupBy("scene").count().withColumnRenamed("count", "sessions")
         .orderBy(F.desc("sessions"), "scene").limit(SCENES_SHOWN).toPandas()
     )
     failing_sessions = (
         failing.select(
             "session_id", "buyer_id", "last_agent_id", "started_at", "counted_3min_messages", "replied_3min_messages",
-            "unreplied_3min_messages", "first_response_seconds", "unassigned_in_business_hours", "scene_l1", "scene_l3",
+            "unreplied_3min_messages", "first_response_seconds", "unassigned_in_business_hours", "scene_l1", "scene_l2", "scene_l3",
         )
         .orderBy(F.desc(F.col("counted_3min_messages") - F.col("replied_3min_messages")), "started_at", "session_id")
         .toPandas()
@@ -121,6 +122,7 @@ def load(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> Re
         shop, day,
         daily.where(F.col("stat_date").between(F.lit(first), F.lit(day))).select("stat_date", "metric", "value", "maturity").toPandas(),
         peers, changes, governance, failing_sessions, scenes, _worst_scenes(spark, settings, shop, first, day),
+        settings.min_scene_ratings,
     )
 
 
@@ -131,7 +133,7 @@ def _worst_scenes(spark: SparkSession, settings: Settings, shop: dict, first: da
         (F.col("shop_id") == shop["shop_id"]) & F.col("stat_date").between(F.lit(first), F.lit(day)) & (F.col("scene_level") == 3)
         & (F.col("segment") == "all")
     )
-    worst = worst_scenes(scenes, first, day, settings.min_support).drop("shop_id")
+    worst = worst_scenes(scenes, first, day, settings.min_scene_ratings).drop("shop_id")
     shares = (
         scenes.where(F.col("metric") == "consult_sessions")
         .groupBy("scene")
@@ -190,7 +192,8 @@ def _chart(data: ReportData, metric: str) -> bytes:
     ax.grid(axis="y", color="#eeeeee")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.legend(loc="best", fontsize=7, frameon=False, ncol=2)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=7, frameon=False, ncol=2)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -275,11 +278,11 @@ def _worst_scene_section(data: ReportData) -> list[str]:
     parts = [
         "<h2>Scenes with the lowest satisfaction, last 30 days</h2>",
         "<p class='sub'>What buyers asked about, at the finest level, where ratings were worst. Only scenes with "
-        "enough ratings to judge are ranked. <b>Peer average</b> is the scene's satisfaction at shops like this one on "
-        f"{data.day}.</p>",
+        f"at least {data.min_scene_ratings} ratings in the 30 days are ranked. <b>Peer average</b> is the scene's satisfaction "
+        f"at shops like this one on {data.day} (– when too few of them had enough ratings that day).</p>",
     ]
     if data.worst.empty:
-        return [*parts, "<p>No scene had enough ratings.</p>"]
+        return [*parts, f"<p>No scene had {data.min_scene_ratings} ratings yet.</p>"]
     parts.append("<table id='worst-scenes'><tr><th>rank</th><th>scene</th><th>satisfaction</th><th>ratings</th>"
                  "<th>share of sessions</th><th>peer average</th></tr>")
     for r in data.worst.itertuples():
@@ -307,7 +310,7 @@ def _failing_sections(data: ReportData) -> list[str]:
         started = pd.Timestamp(r.started_at).tz_localize("UTC").tz_convert(data.shop["timezone"])
         cells = [r.session_id, r.buyer_id, r.last_agent_id or "–", f"{started:%H:%M:%S}", r.counted_3min_messages,
                  r.replied_3min_messages, r.unreplied_3min_messages, formatted("first_response_seconds", r.first_response_seconds),
-                 "yes" if r.unassigned_in_business_hours else "", " / ".join(filter(None, (r.scene_l1, r.scene_l3))) or "–"]
+                 "yes" if r.unassigned_in_business_hours else "", " / ".join(filter(None, (r.scene_l1, r.scene_l2, r.scene_l3))) or "–"]
         parts.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     parts.append("</table>")
     if len(failing) > FAILING_SESSIONS_SHOWN:

@@ -130,6 +130,7 @@ QUARANTINE = Table("records", "quarantine", schemas.QUARANTINE, ("table", "arriv
 HELD_BACK = Table("held_back", "quality", schemas.HELD_BACK)
 VALIDATION_RESULTS = Table("validation_results", "quality", schemas.VALIDATION_RESULTS)
 BACKFILL_CHUNKS = Table("backfill_chunks", "quality", schemas.BACKFILL_CHUNKS)
+RUN_COMMITS = Table("run_commits", "quality", schemas.RUN_COMMITS)
 
 BY_NAME: dict[str, Table] = {t.name: t for t in (*PUBLISHED_TABLES, *DERIVED_TABLES)}
 

@@ -8,8 +8,11 @@ import os
 from datetime import date
 
 import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
 
 from csmetrics.pipeline import run_daily
+from csmetrics.tables import DERIVED_TABLES, PUBLISHED_TABLES, RUN_COMMITS
 from tests.crash.harness import BY_NAME_POINT, gold_rows, inconsistencies, run_and_kill
 from tests.integration.warehouses import Warehouse, same_rows
 
@@ -34,8 +37,21 @@ def test_a_killed_run_leaves_consistent_tables_and_its_rerun_equals_an_uninterru
         env = {**os.environ, "CSMETRICS_SHUFFLE_PARTITIONS": "2"}
         assert run_and_kill(BY_NAME_POINT[point], D, RUN_ID, env), f"the run ended before {point}"
         assert inconsistencies(spark, settings, after_rerun=False) == []
+        # The commit record says the killed publish did not finish.
+        assert [step for step, _ in recorded_commits(spark, settings) if step == "publish"] == []
         run_daily(D, RUN_ID, progress=quiet)
         assert inconsistencies(spark, settings, after_rerun=True) == []
         rerun = gold_rows(spark, settings)
+        assert recorded_commits(spark, settings) == {("publish", t.name) for t in PUBLISHED_TABLES} | {
+            ("derive", t.name) for t in DERIVED_TABLES
+        }
     assert [t for t in expected if not same_rows(rerun[t], expected[t])] == []
     assert all(expected.values())
+
+
+def recorded_commits(spark, settings) -> set[tuple[str, str]]:
+    """(step, table) of the run's rows in quality/run_commits."""
+    if not DeltaTable.isDeltaTable(spark, RUN_COMMITS.path(settings)):
+        return set()
+    rows = spark.read.format("delta").load(RUN_COMMITS.path(settings)).where(F.col("run_id") == RUN_ID).collect()
+    return {(r.step, r.table) for r in rows}

@@ -42,6 +42,7 @@ def runs(spark, tmp_path_factory):
     os.environ["CSMETRICS_SHUFFLE_PARTITIONS"] = "2"
     # Five shops: let every shop with data be a peer, so benchmarks have rows.
     os.environ["CSMETRICS_MIN_SUPPORT"] = "1"
+    os.environ["CSMETRICS_MIN_SCENE_RATINGS"] = "2"
     root = tmp_path_factory.mktemp("maturity")
     source = root / "generated"
     generate(GenerateOptions(str(source), shops=5, days=DAYS, start=START, seed=5), quiet)
@@ -338,11 +339,12 @@ def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, ru
         assert png.startswith(b"\x89PNG") and len(png) > 5000, metric
     assert sum(1 for metric in CORE_METRICS if daily.get((R2, shop, metric, "all"))) >= 3
     assert f"Sessions that failed the 3-minute rule on {R2}: {failing}</h2>" in page
-    # The worst scene over the 30 days, summed here from gold's scene rows (support 1 in this fixture).
+    # The worst scene over the 30 days, summed here from gold's scene rows (at least 2 ratings in this fixture).
     totals: dict[str, list[float]] = {}
     for r in scene_ratings:
         totals.setdefault(r.scene, [0.0, 0.0])[0] += r.numerator
         totals[r.scene][1] += r.denominator
+    totals = {scene: counts for scene, counts in totals.items() if counts[1] >= 2}
     worst_scene, (satisfied, ratings) = min(totals.items(), key=lambda kv: (round(kv[1][0] / kv[1][1], 9), kv[0]))
     worst_rows = page[page.index("<table id='worst-scenes'>"):].split("</table>")[0]
     assert f"<tr><td>1</td><td>{worst_scene}</td><td>{formatted('satisfaction_rate', satisfied / ratings)}" in worst_rows

@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from csmetrics import registry
 from csmetrics.bronze import read_bronze
+from csmetrics.commits import record_commits
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, merge_slice
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
@@ -66,6 +67,7 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
         # From the weekly and monthly rows just written.
         trends, spans = _trends(spark, settings, daily, dates, weeks, months)
         written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, spans)
+    record_commits(spark, settings, run_id, "derive", [BY_NAME[name] for name in written])
     return written
 
 

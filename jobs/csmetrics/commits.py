@@ -1,0 +1,46 @@
+"""The run-level commit record (quality/run_commits).
+
+Each gold table is replaced or merged in its own Delta transaction, so a run killed between
+two of them leaves some tables at the new run and some at the previous one (docs/reliability.md).
+After a step has written all its tables, it records one row per table with the version that
+holds its result. A reader that needs every table at one run reads each at its recorded
+version (`VERSION AS OF`); a step without its rows did not finish, and the run's re-run
+records it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from csmetrics.config import Settings
+from csmetrics.delta_io import replace_where, sql_literal
+from csmetrics.tables import RUN_COMMITS, Table
+
+# How far back in a table's history a step looks for its own commit (a step makes one per
+# table; concurrent runs of other dates may have committed since).
+HISTORY_DEPTH = 50
+
+
+def version_holding(spark: SparkSession, settings: Settings, table: Table, run_id: str) -> int:
+    """The version of `table` that holds what `run_id` wrote: its latest commit by the run
+    (commits carry the run id as userMetadata: csmetrics.delta_io), or, when the run changed
+    nothing there, the current version."""
+    history = DeltaTable.forPath(spark, table.path(settings)).history(HISTORY_DEPTH)
+    own, latest = history.agg(F.max(F.when(F.col("userMetadata") == run_id, F.col("version"))), F.max("version")).first()
+    return own if own is not None else latest
+
+
+def record_commits(spark: SparkSession, settings: Settings, run_id: str, step: str, tables: list[Table]) -> dict[str, int]:
+    """Record the versions of `tables` that hold `step` of `run_id`, replacing an earlier
+    record of the same run and step (a re-run records what it wrote)."""
+    versions = {t.name: version_holding(spark, settings, t, run_id) for t in tables if t.exists(spark, settings)}
+    now = datetime.now(UTC)
+    rows = [(run_id, step, name, version, now) for name, version in sorted(versions.items())]
+    RUN_COMMITS.ensure(spark, settings)
+    frame = spark.createDataFrame(rows, RUN_COMMITS.schema)
+    replace_where(frame, RUN_COMMITS.path(settings), f"run_id = {sql_literal(run_id)} AND step = {sql_literal(step)}", [], run_id)
+    return versions
