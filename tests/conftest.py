@@ -20,10 +20,29 @@ UTC = ZoneInfo("UTC")
 
 @pytest.fixture(scope="session")
 def spark():
-    settings = Settings(shuffle_partitions=2, driver_memory="2g", log_file=os.environ["CSMETRICS_LOG_FILE"], spark_conf=Settings.from_env().spark_conf)
+    settings = Settings(shuffle_partitions=2, driver_memory="3g", log_file=os.environ["CSMETRICS_LOG_FILE"], spark_conf=Settings.from_env().spark_conf)
     session = get_spark(settings, app_name="csmetrics-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def release_spark_memory_after_each_module():
+    """Drop what a module left in the session JVM's heap: cached frames and Delta's cache of
+    every table log it opened (each module makes warehouses of its own). Without it, the
+    215-test suite in one 2 GB driver ran out of heap building a broadcast in its last
+    modules. Starts no Spark."""
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.catalog.clearCache()
+        session._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+        if os.environ.get("CSMETRICS_TEST_HEAP"):
+            runtime = session._jvm.java.lang.Runtime.getRuntime()
+            session._jvm.java.lang.System.gc()
+            print(f"\n[heap after module: {(runtime.totalMemory() - runtime.freeMemory()) / 2**20:.0f} MiB]")
 
 
 @pytest.fixture
