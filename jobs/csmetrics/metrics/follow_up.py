@@ -24,8 +24,13 @@ def fcr_metrics(sessions_of_dates: DataFrame, all_sessions: DataFrame, messages:
     return fcr_of(fcr_sessions(sessions_of_dates, all_sessions, messages, paid))
 
 
+def fcr_measures() -> dict:
+    """fcr_3d over fcr_sessions, for shop rows and scene rows alike."""
+    return {"fcr_3d": (count_where(F.col("recontacted").isNull()), F.count(F.lit(1)))}
+
+
 def fcr_of(flagged: DataFrame) -> DataFrame:
-    return aggregate(flagged, {"fcr_3d": (count_where(F.col("recontacted").isNull()), F.count(F.lit(1)))})
+    return aggregate(flagged, fcr_measures())
 
 
 def fcr_sessions(sessions_of_dates: DataFrame, all_sessions: DataFrame, messages: DataFrame, paid: DataFrame) -> DataFrame:
@@ -70,8 +75,13 @@ def resolution_metrics(
     return resolution_of(resolution_buyers(sessions_of_dates, after_sales, complaints, shops, paid, dates))
 
 
+def resolution_measures() -> dict:
+    """resolution_rate_15d over resolution_buyers, for shop rows and scene rows alike."""
+    return {"resolution_rate_15d": (count_where(F.col("unresolved").isNull()), F.count(F.lit(1)))}
+
+
 def resolution_of(flagged: DataFrame) -> DataFrame:
-    return aggregate(flagged, {"resolution_rate_15d": (count_where(F.col("unresolved").isNull()), F.count(F.lit(1)))})
+    return aggregate(flagged, resolution_measures())
 
 
 def resolution_buyers(
@@ -101,14 +111,14 @@ def _fcr(inputs: Inputs, dates: list[date]) -> DataFrame:
     human_messages = inputs.read("messages").where(F.col("sender_role") == "human")
     # Read twice (shop and scene rows): the compute job persists it.
     flagged = inputs.reuse(fcr_sessions(sessions_of_dates(sessions, inputs.shops, dates), sessions, human_messages, inputs.paid()))
-    inputs.keep(SCENE_METRICS, scene_fcr(flagged))
+    inputs.keep(SCENE_METRICS, scene_fcr(flagged, fcr_measures()))
     return fcr_of(flagged)
 
 
 def _resolution(inputs: Inputs, dates: list[date]) -> DataFrame:
     sessions, paid = sessions_of_dates(inputs.read("sessions"), inputs.shops, dates), inputs.paid()
     flagged = inputs.reuse(resolution_buyers(sessions, inputs.read("after_sales"), inputs.read("complaints"), inputs.shops, paid, dates))
-    inputs.keep(SCENE_METRICS, scene_resolution(after_sale_sessions(sessions, paid), flagged, BUYER_DAY))
+    inputs.keep(SCENE_METRICS, scene_resolution(after_sale_sessions(sessions, paid), flagged, BUYER_DAY, resolution_measures()))
     return resolution_of(flagged)
 
 

@@ -27,6 +27,11 @@ VERY_SATISFIED_SCORE = 5
 RATING_WINDOW_DAYS = BY_ID["satisfaction_rate"].window_days
 
 
+def satisfaction_measures() -> dict:
+    """satisfaction_rate over the rated population, for shop rows and scene rows alike."""
+    return {"satisfaction_rate": (count_where(F.col("score") >= SATISFIED_SCORE), F.count(F.lit(1)))}
+
+
 def rated_population(ratings: DataFrame, sessions: DataFrame, shops: DataFrame, dates: list[date]) -> DataFrame:
     """Ratings that count for their invitation date, with the rated session's last agent and scene."""
     kept_sessions = sessions.where(~is_filtered()).select("session_id", "last_agent_id", *LABELS)
@@ -47,7 +52,7 @@ def satisfaction_metrics(
 def metrics_of_rated(rated: DataFrame) -> DataFrame:
     """Both metrics from the rated population with its buyers' after-sale status."""
     measures = {
-        "satisfaction_rate": (count_where(F.col("score") >= SATISFIED_SCORE), F.count(F.lit(1))),
+        **satisfaction_measures(),
         "very_satisfied_rate": (count_where(F.col("score") == VERY_SATISFIED_SCORE), F.count(F.lit(1))),
     }
     segment = F.explode(
@@ -72,7 +77,7 @@ RATED_SESSION_LOOKBACK_DAYS = 1
 def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
     population = rated_population(inputs.read("ratings"), inputs.read("sessions"), inputs.shops, dates)
     rated = inputs.reuse(with_after_sale(population, inputs.paid()))  # read by shop and scene rows
-    inputs.keep(SCENE_METRICS, scene_satisfaction(rated, F.col("score") >= SATISFIED_SCORE))
+    inputs.keep(SCENE_METRICS, scene_satisfaction(rated, satisfaction_measures()))
     return metrics_of_rated(rated)
 
 

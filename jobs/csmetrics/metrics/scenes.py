@@ -24,7 +24,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from csmetrics import registry
-from csmetrics.metrics.long_format import aggregate_by, count_where, with_maturity
+from csmetrics.metrics.long_format import aggregate_by, with_maturity
 
 # The gold table (csmetrics.tables) and the name families keep their scene rows under.
 SCENE_METRICS = "scene_metrics_daily"
@@ -80,23 +80,25 @@ def scene_sessions(sessions_after_sale: DataFrame) -> DataFrame:
     return rows.withColumn("denominator", F.sum("numerator").over(shop))
 
 
-def scene_satisfaction(rated: DataFrame, satisfied: Column) -> DataFrame:
-    """satisfaction_rate per scene from SPEC's rated population (with the rated session's
-    labels and is_after_sale)."""
+Measures = dict[str, tuple[Column, Column | None]]
+
+
+def scene_satisfaction(rated: DataFrame, measures: Measures) -> DataFrame:
+    """The family's satisfaction `measures` per scene, from SPEC's rated population (with the
+    rated session's labels and is_after_sale)."""
     segments = F.array(F.lit("all"), F.col("target"), after_sale_segment())
-    return scene_aggregate(rated, {"satisfaction_rate": (count_where(satisfied), F.count(F.lit(1)))}, segments)
+    return scene_aggregate(rated, measures, segments)
 
 
-def scene_fcr(flagged_sessions: DataFrame) -> DataFrame:
-    """fcr_3d per scene from SPEC's received after-sale sessions flagged `recontacted`."""
-    return scene_aggregate(flagged_sessions, {"fcr_3d": (count_where(F.col("recontacted").isNull()), F.count(F.lit(1)))}, F.array(F.lit("all")))
+def scene_fcr(flagged_sessions: DataFrame, measures: Measures) -> DataFrame:
+    """The family's fcr_3d `measures` per scene, from its flagged sessions."""
+    return scene_aggregate(flagged_sessions, measures, F.array(F.lit("all")))
 
 
-def scene_resolution(after_sale_sessions: DataFrame, flagged_buyers: DataFrame, buyer_day: list[str]) -> DataFrame:
-    """resolution_rate_15d per scene: each contact buyer-day (flagged `unresolved`) in the
+def scene_resolution(after_sale_sessions: DataFrame, flagged_buyers: DataFrame, buyer_day: list[str], measures: Measures) -> DataFrame:
+    """The family's resolution `measures` per scene: each contact buyer-day (flagged) in the
     scenes of its after-sale sessions of D, once per scene."""
     in_scenes = after_sale_sessions.select(*buyer_day, *LABELS).join(flagged_buyers, buyer_day)
-    measures = {"resolution_rate_15d": (count_where(F.col("unresolved").isNull()), F.count(F.lit(1)))}
     return scene_aggregate(in_scenes, measures, F.array(F.lit("all")), one_per=buyer_day)
 
 
