@@ -1,15 +1,16 @@
-"""csmetrics_backfill: the daily jobs over a date range, in chunks of days, some in parallel.
+"""csmetrics_backfill: the daily jobs over a date range, in chunks of days.
 
 prepare (ingest up to end + 1, bronze gate) -> one mapped task per chunk -> derived tables.
 Each chunk is one Spark application computing the slices its days own
-(csmetrics.plan.RunPlan.backfill_day), so chunks are independent: at most
-CSMETRICS_BACKFILL_PARALLEL_CHUNKS run at once, and a failed chunk is cleared and re-run
-alone. Steps run in-process or through spark-submit like csmetrics_daily. Wiring only.
+(csmetrics.plan.RunPlan.backfill_day), so chunks are independent: a failed chunk is cleared
+and re-run alone. They run one at a time: neighbouring chunks publish into the same
+stat_date partitions (a day's final slices and the next days' others), and Delta fails one
+of two such commits made at once; each chunk's Spark application uses every core anyway.
+Steps run in-process or through spark-submit like csmetrics_daily. Wiring only.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pendulum
@@ -18,7 +19,6 @@ from airflow.sdk import Param, dag, task
 from csmetrics.assets import DERIVED, PUBLISHED
 from csmetrics.orchestration import default_args, mapped_step_task, step_task
 
-PARALLEL_CHUNKS = int(os.environ.get("CSMETRICS_BACKFILL_PARALLEL_CHUNKS", "2"))
 RANGE = ["--start", "{{ params.start }}", "--end", "{{ params.end }}", "--restate", "{{ params.restate }}"]
 
 
@@ -51,7 +51,7 @@ def csmetrics_backfill():
         ]
 
     prepare = step_task("prepare", ["backfill_prepare", *RANGE])
-    chunks = mapped_step_task("run_chunk", chunk_arguments(), max_active_tis_per_dagrun=PARALLEL_CHUNKS)
+    chunks = mapped_step_task("run_chunk", chunk_arguments(), max_active_tis_per_dagrun=1)
     # The chunks publish the daily tables; derive completes the set: downstream DAGs run once.
     derive = step_task("derive", ["backfill_derive", *RANGE], outlets=[*PUBLISHED, *DERIVED])
     prepare >> chunks >> derive

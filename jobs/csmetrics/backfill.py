@@ -1,7 +1,7 @@
 """Backfill a date range with the daily jobs: ingest once, then chunks of days per Spark job.
 
 Each day of the range computes only the slices its daily run would leave behind
-(`RunPlan.backfill_day`), so chunks are independent: they can run in parallel, and a failed
+(`RunPlan.backfill_day`), so chunks are independent: they can run in any order, and a failed
 chunk is re-run alone. Finished chunks are recorded in `quality/backfill_chunks`; running
 the same backfill again skips them.
 """

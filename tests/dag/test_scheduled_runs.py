@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
+from csmetrics.assets import DERIVED, PUBLISHED
 from csmetrics.pipeline import run_daily
 from csmetrics.schedule import cutoff
 from csmetrics_generate import GenerateOptions, generate
@@ -119,6 +120,25 @@ class Airflow:
         self.env.update(settings)
         log = open(self.home / "scheduler-restarted.log", "w")
         self.processes.append(subprocess.Popen([sys.executable, "-m", "airflow", "scheduler"], env=self.env, stdout=log, stderr=subprocess.STDOUT))
+
+    def schedule_runs(self) -> None:
+        """Let the scheduler create scheduled and asset-triggered runs (off while the backfill ran)."""
+        if self.env.get("AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE") != "True":
+            self.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
+
+    def task_states(self, dag_id: str) -> dict[tuple[str, int], str]:
+        rows = self.query("SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ?", dag_id)
+        return {(task_id, map_index): state for task_id, map_index, state in rows}
+
+    def asset_events_from(self, dag_id: str) -> list[str]:
+        """Names of the assets the DAG's tasks updated, one per event."""
+        return [
+            name
+            for (name,) in self.query(
+                "SELECT asset.name FROM asset_event JOIN asset ON asset.id = asset_event.asset_id WHERE asset_event.source_dag_id = ?",
+                dag_id,
+            )
+        ]
 
     def wait_for_asset_triggered_runs(self, dag_id: str, timeout_s: int = 240) -> None:
         """Until the DAG has run for every asset event queued for it."""
@@ -230,7 +250,7 @@ def test_the_leaderboard_export_runs_on_the_asset_events_of_the_daily_runs(spark
     # when it creates scheduled runs, which this deployment kept off so far (no scheduled run
     # of today beside the backfill): now on, with the daily DAG paused.
     airflow.cli("dags", "pause", "csmetrics_daily")
-    airflow.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
+    airflow.schedule_runs()
     airflow.wait_for_asset_triggered_runs("csmetrics_leaderboard_export")
     runs = airflow.query("SELECT state, run_type FROM dag_run WHERE dag_id = ?", "csmetrics_leaderboard_export")
     assert runs and all(run == ("success", "asset_triggered") for run in runs), runs
@@ -313,3 +333,55 @@ def test_the_scheduled_runs_equal_the_command_line_and_a_dag_test_rerun_changes_
         assert dag_run.state == "success"
         rerun_gold = {t: gold(spark, settings.warehouse, t) for t in tables}
         assert [t for t in tables if not same_rows(rerun_gold[t], scheduled_gold[t])] == []
+
+
+def test_the_chunked_backfill_dag_under_the_scheduler_changes_nothing_and_triggers_the_consumer(spark, scheduled):
+    """csmetrics_backfill triggered as an operator would, over the dates the daily runs made:
+    every task (a chunk per day) succeeds, its derive task updates every gold Asset, the
+    consumer runs on those events, and gold is what the daily runs left."""
+    airflow = scheduled["airflow"]
+    tables = ("shop_metrics_daily", "agent_metrics_daily", "leaderboard_daily")
+    before = {t: gold(spark, scheduled["warehouse"], t) for t in tables}
+    exports_before = len(airflow.query("SELECT 1 FROM dag_run WHERE dag_id = ?", "csmetrics_leaderboard_export"))
+    airflow.schedule_runs()
+    airflow.wait_for_dag("csmetrics_backfill")
+    airflow.cli("dags", "unpause", "csmetrics_backfill")
+    airflow.cli("dags", "trigger", "csmetrics_backfill", "--conf", json.dumps({"start": str(DAY1), "end": str(DAY2), "chunk_days": 1}))
+    airflow.wait_for_runs("csmetrics_backfill", 1, RUNS_TIMEOUT_S)
+
+    assert airflow.task_states("csmetrics_backfill") == {
+        ("chunk_arguments", -1): "success",
+        ("prepare", -1): "success",
+        ("run_chunk", 0): "success",
+        ("run_chunk", 1): "success",
+        ("derive", -1): "success",
+    }
+    assert sorted(airflow.asset_events_from("csmetrics_backfill")) == sorted(a.name for a in [*PUBLISHED, *DERIVED])
+    airflow.wait_for_asset_triggered_runs("csmetrics_leaderboard_export")
+    exports = airflow.query("SELECT state FROM dag_run WHERE dag_id = ?", "csmetrics_leaderboard_export")
+    assert len(exports) > exports_before and {state for (state,) in exports} == {"success"}
+    after = {t: gold(spark, scheduled["warehouse"], t) for t in tables}
+    assert [t for t in tables if not same_rows(after[t], before[t])] == []
+
+
+def test_the_maintenance_dag_runs_on_its_weekly_timetable_and_changes_no_row(spark, scheduled):
+    """Unpaused, csmetrics_maintenance gets the scheduler's run of its latest Sunday 03:00 UTC
+    (catchup off), which compacts and vacuums every gold table without changing a row."""
+    airflow = scheduled["airflow"]
+    tables = ("shop_metrics_daily", "agent_metrics_daily", "scene_metrics_daily", "leaderboard_daily")
+    before = {t: gold(spark, scheduled["warehouse"], t) for t in tables}
+    airflow.schedule_runs()
+    airflow.wait_for_dag("csmetrics_maintenance")
+    airflow.cli("dags", "unpause", "csmetrics_maintenance")
+    airflow.wait_for_runs("csmetrics_maintenance", 1, timeout_s=900)
+
+    [(state, run_type, run_after)] = airflow.query("SELECT state, run_type, run_after FROM dag_run WHERE dag_id = ?", "csmetrics_maintenance")
+    assert (state, run_type) == ("success", "scheduled")
+    run_after = pendulum.parse(run_after)
+    assert (run_after.day_of_week, run_after.hour, run_after.minute) == (pendulum.SUNDAY, 3, 0)
+    assert 0 < (pendulum.now("UTC") - run_after).total_seconds() <= 7 * 86400
+    for table in tables:
+        history = spark.sql(f"DESCRIBE HISTORY delta.`{scheduled['warehouse']}/gold/{table}`").collect()
+        assert "VACUUM END" in {r.operation for r in history}, table
+    after = {t: gold(spark, scheduled["warehouse"], t) for t in tables}
+    assert [t for t in tables if not same_rows(after[t], before[t])] == []
