@@ -50,8 +50,11 @@ def connect(landing: Path, cutoff: datetime, dates: list[date], business_hours: 
     for table in tables:
         files = landed_by(landing / table, cutoff)
         con.execute(f"CREATE TABLE files_{table} (filename VARCHAR, landed_at TIMESTAMPTZ)")
-        con.executemany(f"INSERT INTO files_{table} VALUES (?, ?)", files)
-        listed = "[" + ", ".join(_quoted(f) for f, _ in files) + "]"
+        if files:
+            con.executemany(f"INSERT INTO files_{table} VALUES (?, ?)", files)
+        # Nothing landed yet: any file of the table gives the view its columns, the join no row.
+        read = [f for f, _ in files] or [str(next((landing / table).glob("dt=*/*.parquet")))]
+        listed = "[" + ", ".join(_quoted(f) for f in read) + "]"
         con.execute(
             f"CREATE VIEW landed_{table} AS SELECT t.*, f.landed_at FROM read_parquet({listed}, hive_partitioning = true, "
             f"hive_types = {{'dt': DATE}}, filename = true) t JOIN files_{table} f USING (filename)"
