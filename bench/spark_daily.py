@@ -7,6 +7,10 @@ does (the run that makes --day final), then computes that run's metrics of --fam
 staging Delta tables, and writes the conversation metric rows (both grains) to
 --compare-out for the comparison with the DuckDB reference. Prints one JSON line with
 each phase's wall time and peak memory (process tree, Spark JVM included).
+
+With --whole-run, the run for --day + 1 runs every step of `csmetrics run` instead (ingest,
+bronze gate, compute of every family, gold gate, publish, derive), each timed, and every
+metric row it staged (both grains) goes to --compare-out.
 """
 
 from __future__ import annotations
@@ -29,7 +33,55 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--families", default="conversation", help="metric families computed, comma-separated, or 'all'")
     parser.add_argument("--compare-out", type=Path, required=True, help="Parquet folder for the conversation rows")
     parser.add_argument("--skip-ingest", action="store_true", help="bronze is already there: time the compute only")
+    parser.add_argument("--whole-run", action="store_true", help="every step of the daily run, each timed (all families)")
     return parser.parse_args(argv)
+
+
+def whole_run(run_day: date, log) -> tuple[list[dict], dict[str, str]]:
+    """The steps of `csmetrics run` in this process, as csmetrics.pipeline.run_daily runs them."""
+    from csmetrics import pipeline
+
+    run_id = "bench-run"
+    steps = (
+        ("ingest", lambda: pipeline.ingest_step(run_day, run_id, log)),
+        ("bronze gate", lambda: pipeline.validate_bronze_step(run_id, log)),
+        ("compute", lambda: pipeline.compute_step(run_day, run_id, False, log)),
+        ("gold gate", lambda: pipeline.validate_step(run_day, run_id, False, log)),
+        ("publish", lambda: pipeline.publish_step(run_day, run_id, False, log)),
+        ("derive", lambda: pipeline.derive_step(run_day, run_id, False, log)),
+    )
+    timed, paths = [], {}
+    for name, step in steps:
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            result = step()
+            seconds = time.perf_counter() - started
+        timed.append({"step": name, "seconds": seconds, "peak_bytes": memory.peak, "peak_anonymous_bytes": memory.peak_anonymous})
+        if name == "compute":
+            paths = result
+    return timed, paths
+
+
+def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date, result: dict, log) -> dict[str, str]:
+    """Ingest (unless skipped) and compute, each timed: the two steps of the compute benchmark."""
+    from csmetrics.compute import stage
+    from csmetrics.ingest.run import ingest
+    from csmetrics.schedule import cutoff
+
+    if not args.skip_ingest:
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            ingest(spark, settings, "bench-ingest", cutoff(run_day), log)
+            result["ingest_seconds"] = time.perf_counter() - started
+            result["ingest_peak_bytes"] = memory.peak
+            result["ingest_peak_anonymous_bytes"] = memory.peak_anonymous
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        paths = stage(spark, settings, plan, "bench-compute")
+        result["compute_seconds"] = time.perf_counter() - started
+        result["compute_peak_bytes"] = memory.peak
+        result["compute_peak_anonymous_bytes"] = memory.peak_anonymous
+    return paths
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,43 +91,34 @@ def main(argv: list[str] | None = None) -> None:
     from pyspark.sql import functions as F
 
     from csmetrics import registry
-    from csmetrics.compute import stage
     from csmetrics.config import Settings
-    from csmetrics.ingest.run import ingest
     from csmetrics.plan import RunPlan
-    from csmetrics.schedule import cutoff
     from csmetrics.spark import get_spark
 
     settings = Settings.from_env()
-    families = registry.families() if args.families == "all" else tuple(args.families.split(","))
+    families = registry.families() if args.families == "all" or args.whole_run else tuple(args.families.split(","))
     run_day = args.day + timedelta(days=1)
     plan = RunPlan(run_day, families)
     result = {"conversation_dates": [d.isoformat() for d in plan.dates_for("conversation")]}
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
 
-    with PeakMemory() as memory:
-        started = time.perf_counter()
-        spark = get_spark(settings, app_name="csmetrics-bench")
-        result["spark_start_seconds"] = time.perf_counter() - started
-        if not args.skip_ingest:
-            started = time.perf_counter()
-            ingest(spark, settings, "bench-ingest", cutoff(run_day), log)
-            result["ingest_seconds"] = time.perf_counter() - started
-            result["ingest_peak_bytes"] = memory.peak
-            result["ingest_peak_anonymous_bytes"] = memory.peak_anonymous
+    started = time.perf_counter()
+    spark = get_spark(settings, app_name="csmetrics-bench")
+    result["spark_start_seconds"] = time.perf_counter() - started
+    if args.whole_run:
+        result["steps"], paths = whole_run(run_day, log)
+        compared = [m.id for m in registry.METRICS]
+    else:
+        paths, compared = compute_only(args, spark, settings, plan, run_day, result, log), [m.id for m in registry.metrics("conversation")]
     result["messages"] = spark.read.format("delta").load(settings.table_path("bronze", "messages")).count()
+    result["bronze_records"] = sum(
+        spark.read.format("delta").load(settings.table_path("bronze", table.name)).count() for table in sorted((args.work / "landing").iterdir())
+    )
 
-    with PeakMemory() as memory:
-        started = time.perf_counter()
-        paths = stage(spark, settings, plan, "bench-compute")
-        result["compute_seconds"] = time.perf_counter() - started
-        result["compute_peak_bytes"] = memory.peak
-        result["compute_peak_anonymous_bytes"] = memory.peak_anonymous
-
-    conversation = [m.id for m in registry.metrics("conversation")]
-    staged = [spark.read.format("delta").load(path) for path in paths.values()]
-    rows = staged[0].unionByName(staged[1], allowMissingColumns=True).where(F.col("metric").isin(conversation))
-    rows.select("stat_date", "shop_id", "agent_id", "metric", "numerator", "denominator").write.mode("overwrite").parquet(
+    shop = spark.read.format("delta").load(paths["shop_metrics_daily"]).withColumn("agent_id", F.lit(None).cast("string"))
+    agent = spark.read.format("delta").load(paths["agent_metrics_daily"])
+    rows = shop.unionByName(agent, allowMissingColumns=True).where(F.col("metric").isin(compared))
+    rows.select("stat_date", "shop_id", "agent_id", "segment", "metric", "numerator", "denominator").write.mode("overwrite").parquet(
         str(args.compare_out)
     )
     print(json.dumps(result))
