@@ -59,8 +59,8 @@ def reference(con: duckdb.DuckDBPyConnection, landing: Path, first_run: date, la
         for offset in range((last_run - first_run).days + 1):
             run_date = first_run + timedelta(days=offset)
             slices_by_run[run_date].append((run_date - timedelta(days=metric.window_days), metric.id))
-    con.execute(f"CREATE TABLE reference AS SELECT * FROM (SELECT NULL::DATE AS stat_date, NULL::VARCHAR AS shop_id, NULL::VARCHAR AS agent_id, "
-                f"NULL::VARCHAR AS segment, NULL::VARCHAR AS metric, NULL::DOUBLE AS numerator, NULL::DOUBLE AS denominator) WHERE false")
+    con.execute("CREATE TABLE reference (stat_date DATE, shop_id VARCHAR, agent_id VARCHAR, segment VARCHAR, metric VARCHAR, "
+                "numerator DOUBLE, denominator DOUBLE)")
     for run_date, slices in sorted(slices_by_run.items()):
         out = scratch / f"reference_{run_date}.parquet"
         dates = sorted({day for day, _ in slices})
