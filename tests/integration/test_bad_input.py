@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
+from csmetrics.ingest import run as ingest_run
 from csmetrics.ingest.run import InvalidInputError, ingest
 from csmetrics.quality.bronze_gate import validate_bronze
 from csmetrics.tables import INGEST_LOG
@@ -106,6 +107,16 @@ CASES = {
 }
 
 
+# The quarantined record's raw_record, as JSON text of the record as it landed (nulls omitted).
+AS_LANDED = {
+    "wrong column type": '{"complaint_id":"c2","shop_id":"s1","buyer_id":"b","kind":"dispute","created_at":"yesterday"}',
+    "duplicate keys with the same updated_at": (
+        '{"order_id":"o4","shop_id":"s1","buyer_id":"b1","created_at":"2026-03-02T01:00:00.000Z","amount":11.00,'
+        '"item_count":1,"updated_at":"2026-03-02T01:00:00.000Z"}'
+    ),
+}
+
+
 def landed_records(landing: str, table: str) -> int:
     """Records in the readable landing files of a table, counted without Spark."""
     total = 0
@@ -134,8 +145,11 @@ def test_bad_input_is_quarantined_with_its_reason_and_nothing_is_lost(spark, set
                      for r in quarantine.collect())
     assert reasons == expected_reasons
 
-    # Quarantined rows stay readable text, whatever bytes they came with.
+    # Quarantined rows stay readable text, whatever bytes they came with, and hold the record
+    # as it landed: the value that did not cast, the re-sent record's own content.
     assert all(r.raw_record is None or "\ufffd" in r.raw_record or r.raw_record.isprintable() for r in quarantine.collect())
+    if case in AS_LANDED:
+        assert [r.raw_record for r in quarantine.collect()] == [AS_LANDED[case]]
 
     bronze_path = settings.table_path("bronze", table)
     bronze = spark.read.format("delta").load(bronze_path).count() if Path(bronze_path).exists() else 0
@@ -182,3 +196,32 @@ def test_the_events_of_a_shop_with_an_invalid_snapshot_row_wait_in_bronze(spark,
     assert (report.tables["shops"].quarantined, report.tables["ratings"].inserted) == (1, 2)
     shops = spark.read.format("delta").load(settings.table_path("bronze", "shops"))
     assert [r.shop_id for r in shops.collect()] == ["s1"]
+
+
+@pytest.fixture
+def no_broadcast_joins(spark):
+    keys = ("spark.sql.autoBroadcastJoinThreshold", "spark.sql.adaptive.autoBroadcastJoinThreshold")
+    previous = {key: spark.conf.get(key, None) for key in keys}
+    for key in keys:
+        spark.conf.set(key, "-1")
+    yield
+    for key, value in previous.items():
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
+
+
+def test_quarantined_records_too_many_to_broadcast_keep_their_landed_text(spark, settings, monkeypatch, no_broadcast_joins):
+    """Past FEW_TO_BROADCAST quarantined records, their landed text is joined by a shuffle
+    (Spark's own broadcasts off too): the same rows come out."""
+    monkeypatch.setattr(ingest_run, "FEW_TO_BROADCAST", 0)
+    write_landing(settings.landing, "shops", DT, [
+        dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1)),
+    ])
+    table, land, reasons = CASES["wrong column type"]
+    land(settings.landing)
+    report = ingest(spark, replace(settings, max_invalid_share=1.0), RUN, landed_by=None).tables[table]
+    quarantine = spark.read.format("delta").load(settings.table_path("quarantine", "records")).collect()
+    assert report.quarantined == 1
+    assert [(r.reason, r.raw_record) for r in quarantine] == [(reasons[0], AS_LANDED["wrong column type"])]

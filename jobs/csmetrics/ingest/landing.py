@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from csmetrics.schemas.raw import RawTable
 
@@ -115,19 +117,72 @@ def has_landed_for_day(spark: SparkSession, landing: str, day: date, landed_by: 
     )
 
 
-def read_files(
-    spark: SparkSession, table: RawTable, files: list[LandedFile]
-) -> tuple[DataFrame | None, list[UnreadableFile], dict[str, int]]:
-    """All records of the files conformed to the contract, the files that could not be read,
-    and the record count each readable file's footer declares (by URI: the accounting's
-    "landed", counted without reading the data).
+@dataclass(frozen=True)
+class _SchemaGroup:
+    """Files of one arrival partition sharing one Parquet schema: read together."""
 
-    Columns: the contract's, then `_arrival_dt`, `_landed_at`, `_source_file`, `_raw_record`
-    and `_read_problems` (array of reasons found while conforming types).
-    """
+    arrival_dt: date
+    files: tuple[LandedFile, ...]
+    schema: StructType
+
+    def read(self, spark: SparkSession) -> DataFrame:
+        """Their records as the files hold them, with each record's file and position."""
+        return (
+            spark.read.schema(self.schema)
+            .parquet(*[f.path for f in self.files])
+            .withColumn("_source_file", F.col("_metadata.file_path"))
+            .withColumn("_row_index", F.col("_metadata.row_index"))
+            .withColumn("_landed_at", F.col("_metadata.file_modification_time"))
+            .withColumn("_arrival_dt", F.lit(self.arrival_dt))
+        )
+
+
+@dataclass(frozen=True)
+class LandedRecords:
+    """What `read_files` found: every readable record conformed to the contract (`records`,
+    None when no file was readable), the files that could not be read, and the record count
+    each readable file's footer declares (by URI: the accounting's "landed", counted without
+    reading the data)."""
+
+    records: DataFrame | None
+    unreadable: list[UnreadableFile]
+    footer_records: dict[str, int]
+    groups: tuple[_SchemaGroup, ...] = ()
+
+    def as_landed(self, spark: SparkSession, wanted: DataFrame, uris: set[str], few: bool) -> DataFrame:
+        """`wanted` (rows keyed by `_source_file` and `_row_index`, from files among `uris`)
+        with `_raw_record`: the record as it landed, as JSON text, readable even when it holds
+        invalid UTF-8. Only these records are serialised, not the whole batch; `few` says
+        `wanted` is small enough to broadcast to the scans."""
+        keyed = F.broadcast(wanted) if few else wanted
+        frames = []
+        for group in self.groups:
+            files = tuple(f for f in group.files if f.uri in uris)
+            if not files:
+                continue
+            landed = _SchemaGroup(group.arrival_dt, files, group.schema).read(spark).select(
+                "_source_file", "_row_index", F.struct(*[F.col(f"`{name}`") for name in group.schema.fieldNames()]).alias("_landed")
+            )
+            frames.append(
+                landed.join(keyed, ["_source_file", "_row_index"]).select(
+                    *wanted.columns, F.make_valid_utf8(F.to_json("_landed")).alias("_raw_record")
+                )
+            )
+        if not frames:
+            return wanted.withColumn("_raw_record", F.lit(None).cast("string"))
+        return reduce(DataFrame.unionByName, frames)
+
+
+def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) -> LandedRecords:
+    """The records of the files conformed to the contract, with the columns `_arrival_dt`,
+    `_landed_at`, `_source_file`, `_row_index` (the record's position in its file) and
+    `_read_problems` (array of reasons found while conforming types).
+
+    The records as they landed are not kept beside them: the few that are quarantined are
+    read again from their files (`LandedRecords.as_landed`)."""
     # Files sharing an arrival date and a Parquet schema are read together. Each file's
     # footer is read in the JVM (milliseconds); Spark converts each distinct footer schema once.
-    groups: dict[tuple[date, str], list[str]] = {}
+    files_by_group: dict[tuple[date, str], list[LandedFile]] = {}
     schemas = {}
     unreadable = []
     footer_rows = {}
@@ -140,24 +195,12 @@ def read_files(
             unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, _first_line(error)))
             footer_rows.pop(landed.uri, None)
             continue
-        groups.setdefault((landed.arrival_dt, footer), []).append(landed.path)
+        files_by_group.setdefault((landed.arrival_dt, footer), []).append(landed)
 
-    frames = []
-    for (arrival_dt, key), paths in groups.items():
-        raw = (
-            spark.read.schema(schemas[key])
-            .parquet(*paths)
-            .withColumn("_source_file", F.col("_metadata.file_path"))
-            .withColumn("_landed_at", F.col("_metadata.file_modification_time"))
-            .withColumn("_arrival_dt", F.lit(arrival_dt))
-        )
-        frames.append(_conform(raw, table, schemas[key]))
-    if not frames:
-        return None, unreadable, footer_rows
-    result = frames[0]
-    for frame in frames[1:]:
-        result = result.unionByName(frame)
-    return result, unreadable, footer_rows
+    groups = tuple(_SchemaGroup(arrival_dt, tuple(grouped), schemas[key]) for (arrival_dt, key), grouped in files_by_group.items())
+    frames = [_conform(group.read(spark), table, group.schema) for group in groups]
+    records = reduce(DataFrame.unionByName, frames) if frames else None
+    return LandedRecords(records, unreadable, footer_rows, groups)
 
 
 def _footer(spark: SparkSession, uri: str) -> tuple[str, int]:
@@ -176,7 +219,6 @@ def _footer(spark: SparkSession, uri: str) -> tuple[str, int]:
 
 def _conform(raw: DataFrame, table: RawTable, file_schema) -> DataFrame:
     present = {f.name: f.dataType for f in file_schema.fields}
-    original = [F.col(f"`{name}`") for name in present]
     columns: list[Column] = []
     problems: list[Column] = []
     for field in table.schema.fields:
@@ -197,8 +239,7 @@ def _conform(raw: DataFrame, table: RawTable, file_schema) -> DataFrame:
         "_arrival_dt",
         "_landed_at",
         "_source_file",
-        # Kept readable in quarantine even when the record holds invalid UTF-8.
-        F.make_valid_utf8(F.to_json(F.struct(*original))).alias("_raw_record"),
+        "_row_index",
         F.filter(F.array(*problems, F.lit(None).cast("string")), lambda p: p.isNotNull()).alias("_read_problems"),
     )
 

@@ -15,7 +15,7 @@ from csmetrics.bronze import bronze_path
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
-from csmetrics.ingest.landing import LandedFile, UnreadableFile, has_landed_for_day, landed_files, read_files
+from csmetrics.ingest.landing import LandedFile, LandedRecords, UnreadableFile, has_landed_for_day, landed_files, read_files
 from csmetrics.metrics.families import recompute_horizon_days
 from csmetrics.schedule import DAY_COMPLETE_AFTER
 from csmetrics.schemas.bronze import EVENT_DATE
@@ -25,6 +25,10 @@ from csmetrics.schemas.raw import RAW_TABLES, RawTable
 from csmetrics.tables import INGEST_LOG, bronze
 from csmetrics.tables import QUARANTINE as QUARANTINE_TABLE
 from csmetrics.timezones import known_zones
+
+# Quarantined records of a table up to this many are sent to every task that reads their
+# files again for their JSON text; more are joined by a shuffle.
+FEW_TO_BROADCAST = 100_000
 
 
 class InvalidInputError(RuntimeError):
@@ -123,6 +127,7 @@ def ingest(
         .collect()
     }
     pending: dict[str, tuple[list[LandedFile], DataFrame | None]] = {}
+    landed_records: dict[str, LandedRecords] = {}
     zones = known_zones(spark)
     for name, table in RAW_TABLES.items():
         files = [
@@ -133,16 +138,19 @@ def ingest(
         if not files:
             continue
         progress(f"ingest {name}: {len(files)} new file(s)")
-        records, unreadable, footer_records = read_files(spark, table, files)
-        table_report = TableReport(name, files, unreadable_files=unreadable, footer_records=footer_records)
+        landed_records[name] = read_files(spark, table, files)
+        records = landed_records[name].records
+        table_report = TableReport(
+            name, files, unreadable_files=landed_records[name].unreadable, footer_records=landed_records[name].footer_records
+        )
         classified = None
         if records is not None:
             known_shops = _known_shops(spark, settings, pending) if name != "shops" else None
             existing = _existing_versions(spark, settings, table, records)
             # Read by four steps (counts, late records, quarantine, MERGE), so cached; on local
-            # disk, because a day's raw batch (raw records included) outgrows memory, and a
-            # cache held in memory starves the sorts and aggregations of execution memory
-            # (AGGREGATE_OUT_OF_MEMORY at 10 million messages in a 4 GB driver).
+            # disk, because a day's batch outgrows memory, and a cache held in memory starves
+            # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
+            # million messages in a 4 GB driver).
             classified = classify(records, table, known_shops, existing, zones).persist(StorageLevel.DISK_ONLY)
             _count(classified, table_report)
             _check_classified_every_record(table_report)
@@ -153,7 +161,7 @@ def ingest(
     quarantine_path = QUARANTINE_TABLE.path(settings)
     QUARANTINE_TABLE.ensure(spark, settings)
     for name, (files, classified) in pending.items():
-        _write_quarantine(spark, quarantine_path, report.tables[name], files, classified, run_id)
+        _write_quarantine(spark, quarantine_path, report.tables[name], files, classified, landed_records[name], run_id)
         _check_quarantine_written(spark, quarantine_path, report.tables[name], files)
     _fail_if_too_many_invalid(report, settings, quarantine_path)
     _fail_if_unreadable(report, settings, quarantine_path)
@@ -290,23 +298,33 @@ def _late_for_final(classified: DataFrame, table: RawTable) -> int:
     return classified.where((F.col("status") == INSERT) & (F.col("_landed_at") > last_use)).count()
 
 
-def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile], classified, run_id) -> None:
+def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile], classified, landed: LandedRecords, run_id) -> None:
     """Replace this table's quarantine rows of the files read (re-runs stay idempotent)."""
     if not report.quarantined and not report.unreadable_files:
         # The same files always classify the same way: no earlier attempt left rows either.
         return
     now = F.lit(datetime.now(UTC)).cast("timestamp")
     frames = []
-    if classified is not None:
+    if classified is not None and report.quarantined:
+        wanted = classified.where(F.col("status") == QUARANTINE).select(
+            "_source_file",
+            "_row_index",
+            F.lit(report.table).alias("table"),
+            F.col("_arrival_dt").alias("arrival_dt"),
+            "reason",
+            F.lit(run_id).alias("run_id"),
+            now.alias("quarantined_at"),
+        )
+        uris = {uri for uri, statuses in report.by_file.items() if statuses[QUARANTINE]}
         frames.append(
-            classified.where(F.col("status") == QUARANTINE).select(
-                F.lit(report.table).alias("table"),
-                F.col("_arrival_dt").alias("arrival_dt"),
+            landed.as_landed(spark, wanted, uris, few=report.quarantined <= FEW_TO_BROADCAST).select(
+                "table",
+                "arrival_dt",
                 F.col("_source_file").alias("source_file"),
-                F.col("reason"),
+                "reason",
                 F.col("_raw_record").alias("raw_record"),
-                F.lit(run_id).alias("run_id"),
-                now.alias("quarantined_at"),
+                "run_id",
+                "quarantined_at",
             )
         )
     if report.unreadable_files:
