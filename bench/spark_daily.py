@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     from csmetrics.config import Settings
     from csmetrics.plan import RunPlan
     from csmetrics.spark import get_spark
+    from csmetrics.tables import INGEST_LOG
 
     settings = Settings.from_env()
     families = registry.families() if args.families == "all" or args.whole_run else tuple(args.families.split(","))
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     result["bronze_records"] = sum(
         spark.read.format("delta").load(settings.table_path("bronze", table.name)).count() for table in sorted((args.work / "landing").iterdir())
     )
+    if not args.skip_ingest:
+        # What ingest read: every record of every file, by the ingest log's footer counts
+        # (re-sent copies and quarantined records included).
+        result["landed_records"] = spark.read.format("delta").load(INGEST_LOG.path(settings)).agg(F.sum("landed_records")).first()[0]
 
     shop = spark.read.format("delta").load(paths["shop_metrics_daily"]).withColumn("agent_id", F.lit(None).cast("string"))
     agent = spark.read.format("delta").load(paths["agent_metrics_daily"])
