@@ -177,7 +177,8 @@ def bench_scale(messages: int, args: argparse.Namespace, progress) -> dict:
 
 
 def steps(spark: dict) -> list[dict]:
-    """The timed Spark steps of one scale: every step of a whole run, or ingest and compute."""
+    """The timed Spark steps of one scale: every step of a whole run, or ingest and compute
+    (results.json files of 2026-11-23 and before kept them as flat keys)."""
     if "steps" in spark:
         return spark["steps"]
     timed = [("ingest", "ingest")] if "ingest_seconds" in spark else []
@@ -188,8 +189,14 @@ def steps(spark: dict) -> list[dict]:
     ]
 
 
+def is_whole_run(spark: dict) -> bool:
+    """Whether a scale's Spark side was the whole daily run (results.json of 2026-11-26 had
+    steps only then)."""
+    return spark.get("whole_run", "steps" in spark)
+
+
 def print_table(results: list[dict], args: argparse.Namespace) -> None:
-    whole = any("steps" in r["spark"] for r in results)
+    whole = any(is_whole_run(r["spark"]) for r in results)
     print(f"\ncsmetrics benchmark: one day, {args.shops:,d} shops, {os.cpu_count()} cores, Spark local[*] "
           f"(driver {args.driver_memory}, {'whole daily run' if whole else 'families: ' + args.families}; shuffle partitions: "
           f"{', '.join(str(r['spark']['shuffle_partitions']) for r in results)})")
@@ -201,16 +208,16 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
         n = r["messages"]
         same = "yes" if not (cmp["only_spark"] or cmp["only_duckdb"] or cmp["different"]) else (
             f"NO: {cmp['different']} differ, {cmp['only_spark']} only Spark, {cmp['only_duckdb']} only DuckDB")
-        rows = []
+        rows, whole = [], is_whole_run(spark)
         for step in steps(spark):
-            is_compute = step["step"] == "compute" and "steps" not in spark
+            is_compute = step["step"] == "compute" and not whole
             rows.append((f"Spark {step['step']}", step["seconds"], (step["peak_bytes"], step["peak_anonymous_bytes"]),
                          f"{step['seconds'] / duck['wall_seconds']:.2f}" if is_compute else "", same if is_compute else ""))
-        if "steps" in spark or "ingest_seconds" in spark:
+        if len(steps(spark)) > 1:
             total = sum(step["seconds"] for step in steps(spark))
-            name = "Spark whole daily run (landing -> gold, every table)" if "steps" in spark else "Spark ingest + compute (whole process)"
+            name = "Spark whole daily run (landing -> gold, every table)" if whole else "Spark ingest + compute (whole process)"
             rows.append((name, total, (spark["peak_bytes"], spark["peak_anonymous_bytes"]), f"{total / duck['wall_seconds']:.2f}",
-                         same if "steps" in spark else ""))
+                         same if whole else ""))
         rows.append(("DuckDB reference (landing -> metrics)", duck["wall_seconds"],
                      (duck["peak_bytes"], duck["peak_anonymous_bytes"]), "", f"{cmp['rows']:,d} rows"))
         for step, wall, (peak, anonymous), ratio_text, same_text in rows:
@@ -225,12 +232,12 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
 def spark_seconds(result: dict) -> float:
     """What the ratio to DuckDB is taken of: the whole run, or the compute step."""
     timed = steps(result["spark"])
-    return sum(s["seconds"] for s in timed) if "steps" in result["spark"] else next(s["seconds"] for s in timed if s["step"] == "compute")
+    return sum(s["seconds"] for s in timed) if is_whole_run(result["spark"]) else next(s["seconds"] for s in timed if s["step"] == "compute")
 
 
 def print_targets(results: list[dict]) -> None:
     by_messages = {parse_scale(r["scale"]): r for r in results}
-    whole = any("steps" in r["spark"] for r in results)
+    whole = any(is_whole_run(r["spark"]) for r in results)
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "MISSED"

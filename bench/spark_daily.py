@@ -37,6 +37,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def timed(name: str, step) -> tuple[dict, object]:
+    """Run one step, timing it and sampling the process tree's peak memory meanwhile."""
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        result = step()
+        seconds = time.perf_counter() - started
+    return {"step": name, "seconds": seconds, "peak_bytes": memory.peak, "peak_anonymous_bytes": memory.peak_anonymous}, result
+
+
 def whole_run(run_day: date, log) -> tuple[list[dict], dict[str, str]]:
     """The steps of `csmetrics run` in this process, as csmetrics.pipeline.run_daily runs them."""
     from csmetrics import pipeline
@@ -50,38 +59,26 @@ def whole_run(run_day: date, log) -> tuple[list[dict], dict[str, str]]:
         ("publish", lambda: pipeline.publish_step(run_day, run_id, False, log)),
         ("derive", lambda: pipeline.derive_step(run_day, run_id, False, log)),
     )
-    timed, paths = [], {}
+    timings, paths = [], {}
     for name, step in steps:
-        with PeakMemory() as memory:
-            started = time.perf_counter()
-            result = step()
-            seconds = time.perf_counter() - started
-        timed.append({"step": name, "seconds": seconds, "peak_bytes": memory.peak, "peak_anonymous_bytes": memory.peak_anonymous})
+        timing, result = timed(name, step)
+        timings.append(timing)
         if name == "compute":
             paths = result
-    return timed, paths
+    return timings, paths
 
 
-def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date, result: dict, log) -> dict[str, str]:
+def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date, log) -> tuple[list[dict], dict[str, str]]:
     """Ingest (unless skipped) and compute, each timed: the two steps of the compute benchmark."""
     from csmetrics.compute import stage
     from csmetrics.ingest.run import ingest
     from csmetrics.schedule import cutoff
 
+    timings = []
     if not args.skip_ingest:
-        with PeakMemory() as memory:
-            started = time.perf_counter()
-            ingest(spark, settings, "bench-ingest", cutoff(run_day), log)
-            result["ingest_seconds"] = time.perf_counter() - started
-            result["ingest_peak_bytes"] = memory.peak
-            result["ingest_peak_anonymous_bytes"] = memory.peak_anonymous
-    with PeakMemory() as memory:
-        started = time.perf_counter()
-        paths = stage(spark, settings, plan, "bench-compute")
-        result["compute_seconds"] = time.perf_counter() - started
-        result["compute_peak_bytes"] = memory.peak
-        result["compute_peak_anonymous_bytes"] = memory.peak_anonymous
-    return paths
+        timings.append(timed("ingest", lambda: ingest(spark, settings, "bench-ingest", cutoff(run_day), log))[0])
+    timing, paths = timed("compute", lambda: stage(spark, settings, plan, "bench-compute"))
+    return [*timings, timing], paths
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,15 +103,18 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     spark = get_spark(settings, app_name="csmetrics-bench")
     result["spark_start_seconds"] = time.perf_counter() - started
+    result["whole_run"] = args.whole_run
     if args.whole_run:
         result["steps"], paths = whole_run(run_day, log)
         compared = [m.id for m in registry.METRICS]
     else:
-        paths, compared = compute_only(args, spark, settings, plan, run_day, result, log), [m.id for m in registry.metrics("conversation")]
-    result["messages"] = spark.read.format("delta").load(settings.table_path("bronze", "messages")).count()
-    result["bronze_records"] = sum(
-        spark.read.format("delta").load(settings.table_path("bronze", table.name)).count() for table in sorted((args.work / "landing").iterdir())
-    )
+        result["steps"], paths = compute_only(args, spark, settings, plan, run_day, log)
+        compared = [m.id for m in registry.metrics("conversation")]
+    bronze_counts = {
+        table.name: spark.read.format("delta").load(settings.table_path("bronze", table.name)).count()
+        for table in (args.work / "landing").iterdir()
+    }
+    result["messages"], result["bronze_records"] = bronze_counts["messages"], sum(bronze_counts.values())
     if not args.skip_ingest:
         # What ingest read: every record of every file, by the ingest log's footer counts
         # (re-sent copies and quarantined records included).
