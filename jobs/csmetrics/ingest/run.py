@@ -110,6 +110,16 @@ class IngestReport:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class _NewFiles:
+    """One raw table's files new to this run: what reading them found, and their records
+    classified (None when no file was readable)."""
+
+    files: list[LandedFile]
+    landed: LandedRecords
+    classified: DataFrame | None
+
+
 def ingest(
     spark: SparkSession, settings: Settings, run_id: str, landed_by: datetime | None, progress=print
 ) -> IngestReport:
@@ -126,8 +136,7 @@ def ingest(
         .select("source_file", F.unix_micros("landed_at").alias("landed_us"))
         .collect()
     }
-    pending: dict[str, tuple[list[LandedFile], DataFrame | None]] = {}
-    landed_records: dict[str, LandedRecords] = {}
+    pending: dict[str, _NewFiles] = {}
     zones = known_zones(spark)
     for name, table in RAW_TABLES.items():
         files = [
@@ -138,47 +147,44 @@ def ingest(
         if not files:
             continue
         progress(f"ingest {name}: {len(files)} new file(s)")
-        landed_records[name] = read_files(spark, table, files)
-        records = landed_records[name].records
-        table_report = TableReport(
-            name, files, unreadable_files=landed_records[name].unreadable, footer_records=landed_records[name].footer_records
-        )
+        landed = read_files(spark, table, files)
+        table_report = TableReport(name, files, unreadable_files=landed.unreadable, footer_records=landed.footer_records)
         classified = None
-        if records is not None:
+        if landed.records is not None:
             known_shops = _known_shops(spark, settings, pending) if name != "shops" else None
-            existing = _existing_versions(spark, settings, table, records)
+            existing = _existing_versions(spark, settings, table, landed.records)
             # Read by four steps (counts, late records, quarantine, MERGE), so cached; on local
             # disk, because a day's batch outgrows memory, and a cache held in memory starves
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
             # million messages in a 4 GB driver).
-            classified = classify(records, table, known_shops, existing, zones).persist(StorageLevel.DISK_ONLY)
+            classified = classify(landed.records, table, known_shops, existing, zones).persist(StorageLevel.DISK_ONLY)
             _count(classified, table_report)
             _check_classified_every_record(table_report)
             table_report.late_for_final = _late_for_final(classified, table)
         report.tables[name] = table_report
-        pending[name] = (files, classified)
+        pending[name] = _NewFiles(files, landed, classified)
 
     quarantine_path = QUARANTINE_TABLE.path(settings)
     QUARANTINE_TABLE.ensure(spark, settings)
-    for name, (files, classified) in pending.items():
-        _write_quarantine(spark, quarantine_path, report.tables[name], files, classified, landed_records[name], run_id)
-        _check_quarantine_written(spark, quarantine_path, report.tables[name], files)
+    for name, new in pending.items():
+        _write_quarantine(spark, quarantine_path, report.tables[name], new, run_id)
+        _check_quarantine_written(spark, quarantine_path, report.tables[name], new.files)
     _fail_if_too_many_invalid(report, settings, quarantine_path)
     _fail_if_unreadable(report, settings, quarantine_path)
 
     with commit_metadata(spark, run_id):
-        for name, (_, classified) in pending.items():
-            if classified is not None:
+        for name, new in pending.items():
+            if new.classified is not None:
                 table_report = report.tables[name]
                 if table_report.inserted:
-                    merged = _merge_into_bronze(spark, settings, RAW_TABLES[name], classified, run_id)
+                    merged = _merge_into_bronze(spark, settings, RAW_TABLES[name], new.classified, run_id)
                     _check_merged(table_report, merged)
-                classified.unpersist()
+                new.classified.unpersist()
     now = datetime.now(UTC)
     log_rows = [
         (name, f.arrival_dt, f.uri, f.landed_at, run_id, now, *_file_accounting(report.tables[name], f.uri))
-        for name, (files, _) in pending.items()
-        for f in files
+        for name, new in pending.items()
+        for f in new.files
     ]
     if log_rows:
         # mergeSchema: ingest logs written before the accounting columns existed gain them.
@@ -192,7 +198,7 @@ def _micros(moment: datetime) -> int:
     return round(moment.timestamp() * 1_000_000)
 
 
-def _known_shops(spark, settings, pending) -> DataFrame:
+def _known_shops(spark, settings, pending: dict[str, _NewFiles]) -> DataFrame:
     """Shops in bronze, plus the shops of this very run's snapshot (ingested just before).
 
     A shop whose snapshot row is quarantined (say, an unknown timezone) is still a shop: its
@@ -200,9 +206,9 @@ def _known_shops(spark, settings, pending) -> DataFrame:
     known = []
     if table_exists(spark, bronze_path(settings, "shops")):
         known.append(spark.read.format("delta").load(bronze_path(settings, "shops")).select("shop_id"))
-    shops = pending.get("shops", (None, None))[1]
-    if shops is not None:
-        known.append(shops.where(F.col("shop_id").isNotNull()).select("shop_id"))
+    shops = pending.get("shops")
+    if shops is not None and shops.classified is not None:
+        known.append(shops.classified.where(F.col("shop_id").isNotNull()).select("shop_id"))
     if not known:
         return spark.createDataFrame([], "shop_id string")
     result = known[0]
@@ -298,15 +304,15 @@ def _late_for_final(classified: DataFrame, table: RawTable) -> int:
     return classified.where((F.col("status") == INSERT) & (F.col("_landed_at") > last_use)).count()
 
 
-def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile], classified, landed: LandedRecords, run_id) -> None:
+def _write_quarantine(spark, path, report: TableReport, new: _NewFiles, run_id) -> None:
     """Replace this table's quarantine rows of the files read (re-runs stay idempotent)."""
     if not report.quarantined and not report.unreadable_files:
         # The same files always classify the same way: no earlier attempt left rows either.
         return
     now = F.lit(datetime.now(UTC)).cast("timestamp")
     frames = []
-    if classified is not None and report.quarantined:
-        wanted = classified.where(F.col("status") == QUARANTINE).select(
+    if new.classified is not None and report.quarantined:
+        wanted = new.classified.where(F.col("status") == QUARANTINE).select(
             "_source_file",
             "_row_index",
             F.lit(report.table).alias("table"),
@@ -317,7 +323,7 @@ def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile],
         )
         uris = {uri for uri, statuses in report.by_file.items() if statuses[QUARANTINE]}
         frames.append(
-            landed.as_landed(spark, wanted, uris, few=report.quarantined <= FEW_TO_BROADCAST).select(
+            new.landed.as_landed(spark, wanted, uris, few=report.quarantined <= FEW_TO_BROADCAST).select(
                 "table",
                 "arrival_dt",
                 F.col("_source_file").alias("source_file"),
@@ -340,9 +346,9 @@ def _write_quarantine(spark, path, report: TableReport, files: list[LandedFile],
         result = result.unionByName(frame)
     predicate = (
         f"table = '{report.table}' AND "
-        + sql_in("arrival_dt", sorted({f.arrival_dt for f in files}))
+        + sql_in("arrival_dt", sorted({f.arrival_dt for f in new.files}))
         + " AND "
-        + sql_in("source_file", [f.uri for f in files])
+        + sql_in("source_file", [f.uri for f in new.files])
     )
     replace_where(result, path, predicate, ["table", "arrival_dt"], run_id)
 
