@@ -38,7 +38,8 @@ SELECT m.session_id, m.message_id, m.sender_role, m.agent_id, m.sent_at, m.msg_t
        epoch_us(m.sent_at) AS sent_us,
        s.shop_id, s.stat_date, s.timezone, s.transferred_to_human_at, s.last_agent_id,
        m.sender_role = 'buyer' AND coalesce(m.sent_at >= s.transferred_to_human_at, false) AS hp_buyer,
-       m.sender_role = 'human' AS is_human
+       -- A human reply: an agent's auto-reply is none (SPEC §3).
+       m.sender_role = 'human' AND m.msg_type <> 'auto_reply' AS is_human
 FROM first_arrival m
 JOIN sessions s ON s.session_id = m.session_id AND NOT s.is_filtered;
 

@@ -138,7 +138,7 @@ WITH human_messages AS (
         SELECT * FROM landed_messages
         QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY landed_at, filename) = 1
     )
-    WHERE sender_role = 'human'
+    WHERE sender_role = 'human' AND msg_type <> 'auto_reply'
 ),
 received AS (
     SELECT s.*

@@ -5,6 +5,8 @@ Each definition lives here once (SPEC §1, §3):
   with_local_date       a record's date in its shop's timezone
   is_filtered           an internal or spam session
   sessions_of_dates     sessions with their local stat_date and filtered flag
+  is_human_reply        a human agent's message that is a reply (not an auto-reply)
+  is_valid_reply        a human's or bot's message that is a reply (not an auto-reply)
   received_session_ids  transferred sessions a human answered at or after the transfer
   paid_days             the local dates on which a buyer paid at a shop
   tickets_on            after-sale tickets by the local date of one of their instants
@@ -47,11 +49,28 @@ def sessions_of_dates(sessions: DataFrame, shops: DataFrame, dates: list[date]) 
     )
 
 
+def is_auto_reply() -> Column:
+    return F.col("msg_type") == "auto_reply"
+
+
+def is_human_reply() -> Column:
+    """A human reply (人工回复, SPEC §3): sent by a human agent and not an auto-reply. An
+    auto-reply an agent configured comes from the agent's account (`sender_role = human`)
+    and is still not a reply: it neither answers a buyer message nor ends a round, and it
+    counts in no received session or answer ratio. Reads `sender_role` and `msg_type`."""
+    return (F.col("sender_role") == "human") & ~is_auto_reply()
+
+
+def is_valid_reply() -> Column:
+    """A valid reply (reply_rate, SPEC §3): a human's or the bot's message, not an auto-reply."""
+    return F.col("sender_role").isin("human", "bot") & ~is_auto_reply()
+
+
 def is_reply_after_transfer() -> Column:
-    """A message that makes its transferred session received: a human's, at or after the
-    transfer (on a row carrying the message's `sender_role`, `sent_at` and the session's
-    `transferred_to_human_at`)."""
-    return (F.col("sender_role") == "human") & (F.col("sent_at") >= F.col("transferred_to_human_at"))
+    """A message that makes its transferred session received: a human reply at or after the
+    transfer (on a row carrying the message's `sender_role`, `msg_type`, `sent_at` and the
+    session's `transferred_to_human_at`)."""
+    return is_human_reply() & (F.col("sent_at") >= F.col("transferred_to_human_at"))
 
 
 def received_session_ids(transferred: DataFrame, messages: DataFrame) -> DataFrame:
@@ -59,7 +78,7 @@ def received_session_ids(transferred: DataFrame, messages: DataFrame) -> DataFra
     satisfies `is_reply_after_transfer`."""
     return (
         transferred.select("session_id", "transferred_to_human_at")
-        .join(messages.select("session_id", "sender_role", "sent_at"), "session_id")
+        .join(messages.select("session_id", "sender_role", "msg_type", "sent_at"), "session_id")
         .where(is_reply_after_transfer())
         .select("session_id")
         .distinct()

@@ -183,3 +183,45 @@ def test_a_human_message_sent_in_the_same_microsecond_is_the_reply(spark, two_sh
     assert values[("h5", "reply_3min_rate")] == (1, 1)
     # t2 is not attributed to h6, the next human by message order and the session's last agent.
     assert values.get(("h6", "reply_3min_rate"), (0, 0)) == (0, 0)
+
+
+def test_an_auto_reply_from_an_agents_account_is_not_a_human_reply(spark, two_shops):
+    """SPEC §3: an auto-reply is never a reply, whoever sends it. An agent's configured
+    auto-reply comes from the agent's account (sender_role human), here 1 s after the buyer.
+
+    G: the buyer writes at 14:00:05 (g1) and 14:01:00 (g3); h4's auto-reply g2 comes at
+    14:00:06; h4 really answers at 14:05:00 (g4): 295 s after g1, 240 s after g3. g1 and g3
+    are one round (the auto-reply does not end it), answered after 295 s.
+    H: the buyer writes at 15:00:10 (k1) and gets only h4's auto-reply (k2): not received,
+    no reply, a slow round."""
+    sessions = spark.createDataFrame(
+        [
+            session("G", "u7", "2026-03-02 14:00:00", "2026-03-02 14:00:00", agent="h4"),
+            session("H", "u8", "2026-03-02 15:00:00", "2026-03-02 15:00:00", agent="h4"),
+        ],
+        SESSIONS.schema,
+    )
+    messages = spark.createDataFrame(
+        [
+            message("g1", "G", "buyer", "2026-03-02 14:00:05"),
+            message("g2", "G", "human", "2026-03-02 14:00:06", "h4", kind="auto_reply"),
+            message("g3", "G", "buyer", "2026-03-02 14:01:00"),
+            message("g4", "G", "human", "2026-03-02 14:05:00", "h4"),
+            message("k1", "H", "buyer", "2026-03-02 15:00:10"),
+            message("k2", "H", "human", "2026-03-02 15:00:11", "h4", kind="auto_reply"),
+        ],
+        MESSAGES.schema,
+    )
+    rows = conversation_metrics(sessions, messages, two_shops, [D]).collect()
+    values = {r.metric: (r.numerator, r.denominator) for r in rows if r.agent_id is None}
+    assert values["transfer_sessions"] == (2, None)
+    assert values["received_sessions"] == (1, None)  # G only: k2 is no reply
+    assert values["pickup_rate"] == (1, 2)
+    assert values["reply_3min_rate"] == (0, 3)  # g1 295 s, g3 240 s, k1 never
+    assert values["reply_3min_session_rate"] == (0, 2)
+    assert values["avg_response_seconds"] == (295 + 240, 2)
+    assert values["avg_round_response_seconds"] == (295, 1)  # {g1, g3}; {k1} unanswered
+    assert values["slow_rounds"] == (2, None)
+    assert values["first_response_seconds"] == (295, 1)
+    assert values["answer_question_ratio"] == (1, 3)  # g4 / g1 g3 k1
+    assert values["reply_rate"] == (1, 2)  # u7's g3 answered by g4; u8's k1 by nothing

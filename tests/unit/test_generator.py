@@ -87,3 +87,17 @@ def test_files_land_over_time_late_and_re_sent(landing):
                 events = pq.read_table(f, columns=[table.event_time]).column(0).to_pandas()
                 late += int((landed_at(f) - events.max()) > pd.Timedelta(days=2))
     assert late > 0
+
+
+def test_agents_send_auto_replies_from_their_own_accounts(landing):
+    """SPEC §3: an auto-reply an agent configured comes from the agent's account
+    (sender_role human, msg_type auto_reply), within seconds of the buyer; it is no reply,
+    so the real human reply follows it. Some sessions get nothing else from a human."""
+    messages = read(landing, "messages").drop_duplicates("message_id")
+    agent_auto = messages[(messages["sender_role"] == "human") & (messages["msg_type"] == "auto_reply")]
+    assert len(agent_auto) >= 100 and agent_auto["agent_id"].notna().all()
+    human = messages[messages["sender_role"] == "human"]
+    replied = human[human["msg_type"] != "auto_reply"]
+    followed = agent_auto.merge(replied[["session_id", "sent_at"]], on="session_id", suffixes=("", "_reply"))
+    assert (followed["sent_at_reply"] > followed["sent_at"]).any()
+    assert len(set(agent_auto["session_id"]) - set(replied["session_id"])) > 0

@@ -4,7 +4,8 @@ A session is a sequence of rounds: first the bot's (buyer asks, bot answers), th
 transferred to a human, the human's (one to three buyer messages, then a human reply,
 sometimes slow, sometimes never). The shapes the metrics must handle all occur: bot-only
 and direct-to-human sessions, queues, sessions never picked up, agents handing a session
-over, system auto-replies, bot cards between buyer and human, messages around 08:00 and
+over, system auto-replies and agents' own auto-replies (sent from a human account, and
+still no human reply), bot cards between buyer and human, messages around 08:00 and
 23:00, sessions crossing local midnight, replies after midnight, internal and spam sessions
 (and small shops whose only session of a day is spam), re-sent sessions.
 
@@ -77,6 +78,16 @@ def _extra_reply_messages(agent: np.ndarray) -> np.ndarray:
     """Each human agent's habit: mean number of extra messages per reply (0 to 3). Agents
     who split a reply into lines send more messages than buyers."""
     return np.array([0.0, 0.3, 1.0, 3.0])[(agent * 2654435761 // 7) % 4]
+
+
+def _agent_auto_replies(rng: np.random.Generator, first_human: np.ndarray, r_human: np.ndarray) -> np.ndarray:
+    """Rounds in which the agent's configured auto-reply ("您好，请稍等") goes out from the
+    agent's own account (sender_role human, msg_type auto_reply) 1 s after the buyer's first
+    message: a third of the rounds that open the human phase, also in sessions nobody picks
+    up, and a few later ones ("away"). It is no human reply (SPEC §3). A generator of its
+    own, so that every other generated value stays as it was."""
+    draw = rng.random(len(r_human))
+    return np.flatnonzero((first_human & (draw < 0.33)) | (r_human & ~first_human & (draw < 0.03)))
 
 
 def conversation_day(
@@ -174,6 +185,13 @@ def conversation_day(
         [rng.choice([0, 1, 2], len(role), p=[0.8, 0.15, 0.05]), rng.choice([0, 1, 2], len(role), p=[0.9, 0.05, 0.05]), np.full(len(role), 3)],
         4,
     )
+    n_drawn = len(role)
+    agent_auto = _agent_auto_replies(np.random.default_rng([id_base, day.toordinal()]), first_human, r_human)
+    msg_session = np.concatenate([msg_session, r_session[agent_auto]])
+    msg_time = np.concatenate([msg_time, r_start[agent_auto] + US_PER_S])
+    role = np.concatenate([role, np.ones(len(agent_auto), int)])
+    msg_agent = np.concatenate([msg_agent, r_agent[agent_auto]])
+    msg_type = np.concatenate([msg_type, np.full(len(agent_auto), 4)])
     n_msgs = len(msg_session)
     messages = pa.table(
         {
@@ -188,7 +206,7 @@ def conversation_day(
     )
     messages = messages.set_column(4, "agent_id", pa.array(
         np.where(np.isin(role, [1, 2]), messages["agent_id"].to_numpy(zero_copy_only=False), None), pa.string()))
-    late_message = rng.random(n_msgs) < 0.01
+    late_message = np.concatenate([rng.random(n_drawn) < 0.01, np.zeros(n_msgs - n_drawn, bool)])
     messages = messages.append_column("_arrival", timestamps(msg_time + late_message * DAY_S * US_PER_S))
 
     # ---- sessions -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from datetime import date, time
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from csmetrics.conformed import is_reply_after_transfer, sessions_of_dates
+from csmetrics.conformed import is_human_reply, is_reply_after_transfer, is_valid_reply, sessions_of_dates
 from csmetrics.metrics.buyer_status import PAID_ORDERS, with_after_sale
 from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate_both_grains, count_where
@@ -68,13 +68,14 @@ def session_messages(messages: DataFrame, sessions: DataFrame, business_start: t
             "last_agent_id",
             F.unix_micros(sent_at).alias("sent_us"),
             (role == "buyer").alias("is_buyer"),
-            (role == "human").alias("is_human"),
+            # A human reply: an auto-reply from an agent's account is not one (SPEC §3).
+            is_human_reply().alias("is_human"),
             (role == "bot").alias("is_bot"),
             (role == "system").alias("is_system"),
             hp_buyer.alias("is_human_phase_buyer"),
             (hp_buyer & (sent_at >= F.col("business_from")) & (sent_at < F.col("business_until"))).alias("is_counted_3min"),
             is_reply_after_transfer().alias("is_human_after_transfer"),
-            (role.isin("human", "bot") & (F.col("msg_type") != "auto_reply")).alias("is_valid_reply"),
+            is_valid_reply().alias("is_valid_reply"),
         )
     )
 

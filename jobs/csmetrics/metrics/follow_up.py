@@ -7,7 +7,7 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from csmetrics.conformed import is_filtered, received_session_ids, sessions_of_dates, tickets_on
+from csmetrics.conformed import is_filtered, is_human_reply, received_session_ids, sessions_of_dates, tickets_on
 from csmetrics.metrics.buyer_status import BUYER_DAY, PAID_ORDERS, with_after_sale
 from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
@@ -108,7 +108,7 @@ MESSAGE_MARGIN_DAYS = 2
 
 def _fcr(inputs: Inputs, dates: list[date]) -> DataFrame:
     sessions = inputs.read("sessions")
-    human_messages = inputs.read("messages").where(F.col("sender_role") == "human")
+    human_messages = inputs.read("messages").where(is_human_reply())
     # Read twice (shop and scene rows): the compute job persists it.
     flagged = inputs.reuse(fcr_sessions(sessions_of_dates(sessions, inputs.shops, dates), sessions, human_messages, inputs.paid()))
     inputs.keep(SCENE_METRICS, scene_fcr(flagged, fcr_measures()))
