@@ -188,7 +188,7 @@ def _run(args: argparse.Namespace) -> None:
             print(show.show_leaderboard(args.leaderboard, args.date, args.category, args.limit))
         elif args.benchmarks:
             if not args.category:
-                raise SystemExit("csmetrics show --benchmarks: name a --category")
+                raise SettingsError("csmetrics show --benchmarks needs --category: the category whose peer benchmarks to print")
             print(show.show_benchmarks(args.category, args.date))
         else:
             print(show.show_gold(args.date, args.shop, args.limit))

@@ -54,6 +54,23 @@ def _at_least(minimum: int):
     return parse
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:  # also refuses nan
+        raise ValueError(f"{value} is not a share between 0 and 1")
+    return value
+
+
+def _above(minimum: float):
+    def parse(text: str) -> float:
+        value = float(text)
+        if not value > minimum:  # also refuses nan
+            raise ValueError(f"{value} is not above {minimum:g}")
+        return value
+
+    return parse
+
+
 def setting(default, env: str, help: str, parse=None, shown: str | None = None):
     """A field of `Settings`: its environment variable (CSMETRICS_<env>), the help line that
     `csmetrics --help` and README show, and how its text is parsed (the default's type)."""
@@ -73,12 +90,17 @@ class Settings:
     )
     spark_master: str = setting("local[*]", "SPARK_MASTER", "Spark master, e.g. spark://host:7077")
     spark_conf: dict[str, str] = setting({}, "SPARK_CONF", "extra Spark settings, key=value;key=value", _parse_pairs, shown="")
-    shuffle_partitions: int = setting(8, "SHUFFLE_PARTITIONS", "spark.sql.shuffle.partitions; about one per 250,000 messages a day")
+    shuffle_partitions: int = setting(
+        8, "SHUFFLE_PARTITIONS", "spark.sql.shuffle.partitions; about one per 250,000 messages a day", _at_least(1)
+    )
     driver_memory: str = setting("4g", "DRIVER_MEMORY", "spark.driver.memory")
     business_start: time = setting(time(8, 0, 0), "BUSINESS_START", "start of business hours, local time", time.fromisoformat)
-    business_end: time = setting(time(23, 0, 0), "BUSINESS_END", "end of business hours, local time", time.fromisoformat)
+    business_end: time = setting(
+        time(23, 0, 0), "BUSINESS_END", "end of business hours, local time (after their start, the same day)", time.fromisoformat
+    )
     max_invalid_share: float = setting(
-        0.01, "MAX_INVALID_SHARE", "share of an event table's records that may be invalid in one run before it fails (snapshot tables are judged per record)"
+        0.01, "MAX_INVALID_SHARE", "share of an event table's records that may be invalid in one run before it fails (snapshot tables are judged per record)",
+        _share,
     )
     unreadable_files: str = setting(
         "fail", "UNREADABLE_FILES", "fail: a landed file that cannot be read stops the run; quarantine: record it and publish without it",
@@ -89,15 +111,22 @@ class Settings:
         _choice("fail", "warn"),
     )
     volume_anomaly_factor: float = setting(
-        3.0, "VOLUME_ANOMALY_FACTOR", "warn when consult_sessions leaves [median / f, median x f] of its trailing 7 days, per shop and platform"
+        3.0, "VOLUME_ANOMALY_FACTOR", "warn when consult_sessions leaves [median / f, median x f] of its trailing 7 days, per shop and platform",
+        _above(1),
     )
     volume_collapse_factor: float = setting(
-        10.0, "VOLUME_COLLAPSE_FACTOR", "block the publish when the platform's consult_sessions falls below its trailing 7-day median / f"
+        10.0, "VOLUME_COLLAPSE_FACTOR", "block the publish when the platform's consult_sessions falls below its trailing 7-day median / f",
+        _above(1),
     )
     max_held_back_share: float = setting(
-        0.01, "MAX_HELD_BACK_SHARE", "share of a run's shop-days that row-level gold checks may hold back (at least 10 always may) before the run fails"
+        0.01, "MAX_HELD_BACK_SHARE", "share of a run's shop-days that row-level gold checks may hold back (at least 10 always may) before the run fails",
+        _share,
     )
     min_support: int = setting(10, "MIN_SUPPORT", "denominator (or count) a shop needs to be a peer or be ranked")
+    min_peers: int = setting(
+        5, "MIN_PEERS", "supported shops a peer group (platform, category, tier) needs for its peer and scene benchmarks "
+        "to be published (fewer would disclose a competitor's values)", _at_least(1),
+    )
     min_scene_ratings: int = setting(5, "MIN_SCENE_RATINGS", "ratings a scene needs over the report's 30 days to be ranked among a shop's worst scenes")
     governance_thresholds: str = setting(
         "", "GOVERNANCE_THRESHOLDS", "governance thresholds, e.g. pickup_rate>=0.85;avg_wait_seconds<300", shown="SPEC §5"
@@ -117,22 +146,24 @@ class Settings:
         _at_least(7),
     )
     staging_keep_days: int = setting(
-        7, "STAGING_KEEP_DAYS", "days a run's staging tables are kept (a publish can be retried from them); 0 removes them once the run has published"
+        7, "STAGING_KEEP_DAYS", "days a run's staging tables are kept (a publish can be retried from them); 0 removes them once the run has published",
+        _at_least(0),
     )
     catalog_schema: str = setting("", "CATALOG_SCHEMA", "register the gold tables as <schema>.<table> in the Spark catalog", shown="none")
 
     @classmethod
     def from_env(cls) -> Settings:
-        values = {}
+        values, texts = {}, {}
         for f in fields(cls):
             text = os.environ.get(f.metadata["env"])
             if text is None:
                 text = "" if f.metadata["parse"] and f.default is MISSING else _text(f.default)
             parse = f.metadata["parse"] or type(f.default)
             try:
-                values[f.name] = parse(text)
+                values[f.name], texts[f.name] = parse(text), text
             except ValueError as error:
                 raise SettingsError(f"{f.metadata['env']}={text!r} cannot be used: {error} (expected: {f.metadata['help']})") from None
+        _check_business_hours(values, texts)
         return cls(**values)
 
     @property
@@ -142,6 +173,15 @@ class Settings:
 
     def table_path(self, layer: str, table: str) -> str:
         return f"{self.warehouse}/{layer}/{table}"
+
+
+def _check_business_hours(values: dict, texts: dict) -> None:
+    """Business hours end after they start: two settings valid alone but not together."""
+    if values["business_end"] <= values["business_start"]:
+        raise SettingsError(
+            f"CSMETRICS_BUSINESS_END={texts['business_end']!r} cannot be used: business hours must end after "
+            f"CSMETRICS_BUSINESS_START {_text(values['business_start'])} (the same local day)"
+        )
 
 
 def environment_help() -> str:

@@ -1,7 +1,8 @@
 """The shop diagnosis report: one self-contained HTML page a shop's manager reads at a glance.
 
 For each core metric (the governance thresholds of SPEC §5): the shop's last 30 days against
-its peers' average (P60 / P40) and excellent (P90 / P10) values, provisional days drawn
+its peers' average (P60 / P40) and excellent (P90 / P10) values (none for a peer group of
+fewer than CSMETRICS_MIN_PEERS shops: the page says "too few peers"), provisional days drawn
 hollow; the value of the date with its change over the day, week and month before; this
 week's governance status. Then the shop's worst scenes by satisfaction over the 30 days
 (gold/scene_metrics_daily, against the scene's peers), and the sessions behind a failing
@@ -59,6 +60,7 @@ class ReportData:
     scenes: pd.DataFrame  # scene, sessions
     worst: pd.DataFrame  # rank, scene, satisfaction_rate, ratings, maturity, share, peer_average
     min_scene_ratings: int
+    min_peers: int  # a group smaller than this has no benchmarks (CSMETRICS_MIN_PEERS)
 
 
 def _gold(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
@@ -122,7 +124,7 @@ def load(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> Re
         shop, day,
         daily.where(F.col("stat_date").between(F.lit(first), F.lit(day))).select("stat_date", "metric", "value", "maturity").toPandas(),
         peers, changes, governance, failing_sessions, scenes, _worst_scenes(spark, settings, shop, first, day),
-        settings.min_scene_ratings,
+        settings.min_scene_ratings, settings.min_peers,
     )
 
 
@@ -233,11 +235,11 @@ def _governance_line(data: ReportData, metric: str) -> str:
 
 
 def _peers_line(data: ReportData, metric: str) -> str:
-    """How many shops the peer lines stand for (one is the shop alone: nothing to compare)."""
+    """How many shops the peer lines stand for; no lines when the group is too small to publish."""
     peers = data.peers[data.peers["metric"] == metric]
     if peers.empty:
-        return "no peer values (too few peers with enough volume)"
-    return f"peers: up to {int(peers['peer_shops'].max())} shop(s) a day"
+        return f"too few peers: no benchmark for fewer than {data.min_peers} shops with enough volume"
+    return f"peers: up to {int(peers['peer_shops'].max())} shops a day"
 
 
 def render(data: ReportData) -> str:
@@ -279,7 +281,7 @@ def _worst_scene_section(data: ReportData) -> list[str]:
         "<h2>Scenes with the lowest satisfaction, last 30 days</h2>",
         "<p class='sub'>What buyers asked about, at the finest level, where ratings were worst. Only scenes with "
         f"at least {data.min_scene_ratings} ratings in the 30 days are ranked. <b>Peer average</b> is the scene's satisfaction "
-        f"at shops like this one on {data.day} (– when too few of them had enough ratings that day).</p>",
+        f"at shops like this one on {data.day}; \"too few peers\" when fewer than {data.min_peers} of them had enough ratings that day.</p>",
     ]
     if data.worst.empty:
         return [*parts, f"<p>No scene had {data.min_scene_ratings} ratings yet.</p>"]
@@ -288,10 +290,15 @@ def _worst_scene_section(data: ReportData) -> list[str]:
     for r in data.worst.itertuples():
         provisional = " (provisional)" if r.maturity == "provisional" else ""
         cells = [r.rank, r.scene, formatted("satisfaction_rate", r.satisfaction_rate) + provisional, f"{r.ratings:,.0f}",
-                 formatted("share", r.share), formatted("satisfaction_rate", r.peer_average)]
+                 formatted("share", r.share), _scene_peer_average(r.peer_average)]
         parts.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     parts.append("</table>")
     return parts
+
+
+def _scene_peer_average(value) -> str:
+    """A scene without a benchmark on the date had too few peers with enough ratings."""
+    return "too few peers" if value is None or pd.isna(value) else formatted("satisfaction_rate", value)
 
 
 def _failing_sections(data: ReportData) -> list[str]:

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 from datetime import date
 
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from csmetrics import registry
 from csmetrics.config import Settings
+from csmetrics.delta_io import table_exists
+from csmetrics.export import gold_table_missing
 from csmetrics.publish import gold_path
 from csmetrics.spark import get_spark
 
 
+def _gold(settings: Settings, table: str) -> DataFrame:
+    """gold/<table> read with Spark. A table that is not there fails in one line that says what
+    to do; in a local warehouse that is known before Spark starts (delta-rs reads the log)."""
+    path = gold_path(settings, table)
+    remote = "://" in path
+    if not remote and not DeltaTable.is_deltatable(path):
+        raise gold_table_missing(settings, table)
+    spark = get_spark(settings)
+    if remote and not table_exists(spark, path):
+        raise gold_table_missing(settings, table)
+    return spark.read.format("delta").load(path)
+
+
 def show_gold(stat_date: date | None = None, shop_id: str | None = None, limit: int = 40) -> str:
     settings = Settings.from_env()
-    rows = get_spark(settings).read.format("delta").load(gold_path(settings, "shop_metrics_daily"))
+    rows = _gold(settings, "shop_metrics_daily")
     if stat_date:
         rows = rows.where(F.col("stat_date") == F.lit(stat_date))
     if shop_id:
@@ -40,7 +57,7 @@ def show_shop_matrix(shop_id: str) -> str:
     """One shop's metrics (rows) over its stat_dates (columns): value, F final / p provisional."""
     settings = Settings.from_env()
     rows = (
-        get_spark(settings).read.format("delta").load(gold_path(settings, "shop_metrics_daily"))
+        _gold(settings, "shop_metrics_daily")
         .where(F.col("shop_id") == shop_id)
         .select("stat_date", "metric", "segment", "value", "maturity")
         .collect()
@@ -65,7 +82,7 @@ def _latest(frame, stat_date: date | None):
 def show_leaderboard(metric: str, stat_date: date | None = None, category: str | None = None, limit: int = 10) -> str:
     """The top of one category's leaderboard for a metric (the largest category by default)."""
     settings = Settings.from_env()
-    board = get_spark(settings).read.format("delta").load(gold_path(settings, "leaderboard_daily")).where(F.col("metric") == metric)
+    board = _gold(settings, "leaderboard_daily").where(F.col("metric") == metric)
     board, stat_date = _latest(board, stat_date)
     if stat_date is None:
         return f"leaderboard of {metric}: no rows yet"
@@ -87,7 +104,7 @@ def show_benchmarks(category: str, stat_date: date | None = None, metrics: tuple
     """Peer average and peer excellent of one category, per platform and tier (segment all)."""
     settings = Settings.from_env()
     frame = (
-        get_spark(settings).read.format("delta").load(gold_path(settings, "peer_benchmarks_daily"))
+        _gold(settings, "peer_benchmarks_daily")
         .where((F.col("category") == category) & (F.col("segment") == "all"))
     )
     if metrics:
@@ -95,7 +112,8 @@ def show_benchmarks(category: str, stat_date: date | None = None, metrics: tuple
     frame, stat_date = _latest(frame, stat_date)
     rows = frame.orderBy("metric", "platform", "tier").collect()
     if not rows:
-        return f"peer benchmarks of {category}: no rows yet"
+        return (f"peer benchmarks of {category}: none, too few peers (a platform, category and tier has benchmarks "
+                f"when at least {settings.min_peers} of its shops have enough volume: CSMETRICS_MIN_PEERS, CSMETRICS_MIN_SUPPORT)")
     lines = [f"peer benchmarks, category {category}, {stat_date}",
              f"{'metric':28s} {'platform':8s} {'tier':4s} {'peers':>5s} {'peer avg':>10s} {'excellent':>10s}  direction"]
     lines += [

@@ -12,31 +12,80 @@ import argparse
 import sys
 from datetime import date
 
-STEPS = (
-    "ingest", "validate_bronze", "compute", "validate_gold", "publish", "derive", "run",
-    "backfill_prepare", "backfill_chunk", "backfill_derive", "maintain",
-)
+from csmetrics.config import SettingsError
+
+DAILY = ("date", "run_id")
+# The steps, each with the arguments it cannot run without.
+NEEDS = {
+    "ingest": DAILY,
+    "validate_bronze": ("run_id",),
+    "compute": DAILY,
+    "validate_gold": DAILY,
+    "publish": DAILY,
+    "derive": DAILY,
+    "run": DAILY,
+    "backfill_prepare": ("start", "end"),
+    "backfill_chunk": ("first", "last", "start", "end"),
+    "backfill_derive": ("start", "end"),
+    "maintain": (),
+}
+STEPS = tuple(NEEDS)
+
+
+class StepParser(argparse.ArgumentParser):
+    """Refuses bad arguments with a SettingsError: one line and exit 1 from `main`, a failed
+    task with that message when Airflow calls `run_step` in-process (instead of SystemExit)."""
+
+    def error(self, message: str):
+        raise SettingsError(message)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _true_or_false(text: str) -> bool:
+    """The value form of --restate: the DAGs pass `--restate {{ params.restate }}`, which renders True or False."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="csmetrics-step", description="Run one csmetrics pipeline step.")
+    parser = StepParser(prog="csmetrics-step", description="Run one csmetrics pipeline step.")
     parser.add_argument("step", choices=STEPS, help="the step to run")
-    parser.add_argument("--date", type=date.fromisoformat, help="the run's logical date (daily steps)")
+    parser.add_argument("--date", type=_date, help="the run's logical date (daily steps)")
     parser.add_argument("--run-id", help="the run id recorded in the tables (daily steps)")
-    parser.add_argument("--restate", default="false", help="true to read every landed record")
-    parser.add_argument("--start", type=date.fromisoformat, help="backfill: first date")
-    parser.add_argument("--end", type=date.fromisoformat, help="backfill: last date")
-    parser.add_argument("--first", type=date.fromisoformat, help="backfill chunk: first day")
-    parser.add_argument("--last", type=date.fromisoformat, help="backfill chunk: last day")
+    parser.add_argument(
+        "--restate", nargs="?", const=True, default=False, type=_true_or_false,
+        help="read every landed record (also --restate true / --restate false)",
+    )
+    parser.add_argument("--start", type=_date, help="backfill: first date")
+    parser.add_argument("--end", type=_date, help="backfill: last date")
+    parser.add_argument("--first", type=_date, help="backfill chunk: first day")
+    parser.add_argument("--last", type=_date, help="backfill chunk: last day")
     return parser
+
+
+def parse_step(argv: list[str]) -> argparse.Namespace:
+    """The step and its arguments; a step without one it needs is refused before anything runs."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    missing = [f"--{name.replace('_', '-')}" for name in NEEDS[args.step] if getattr(args, name) is None]
+    if missing:
+        parser.error(f"{args.step} needs {', '.join(missing)}")
+    return args
 
 
 def run_step(*argv: str):
     """Run the step named by command-line style arguments; return what the step returns."""
+    args = parse_step(list(argv))
     from csmetrics import pipeline, preflight
 
-    args = build_parser().parse_args(list(argv))
-    restate = str(args.restate).lower() == "true"
+    restate = args.restate
     if args.start and args.end:
         preflight.check_range(args.start, args.end)
     preflight.check_run_settings(args.run_id)

@@ -61,14 +61,28 @@ class Table:
         missing = {k: v for k, v in self.properties.items() if current.get(k) != v}
         if missing:
             assignments = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in missing.items())
-            spark.sql(f"ALTER TABLE delta.`{self.path(settings)}` SET TBLPROPERTIES ({assignments})")
+            spark.sql(f"ALTER TABLE delta.{_identifier(self.path(settings))} SET TBLPROPERTIES ({assignments})")
 
 
 def register(spark: SparkSession, settings: Settings, table: Table) -> None:
     """`<schema>.<table>` in the session's catalog, pointing at the table's path."""
-    schema = settings.catalog_schema
-    spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{schema}`")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS `{schema}`.`{table.name}` USING DELTA LOCATION '{table.path(settings)}'")
+    for statement in registration_sql(settings.catalog_schema, table.name, table.path(settings)):
+        spark.sql(statement)
+
+
+def registration_sql(schema: str, table_name: str, location: str) -> list[str]:
+    """The statements that register a table: the names as quoted identifiers and the path as a
+    string literal, so that a quote or backtick in CSMETRICS_CATALOG_SCHEMA or the warehouse path stays inside them."""
+    name = f"{_identifier(schema)}.{_identifier(table_name)}"
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {_identifier(schema)}",
+        f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION {sql_literal(location)}",
+    ]
+
+
+def _identifier(name: str) -> str:
+    """A Spark SQL back-quoted identifier (a backtick inside is doubled)."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _gold(name: str, schema: T.StructType, partition: str, keys: list[str], properties: dict | None = None) -> Table:

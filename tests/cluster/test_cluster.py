@@ -76,7 +76,8 @@ def test_daily_job_on_the_cluster_equals_local(spark, cluster, one_day, tmp_path
             submit(cluster, env, ["run", "--date", str(day), "--run-id", f"scheduled__{day}"], monkeypatch)
         on_cluster_rows = {t: gold(spark, settings, t) for t in TABLES}
         assert [t for t in TABLES if not same_rows(on_cluster_rows[t], expected[t])] == []
-    assert all(expected.values())
+    # Every table has rows but the benchmarks: 3 shops are too few peers (CSMETRICS_MIN_PEERS).
+    assert all(rows for table, rows in expected.items() if not table.endswith("benchmarks_daily"))
 
     # The application ran on the cluster's executors, not in a local master.
     status = json.load(urllib.request.urlopen(f"http://{HOST}:{UI_PORT}/json/", timeout=5))

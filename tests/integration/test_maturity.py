@@ -42,8 +42,9 @@ def dates(first: date, last: date) -> list[date]:
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory):
     os.environ["CSMETRICS_SHUFFLE_PARTITIONS"] = "2"
-    # Five shops: let every shop with data be a peer, so benchmarks have rows.
+    # Five shops: let every shop with data be a peer, and every group have benchmarks, so benchmarks have rows.
     os.environ["CSMETRICS_MIN_SUPPORT"] = "1"
+    os.environ["CSMETRICS_MIN_PEERS"] = "1"
     os.environ["CSMETRICS_MIN_SCENE_RATINGS"] = "2"
     root = tmp_path_factory.mktemp("maturity")
     source = root / "generated"

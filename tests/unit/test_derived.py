@@ -9,6 +9,7 @@ import pytest
 
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
 from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, Threshold, final_through, governance_rows, monthly_rows, parse_thresholds, weekly_rows
+from csmetrics.metrics.scenes import SCENE_COLUMNS
 
 MONDAY = date(2026, 3, 2)
 DAILY = "stat_date date, shop_id string, metric string, segment string, numerator double, denominator double, value double, maturity string"
@@ -83,6 +84,12 @@ def test_thresholds_are_configurable():
         parse_thresholds("pick_rate>=0.7")
 
 
+def test_a_metric_named_twice_in_the_thresholds_is_refused():
+    # Governance rows are keyed by (week, shop, metric): a second threshold would make two rows of one key.
+    with pytest.raises(ValueError, match="'pickup_rate' is named twice in the governance thresholds"):
+        parse_thresholds("pickup_rate>=0.7; avg_wait_seconds<300; pickup_rate < 0.99")
+
+
 PEER_VALUES = [0.10, 0.35, 0.35, 0.50, 0.62, 0.70, 0.81, 0.90, 0.97]
 
 
@@ -101,7 +108,7 @@ def peer_rows(spark):
 
 
 def test_peer_benchmarks_match_numpy_in_both_directions(peer_rows):
-    result = {(r.tier, r.metric): r for r in peer_benchmarks(peer_rows).collect()}
+    result = {(r.tier, r.metric): r for r in peer_benchmarks(peer_rows, min_peers=1).collect()}
     higher = result[("L1", "pickup_rate")]
     assert higher.peer_shops == 9  # s9 lacks support
     assert higher.peer_average == pytest.approx(np.percentile(PEER_VALUES, 60))
@@ -111,9 +118,67 @@ def test_peer_benchmarks_match_numpy_in_both_directions(peer_rows):
     assert lower.direction == "lower_is_better"
     assert lower.peer_average == pytest.approx(np.percentile(waits, 40))
     assert lower.peer_excellent == pytest.approx(np.percentile(waits, 10))
-    # A tier with a single shop is its own peer group.
+    # Allowed groups of one (min_peers=1), a tier with a single shop is its own peer group.
     assert (result[("L2", "pickup_rate")].peer_shops, result[("L2", "pickup_rate")].peer_average) == (1, 1.0)
     assert result[("L2", "pickup_rate")].maturity == "provisional" and higher.maturity == "final"
+
+
+# Tier L5 has five supported shops, L4 four, L1 one; tier F5 has five shops of which one lacks
+# support (denominator 5 < 10), so four peers. All tmall food.
+GROUP_OF_FIVE_RATES = [0.5, 0.6, 0.7, 0.8, 1.0]
+GROUP_OF_FIVE_WAITS = [30.0, 60.0, 90.0, 120.0, 300.0]
+TIERS = {"L5": 5, "L4": 4, "L1": 1, "F5": 5}
+PEERS = {"L5": 5, "L4": 4, "L1": 1, "F5": 4}
+
+
+@pytest.fixture
+def groups_of_1_4_and_5(spark):
+    shops = spark.createDataFrame(
+        [(f"{tier}-{i}", "tmall", "food", tier) for tier, size in TIERS.items() for i in range(size)], SHOPS
+    )
+    rows = []
+    for tier, size in TIERS.items():
+        for i in range(size):
+            support = 5.0 if (tier, i) == ("F5", 0) else 20.0
+            rows.append((MONDAY, f"{tier}-{i}", "pickup_rate", "all", GROUP_OF_FIVE_RATES[i] * support, support, "final"))
+            rows.append((MONDAY, f"{tier}-{i}", "avg_wait_seconds", "all", GROUP_OF_FIVE_WAITS[i] * support, support, "final"))
+    return supported(daily(spark, rows), shops, min_support=10)
+
+
+@pytest.mark.parametrize(("min_peers", "tiers"), [(5, {"L5"}), (4, {"L5", "L4", "F5"}), (1, {"L5", "L4", "L1", "F5"})])
+def test_only_groups_of_at_least_min_peers_supported_shops_get_a_benchmark(groups_of_1_4_and_5, min_peers, tiers):
+    result = {(r.tier, r.metric): r.peer_shops for r in peer_benchmarks(groups_of_1_4_and_5, min_peers).collect()}
+    assert result == {(tier, metric): PEERS[tier] for tier in tiers for metric in ("pickup_rate", "avg_wait_seconds")}
+
+
+def test_a_group_of_five_gets_its_percentiles(groups_of_1_4_and_5):
+    result = {r.metric: r for r in peer_benchmarks(groups_of_1_4_and_5, min_peers=5).collect()}
+    # Rates 0.5 0.6 0.7 0.8 1.0: P60 at rank 0.6 x 4 = 2.4 -> 0.7 + 0.4 x 0.1; P90 at 3.6 -> 0.8 + 0.6 x 0.2.
+    assert (result["pickup_rate"].peer_shops, result["pickup_rate"].peer_average, result["pickup_rate"].peer_excellent) == (
+        5, pytest.approx(0.74), pytest.approx(0.92))
+    # Waits 30 60 90 120 300 (lower is better): P40 at 1.6 -> 60 + 0.6 x 30; P10 at 0.4 -> 30 + 0.4 x 30.
+    assert (result["avg_wait_seconds"].peer_average, result["avg_wait_seconds"].peer_excellent) == (pytest.approx(78.0), pytest.approx(42.0))
+
+
+SCENE_DAILY = DAILY.replace("shop_id string,", "shop_id string, scene_level int, scene string, scene_l1 string, scene_l2 string, scene_l3 string,")
+
+
+def test_scene_benchmarks_only_for_groups_of_at_least_min_peers(spark):
+    """Five shops rate the scene `refund / late / where`, four `order / size / which`, one `order / size / fit`."""
+    shops = spark.createDataFrame([(f"s{i}", "tmall", "food", "L1") for i in range(5)], SHOPS)
+    scenes = {"refund / late / where": 5, "order / size / which": 4, "order / size / fit": 1}
+    rows = [
+        (MONDAY, f"s{i}", 3, scene, *scene.split(" / "), "satisfaction_rate", "all", GROUP_OF_FIVE_RATES[i] * 10, 10.0,
+         GROUP_OF_FIVE_RATES[i], "final")
+        for scene, size in scenes.items() for i in range(size)
+    ]
+    rated = supported(spark.createDataFrame(rows, SCENE_DAILY), shops, min_support=10)
+    result = {r.scene: r for r in peer_benchmarks(rated, 5, within=SCENE_COLUMNS).collect()}
+    assert list(result) == ["refund / late / where"]
+    benchmark = result["refund / late / where"]
+    assert (benchmark.scene_l3, benchmark.peer_shops, benchmark.peer_average, benchmark.peer_excellent) == (
+        "where", 5, pytest.approx(0.74), pytest.approx(0.92))
+    assert {r.scene for r in peer_benchmarks(rated, 4, within=SCENE_COLUMNS).collect()} == {"refund / late / where", "order / size / which"}
 
 
 def test_leaderboard_ranks_best_first_with_shared_ranks_for_ties(peer_rows):

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import date
 
-from csmetrics import cli, pipeline, submit
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from csmetrics import cli, pipeline, show, submit
+
+# Every pipeline entry point the command line and the DAG tasks call.
+STEPS = (
+    "run_daily", "restate_range", "backfill", "ingest_step", "validate_bronze_step", "compute_step", "validate_step", "publish_step",
+    "derive_step", "backfill_prepare_step", "backfill_chunk_step", "backfill_derive_step", "maintain_step",
+)
 
 
 @pytest.fixture
@@ -20,8 +30,9 @@ def no_spark(tmp_path, monkeypatch):
     def reached(*args, **kwargs):
         raise AssertionError("the pipeline started although a setting was bad")
 
-    for name in ("run_daily", "restate_range", "backfill", "ingest_step"):
+    for name in STEPS:
         monkeypatch.setattr(pipeline, name, reached)
+    monkeypatch.setattr(show, "get_spark", reached)
     return tmp_path
 
 
@@ -40,6 +51,13 @@ CASES = {
     "spark conf without =": ("CSMETRICS_SPARK_CONF", "spark.executor.memory", ["CSMETRICS_SPARK_CONF", "key=value"]),
     "partitions not a number": ("CSMETRICS_SHUFFLE_PARTITIONS", "many", ["CSMETRICS_SHUFFLE_PARTITIONS='many'"]),
     "business start not a time": ("CSMETRICS_BUSINESS_START", "8am", ["CSMETRICS_BUSINESS_START"]),
+    "business end before its start": ("CSMETRICS_BUSINESS_END", "07:00:00", ["CSMETRICS_BUSINESS_END='07:00:00'", "after"]),
+    "a share above 1": ("CSMETRICS_MAX_HELD_BACK_SHARE", "5", ["CSMETRICS_MAX_HELD_BACK_SHARE='5'", "between 0 and 1"]),
+    "a volume factor of 1": ("CSMETRICS_VOLUME_COLLAPSE_FACTOR", "1.0", ["CSMETRICS_VOLUME_COLLAPSE_FACTOR='1.0'", "above 1"]),
+    "a threshold metric named twice": (
+        "CSMETRICS_GOVERNANCE_THRESHOLDS", "pickup_rate>=0.8;avg_wait_seconds<300;pickup_rate>=0.9",
+        ["CSMETRICS_GOVERNANCE_THRESHOLDS", "'pickup_rate' is named twice"],
+    ),
 }
 
 
@@ -92,3 +110,69 @@ def test_a_dag_task_checks_the_same(no_spark, monkeypatch, capsys):
     monkeypatch.setenv("CSMETRICS_GOVERNANCE_THRESHOLDS", "pickup_rate>=abc")
     assert submit.main(["ingest", "--date", "2026-03-02", "--run-id", "scheduled__2026-03-02T00:00:00+00:00"]) == 1
     assert "CSMETRICS_GOVERNANCE_THRESHOLDS" in capsys.readouterr().err
+
+
+SCHEDULED = "scheduled__2026-03-02T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("step", ["ingest", "compute", "validate_gold", "publish", "derive", "run"])
+def test_a_daily_step_without_its_date_is_refused(no_spark, capsys, step):
+    assert submit.main([step, "--run-id", SCHEDULED]) == 1
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1, message
+    assert f"{step} needs --date" in message, message
+
+
+def test_the_bronze_gate_without_its_run_id_is_refused(no_spark, capsys):
+    assert submit.main(["validate_bronze"]) == 1
+    assert "validate_bronze needs --run-id" in capsys.readouterr().err
+
+
+def test_a_malformed_step_date_is_refused_in_one_line(no_spark, capsys):
+    assert submit.main(["publish", "--date", "2026-02-30", "--run-id", SCHEDULED]) == 1
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and "expected a date as YYYY-MM-DD, got '2026-02-30'" in message, message
+
+
+@pytest.fixture
+def computed(no_spark, monkeypatch):
+    """The arguments each call of pipeline.compute_step got."""
+    calls = []
+    monkeypatch.setattr(pipeline, "compute_step", lambda run_date, run_id, restate: calls.append((run_date, run_id, restate)))
+    return calls
+
+
+@pytest.mark.parametrize(("flag", "restate"), [
+    ([], False), (["--restate"], True), (["--restate", "true"], True), (["--restate", "True"], True),
+    (["--restate", "false"], False), (["--restate", "False"], False),
+])
+def test_restate_is_a_flag_and_still_takes_the_dags_true_or_false(computed, flag, restate):
+    # The DAGs template `--restate {{ params.restate }}`: Jinja renders the boolean param True or False.
+    submit.run_step("compute", "--date", "2026-03-02", "--run-id", SCHEDULED, *flag)
+    assert computed == [(date(2026, 3, 2), SCHEDULED, restate)]
+
+
+def test_restate_before_another_option_is_the_flag(computed):
+    submit.run_step("compute", "--restate", "--date", "2026-03-02", "--run-id", SCHEDULED)
+    assert computed == [(date(2026, 3, 2), SCHEDULED, True)]
+
+
+def test_restate_with_any_other_value_is_refused(computed, capsys):
+    assert submit.main(["compute", "--date", "2026-03-02", "--run-id", SCHEDULED, "--restate", "yes"]) == 1
+    assert "--restate: expected true or false, got 'yes'" in capsys.readouterr().err
+    assert computed == []
+
+
+def test_show_on_an_empty_warehouse_says_to_run_the_pipeline_first(no_spark, capsys):
+    warehouse = (no_spark / "warehouse").resolve()
+    fails_with(capsys, ["show", "--date", "2026-03-02"], f"CSMETRICS_WAREHOUSE='{warehouse}' holds no gold tables", "csmetrics run --date")
+
+
+def test_show_of_a_table_not_written_yet_names_it(no_spark, capsys):
+    write_deltalake(str(no_spark / "warehouse" / "gold" / "shop_metrics_daily"), pa.table({"stat_date": [date(2026, 3, 2)]}))
+    fails_with(capsys, ["show", "--benchmarks", "--category", "food"], "gold/peer_benchmarks_daily does not exist", "csmetrics run --date")
+    fails_with(capsys, ["show", "--leaderboard", "pickup_rate"], "gold/leaderboard_daily does not exist")
+
+
+def test_show_benchmarks_without_a_category(no_spark, capsys):
+    fails_with(capsys, ["show", "--benchmarks"], "--benchmarks", "--category")

@@ -30,16 +30,22 @@ def supported(daily: DataFrame, shops: DataFrame, min_support: int) -> DataFrame
     return daily.where(support >= min_support).join(F.broadcast(groups), "shop_id")
 
 
-def peer_benchmarks(rows: DataFrame, within: tuple[str, ...] = ()) -> DataFrame:
-    """Per (platform, category, tier, stat_date, *within, metric, segment): peer count, peer
-    average and peer excellent (`within`: the scene's columns, for scene benchmarks).
+def peer_benchmarks(rows: DataFrame, min_peers: int, within: tuple[str, ...] = ()) -> DataFrame:
+    """Per (platform, category, tier, stat_date, *within, metric, segment) of at least
+    `min_peers` supported shops: peer count, peer average and peer excellent (`within`: the
+    scene's columns, for scene benchmarks). A smaller group gets no row: the benchmark of one
+    shop is its own value, and two shops could each work out the other's.
     Spark's exact `percentile` interpolates linearly between closest ranks, as
     numpy.percentile does by default."""
     percentiles = F.percentile("value", F.array(*[F.lit(p) for p in (*HIGHER_PERCENTILES, *LOWER_PERCENTILES)]))
-    grouped = rows.groupBy("platform", "category", "tier", "stat_date", *within, "metric", "segment").agg(
-        F.count("*").alias("peer_shops"),
-        percentiles.alias("p"),
-        F.max("maturity").alias("maturity"),  # provisional if any input is
+    grouped = (
+        rows.groupBy("platform", "category", "tier", "stat_date", *within, "metric", "segment")
+        .agg(
+            F.count("*").alias("peer_shops"),
+            percentiles.alias("p"),
+            F.max("maturity").alias("maturity"),  # provisional if any input is
+        )
+        .where(F.col("peer_shops") >= min_peers)
     )
     lower = _is_lower_better()
     return grouped.select(

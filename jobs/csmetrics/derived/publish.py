@@ -54,11 +54,11 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
         "shop_metrics_weekly": (weekly, weeks),
         "shop_metrics_monthly": (monthly, months),
         "governance_weekly": (governance_rows(weekly, thresholds), weeks),
-        "peer_benchmarks_daily": (peer_benchmarks(peers), dates),
+        "peer_benchmarks_daily": (peer_benchmarks(peers, settings.min_peers), dates),
         "leaderboard_daily": (leaderboard(peers), dates),
     }
     if scene_peers is not None:
-        frames["scene_benchmarks_daily"] = (peer_benchmarks(scene_peers, within=SCENE_COLUMNS), dates)
+        frames["scene_benchmarks_daily"] = (peer_benchmarks(scene_peers, settings.min_peers, within=SCENE_COLUMNS), dates)
     stamp = datetime.now(UTC)
     written = {}
     with commit_metadata(spark, run_id):

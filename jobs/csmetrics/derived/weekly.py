@@ -89,15 +89,19 @@ DEFAULT_THRESHOLDS = (
 
 
 def parse_thresholds(text: str) -> tuple[Threshold, ...]:
-    """`metric>=0.9;metric<600` -> thresholds (every metric must be in the registry)."""
+    """`metric>=0.9;metric<600` -> thresholds (every metric must be in the registry, once:
+    governance rows are keyed by week, shop and metric)."""
     found = []
     for item in filter(None, (part.strip() for part in text.split(";"))):
         for comparison in (">=", "<=", "<", ">"):
             metric, sep, value = item.partition(comparison)
+            metric = metric.strip()
             if sep:
-                if metric.strip() not in registry.BY_ID:
-                    raise ValueError(f"unknown metric {metric.strip()!r} in governance threshold {item!r}")
-                found.append(Threshold(metric.strip(), comparison, float(value)))
+                if metric not in registry.BY_ID:
+                    raise ValueError(f"unknown metric {metric!r} in governance threshold {item!r}")
+                if any(t.metric == metric for t in found):
+                    raise ValueError(f"{metric!r} is named twice in the governance thresholds: keep one threshold per metric")
+                found.append(Threshold(metric, comparison, float(value)))
                 break
         else:
             raise ValueError(f"governance threshold {item!r} is not of the form metric>=value")
