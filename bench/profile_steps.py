@@ -55,7 +55,7 @@ def profile_ingest(args: argparse.Namespace) -> None:
     from csmetrics.spark import get_spark
 
     timer = Timer()
-    for name in ("read_files", "_known_shops", "_existing_versions", "_count", "_late_for_final",
+    for name in ("read_files", "_known_shops", "_existing_versions", "_count",
                  "_write_quarantine", "_check_quarantine_written", "_merge_into_bronze"):
         timer.wrap(ingest_run, name)
     settings = Settings.from_env()

@@ -14,7 +14,7 @@ import zoneinfo
 import great_expectations.expectations as gxe
 
 from csmetrics.ingest.classify import version_key
-from csmetrics.quality.checks import WARNING, Check
+from csmetrics.quality.checks import SHOP_SNAPSHOT, WARNING, Check
 from csmetrics.schemas.bronze import EVENT_DATE, bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
 
@@ -59,6 +59,9 @@ def contract_checks(table: RawTable) -> list[Check]:
         checks.append(
             Check(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="_arrival_dt", column_B=EVENT_DATE, or_equal=True, severity=WARNING))
         )
+        # An event of a shop without a valid snapshot row counts in no metric until the row
+        # lands (a new shop, a quarantined row): recorded with its count, never dropped unseen.
+        checks.append(Check(gxe.ExpectColumnValuesToBeInSet(column="has_shop_row", value_set=[True], severity=WARNING), SHOP_SNAPSHOT))
     return checks
 
 

@@ -3,6 +3,7 @@ and count(landed) = bronze + quarantine + duplicates holds in each case."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -96,8 +97,8 @@ CASES = {
         lambda landing: write_landing(landing, "orders", DT, [order(), order(), order("o4"), order("o4", amount="11.00")]),
         ["conflicting_resend: same order_id and updated_at as an earlier record, different content"],
     ),
-    "a shop not in shops": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating("r8", shop="nowhere")]),
-                            ["unknown_shop"]),
+    # Not bad input: its shop's row may land later (tests below). It goes to bronze, counted.
+    "a shop not in shops": ("ratings", lambda landing: write_landing(landing, "ratings", DT, [rating(), rating("r8", shop="nowhere")]), []),
     "empty arrival partition": ("complaints", empty_partition, []),
     "invalid UTF-8": ("ratings", invalid_utf8, ["invalid_utf8:buyer_id", "invalid_utf8:tags"]),
     # One bad snapshot row holds back its own shop only, whatever its share (here 1 of 2).
@@ -186,6 +187,44 @@ def test_an_unreadable_file_stops_the_run_naming_the_file_and_its_error(spark, s
     assert spark.read.format("delta").load(INGEST_LOG.path(settings)).count() == 0
 
 
+def test_a_file_outside_the_layout_is_named_and_stops_the_run_or_is_quarantined_once(spark, settings):
+    """SPEC §2: every landed record ends in exactly one place. A file in `sessions/2026-03-02/`
+    (a folder not named dt=...), one directly under `sessions/` and one in a sub-folder of an
+    arrival partition are not read: they are named, and stop the run, or with
+    CSMETRICS_UNREADABLE_FILES=quarantine are quarantined whole, once."""
+    write_landing(settings.landing, "shops", DT, [
+        dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1)),
+    ])
+    sessions = Path(settings.landing) / "sessions"
+    stray = write_landing(settings.landing, "ratings", DT, [rating()], name="stray")
+    for target in (sessions / "2026-03-02" / "part-0.parquet", sessions / "part-1.parquet", sessions / f"dt={DT}" / "retry" / "part-2.parquet"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(stray.read_bytes())
+    stray.unlink()
+    # In flight or markers: never read, never reported.
+    (sessions / "_temporary").mkdir()
+    (sessions / "_temporary" / "part-9.parquet").write_bytes(b"half a file")
+    (sessions / f"dt={DT}" / "_SUCCESS").write_bytes(b"")
+
+    with pytest.raises(InvalidInputError) as stopped:
+        ingest(spark, settings, RUN, landed_by=None)
+    message = str(stopped.value)
+    assert len(message.splitlines()) == 1 and "3 landed file(s) lie outside the layout" in message
+    for name, where in (("2026-03-02/part-0.parquet", "not in an arrival partition sessions/dt=YYYY-MM-DD/"),
+                        ("sessions/part-1.parquet", "not in an arrival partition"),
+                        (f"dt={DT}/retry/part-2.parquet", f"in a sub-folder of the arrival partition sessions/dt={DT}/")):
+        assert re.search(re.escape(name) + r" \(" + re.escape(where), message), name
+    assert "_temporary" not in message and "_SUCCESS" not in message
+    assert spark.read.format("delta").load(INGEST_LOG.path(settings)).count() == 0
+
+    report = ingest(spark, replace(settings, unreadable_files="quarantine"), RUN, landed_by=None)
+    assert "misplaced files 3" in report.tables["sessions"].line()
+    quarantined = spark.read.format("delta").load(settings.table_path("quarantine", "records")).where(F.col("table") == "sessions").collect()
+    assert sorted(r.reason.split(":")[0] for r in quarantined) == ["misplaced_file"] * 3
+    # Recorded once: the next run reads nothing new.
+    assert "sessions" not in ingest(spark, settings, "next-run", landed_by=None).tables
+
+
 def test_the_events_of_a_shop_with_an_invalid_snapshot_row_wait_in_bronze(spark, settings):
     write_landing(settings.landing, "shops", DT, [
         dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1)),
@@ -196,6 +235,50 @@ def test_the_events_of_a_shop_with_an_invalid_snapshot_row_wait_in_bronze(spark,
     assert (report.tables["shops"].quarantined, report.tables["ratings"].inserted) == (1, 2)
     shops = spark.read.format("delta").load(settings.table_path("bronze", "shops"))
     assert [r.shop_id for r in shops.collect()] == ["s1"]
+
+
+def test_events_of_a_shop_missing_from_the_snapshot_are_counted_and_counted_in_once_its_row_lands(spark, settings):
+    """No event is dropped without a count: sessions and messages of a shop that the shops
+    snapshot does not hold go to bronze, the run reports them in one line (records, shops,
+    tables, and the restatement that dates already final will need), and the bronze gate
+    records a warning with the count. Once the shop's row lands, the run for the date
+    computes its metrics."""
+    from csmetrics.compute import metric_rows
+    from csmetrics.plan import RunPlan
+    from csmetrics.quality.bronze_gate import validate_bronze
+    from tests.conftest import local
+
+    shop = dict(shop_name="x", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1))
+    write_landing(settings.landing, "shops", DT, [dict(shop_id="s1", **shop)], landed_at=at(0))
+    started = local("2026-03-02 10:00:00")
+    session = dict(session_id="new-1", shop_id="s9", buyer_id="b9", started_at=started, ended_at=None, transferred_to_human_at=None,
+                   queue_entered_at=None, assigned_at=None, last_agent_id=None, is_internal=False, is_spam=False, scene_l1=None,
+                   scene_l2=None, scene_l3=None, updated_at=started)
+    write_landing(settings.landing, "sessions", DT, [session], landed_at=at(5))
+    write_landing(settings.landing, "messages", DT, [
+        dict(message_id=f"new-m{i}", session_id="new-1", shop_id="s9", sender_role="buyer", agent_id=None, sent_at=started, msg_type="text")
+        for i in (1, 2)
+    ], landed_at=at(5))
+
+    report = ingest(spark, settings, RUN, landed_by=None)
+    (line,) = [text for text in report.summary().splitlines() if "without a valid row" in text]
+    assert "3 record(s) of 1 shop(s) without a valid row in the shops snapshot (s9): sessions 1, messages 2" in line
+    assert "csmetrics restate --start 2026-03-01 --end 2026-03-03" in line
+    assert spark.read.format("delta").load(settings.table_path("bronze", "messages")).count() == 2
+    warned = {(r.table, r.unexpected_count) for r in validate_bronze(spark, settings, RUN) if not r.success}
+    assert warned == {("bronze/sessions", 1), ("bronze/messages", 2)}
+    recorded = spark.read.format("delta").load(settings.table_path("quality", "validation_results"))
+    assert recorded.where("kwargs LIKE '%has_shop_row%' AND NOT success").count() == 2
+
+    def consult_sessions(plan):
+        rows = metric_rows(spark, settings, plan).where((F.col("metric") == "consult_sessions") & F.col("agent_id").isNull())
+        return {(r.stat_date, r.shop_id): r.numerator for r in rows.collect()}
+
+    assert consult_sessions(RunPlan(date(2026, 3, 2), ("conversation",))) == {}
+    # The shop's row lands with the next day's snapshot: the next run counts its session.
+    write_landing(settings.landing, "shops", "2026-03-03", [dict(shop_id="s1", **shop), dict(shop_id="s9", **shop)], landed_at=at(20))
+    assert "without a valid row" not in ingest(spark, settings, "next-run", landed_by=None).summary()
+    assert consult_sessions(RunPlan(date(2026, 3, 2), ("conversation",), restate=True)) == {(date(2026, 3, 2), "s9"): 1.0}
 
 
 @pytest.fixture

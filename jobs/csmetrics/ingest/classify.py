@@ -37,9 +37,10 @@ def classify(
 ) -> DataFrame:
     """Add `status` (insert / duplicate / quarantine) and `reason` to landed records.
 
-    `known_shops` holds the shop ids a record may reference; `existing` holds the version
-    keys and `_row_hash` already in bronze for the batch's partitions; `zones` the timezone
-    names a timezone column may hold.
+    `known_shops` holds the shop ids with a valid row in the shops snapshot; a valid record of
+    another shop still goes to bronze (its shop's row may land later), flagged
+    `_without_shop`. `existing` holds the version keys and `_row_hash` already in bronze for
+    the batch's partitions; `zones` the timezone names a timezone column may hold.
 
     Events: the first landed version of a key wins; an exact re-send is a duplicate, a
     different one is quarantined. Snapshots: a row is a new version when its content differs
@@ -49,10 +50,9 @@ def classify(
     if known_shops is not None:
         known = known_shops.select(F.col("shop_id").alias("_known_shop")).distinct()
         checked = checked.join(F.broadcast(known), F.col("shop_id") == F.col("_known_shop"), "left")
-        unknown = (F.size("reasons") == 0) & F.col("shop_id").isNotNull() & F.col("_known_shop").isNull()
-        checked = checked.withColumn(
-            "reasons", F.when(unknown, F.array(F.lit("unknown_shop"))).otherwise(F.col("reasons"))
-        ).drop("_known_shop")
+        checked = checked.withColumn("_without_shop", F.col("shop_id").isNotNull() & F.col("_known_shop").isNull()).drop("_known_shop")
+    else:
+        checked = checked.withColumn("_without_shop", F.lit(False))
 
     if table.is_snapshot:
         return _classify_snapshot(checked, table, existing)

@@ -34,14 +34,24 @@ class LandedFile:
     uri: str
     # The file's modification time in the landing zone (UTC): when it landed.
     landed_at: datetime
+    # Why a file outside the layout <table>/dt=YYYY-MM-DD/<file> is not read (None: it is in it).
+    misplaced: str | None = None
+
+
+# What is wrong with a landed file that is not read: its reason in the quarantine.
+UNREADABLE, MISPLACED = "unreadable_file", "misplaced_file"
 
 
 @dataclass(frozen=True)
 class UnreadableFile:
+    """A landed file whose records are not read: it cannot be read, or it lies outside the
+    layout. It is quarantined whole (or stops the run, CSMETRICS_UNREADABLE_FILES)."""
+
     table: str
     arrival_dt: date
     path: str
     error: str
+    kind: str = UNREADABLE
 
 
 def _fs_list(spark: SparkSession, path: str):
@@ -71,41 +81,74 @@ def _as_spark_reports(path) -> str:
     return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
 
 
-def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datetime | None) -> list[LandedFile]:
-    """Every data file of `table` that had landed by `landed_by` (None: all), oldest first.
+def _hidden(status) -> bool:
+    """In flight or a marker: writers rename files when complete (`_SUCCESS`, `.part`, `_temporary/`)."""
+    return status.getPath().getName().startswith(("_", "."))
 
-    A file's landing time is its modification time. Arrival partitions after the cutoff's
-    UTC date cannot hold such a file and are not listed. Files whose name starts with `_`
-    or `.` are in-flight or markers (writers rename them when complete) and are skipped."""
+
+def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datetime | None) -> list[LandedFile]:
+    """Every file under `<landing>/<table>/` that had landed by `landed_by` (None: all), oldest first.
+
+    A file's landing time is its modification time. Data files lie in arrival partitions
+    `dt=YYYY-MM-DD`; arrival partitions after the cutoff's UTC date cannot hold a file landed
+    by it and are not listed. Any other file (directly under the table, in a folder of
+    another name, in a sub-folder of a partition) is returned too, `misplaced`, with its
+    landing date as its arrival date, so that it is reported by name rather than skipped
+    (SPEC §2: every landed record ends in exactly one place). Files and folders whose name
+    starts with `_` or `.` are in flight or markers and are skipped."""
     found = []
-    for partition in _fs_list(spark, f"{landing}/{table}"):
-        arrival_dt = _arrival_dt(partition.getPath().getName())
-        if not partition.isDirectory() or arrival_dt is None:
+    for entry in _fs_list(spark, f"{landing}/{table}"):
+        if _hidden(entry):
+            continue
+        arrival_dt = _arrival_dt(entry.getPath().getName()) if entry.isDirectory() else None
+        if arrival_dt is None:
+            where = f"not in an arrival partition {table}/dt=YYYY-MM-DD/"
+            found += _files_below(spark, table, entry, landed_by, where)
             continue
         if landed_by is not None and arrival_dt > landed_by.date():
             continue
-        found += _partition_files(spark, table, arrival_dt, partition.getPath().toString(), landed_by)
+        for status in _fs_list(spark, entry.getPath().toString()):
+            if _hidden(status):
+                continue
+            if status.isDirectory():
+                where = f"in a sub-folder of the arrival partition {table}/dt={arrival_dt}/"
+                found += _files_below(spark, table, status, landed_by, where)
+            elif landed_by is None or _landed_at(status) <= landed_by:
+                found.append(_landed(table, arrival_dt, status))
     return sorted(found, key=lambda f: (f.landed_at, f.uri))
+
+
+def _landed_at(status) -> datetime:
+    return datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
+
+
+def _landed(table: str, arrival_dt: date, status, misplaced: str | None = None) -> LandedFile:
+    path = status.getPath()
+    return LandedFile(table, arrival_dt, path.toString(), _as_spark_reports(path), _landed_at(status), misplaced)
+
+
+def _files_below(spark: SparkSession, table: str, status, landed_by: datetime | None, where: str) -> list[LandedFile]:
+    """The files at or below `status` (a file or a folder) landed by `landed_by`, misplaced `where`."""
+    if not status.isDirectory():
+        landed_at = _landed_at(status)
+        return [_landed(table, landed_at.date(), status, where)] if landed_by is None or landed_at <= landed_by else []
+    return [f for child in _fs_list(spark, status.getPath().toString()) if not _hidden(child) for f in _files_below(spark, table, child, landed_by, where)]
 
 
 def _partition_files(spark: SparkSession, table: str, arrival_dt: date, folder: str, landed_by: datetime | None) -> list[LandedFile]:
     """The data files of one arrival partition that had landed by `landed_by` (None: all)."""
-    found = []
-    for status in _fs_list(spark, folder):
-        if status.isDirectory() or status.getPath().getName().startswith(("_", ".")):
-            continue
-        landed_at = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
-        if landed_by is None or landed_at <= landed_by:
-            path = status.getPath()
-            found.append(LandedFile(table, arrival_dt, path.toString(), _as_spark_reports(path), landed_at))
-    return found
+    return [
+        _landed(table, arrival_dt, status)
+        for status in _fs_list(spark, folder)
+        if not status.isDirectory() and not _hidden(status) and (landed_by is None or _landed_at(status) <= landed_by)
+    ]
 
 
 # The tables whose absence means a day without customer service at all.
 CONVERSATION_TABLES = ("sessions", "messages")
 
 
-def has_landed_for_day(spark: SparkSession, landing: str, day: date, landed_by: datetime) -> bool:
+def has_landed_for_day(spark: SparkSession, landing: str, day: date, landed_by: datetime | None) -> bool:
     """Whether any sessions or messages file of the local day `day` had landed by `landed_by`.
 
     Records of local day D arrive on UTC days D - 1 to D + 1 (UTC+14 to UTC-12); a platform
@@ -187,6 +230,9 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
     unreadable = []
     footer_rows = {}
     for landed in files:
+        if landed.misplaced:
+            unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, landed.misplaced, MISPLACED))
+            continue
         try:
             footer, footer_rows[landed.uri] = _footer(spark, landed.path)
             if footer not in schemas:

@@ -8,14 +8,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.bronze import bronze_path
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
-from csmetrics.ingest.landing import LandedFile, LandedRecords, UnreadableFile, has_landed_for_day, landed_files, read_files
+from csmetrics.ingest.landing import (
+    MISPLACED,
+    UNREADABLE,
+    LandedFile,
+    LandedRecords,
+    UnreadableFile,
+    has_landed_for_day,
+    landed_files,
+    read_files,
+)
 from csmetrics.metrics.families import recompute_horizon_days
 from csmetrics.schedule import DAY_COMPLETE_AFTER
 from csmetrics.schemas.bronze import EVENT_DATE
@@ -44,13 +53,15 @@ class EmptyDayError(InvalidInputError):
     """No conversation file landed for the run's date: an upstream outage, not a quiet day."""
 
 
-def check_day_landed(spark: SparkSession, settings: Settings, run_date, landed_by: datetime, progress=print) -> None:
-    """Fail (or warn, CSMETRICS_ON_EMPTY_DAY=warn) when nothing landed for the run's date."""
+def check_day_landed(spark: SparkSession, settings: Settings, run_date, landed_by: datetime | None, progress=print) -> None:
+    """Fail (or warn, CSMETRICS_ON_EMPTY_DAY=warn) when nothing landed for the run's date
+    (by `landed_by`; None: at all)."""
     if has_landed_for_day(spark, settings.landing, run_date, landed_by):
         return
+    by = f" by {landed_by:%Y-%m-%d %H:%M} UTC" if landed_by else ""
     message = (
         f"no landing data for {run_date}: no sessions or messages file in arrival partitions dt={run_date} and "
-        f"dt={run_date + timedelta(days=1)} had landed by {landed_by:%Y-%m-%d %H:%M} UTC ({settings.landing})."
+        f"dt={run_date + timedelta(days=1)} had landed{by} ({settings.landing})."
     )
     if settings.on_empty_day == "fail":
         raise EmptyDayError(
@@ -70,6 +81,11 @@ class TableReport:
     duplicates: int = 0
     # Inserted records that landed after the cutoff of the last run that could use them.
     late_for_final: int = 0
+    # Inserted records of shops without a valid row in the shops snapshot: their shops, and
+    # the first and last UTC event date among them.
+    without_shop: int = 0
+    shops_without_row: set[str] = field(default_factory=set)
+    without_shop_dates: tuple = ()
     reasons: Counter = field(default_factory=Counter)
     unreadable_files: list[UnreadableFile] = field(default_factory=list)
     # Per file URI: the records its footer declares, and its records by status.
@@ -89,8 +105,11 @@ class TableReport:
         )
         if self.late_for_final:
             text += f"  late for final dates {self.late_for_final:,d}"
-        if self.unreadable_files:
-            text += f"  unreadable files {len(self.unreadable_files)}"
+        unreadable = sum(1 for f in self.unreadable_files if f.kind == UNREADABLE)
+        if unreadable:
+            text += f"  unreadable files {unreadable}"
+        if len(self.unreadable_files) > unreadable:
+            text += f"  misplaced files {len(self.unreadable_files) - unreadable}"
         return text
 
 
@@ -107,7 +126,27 @@ class IngestReport:
                 f"{late:,d} late record(s) landed after the run that made their dates final had read its "
                 "input: they change nothing until a restatement (csmetrics restate --start ... --end ...)"
             )
+        without_shop = self.without_shop_line()
+        if without_shop:
+            lines.append(without_shop)
         return "\n".join(lines)
+
+    def without_shop_line(self) -> str:
+        """One line on the records of shops without a valid snapshot row (empty when none)."""
+        tables = [t for t in self.tables.values() if t.without_shop]
+        if not tables:
+            return ""
+        shops = sorted(set().union(*(t.shops_without_row for t in tables)))
+        first = min(t.without_shop_dates[0] for t in tables)
+        last = max(t.without_shop_dates[1] for t in tables)
+        named = ", ".join(shops[:5]) + (f" and {len(shops) - 5} more" if len(shops) > 5 else "")
+        return (
+            f"WARNING: {sum(t.without_shop for t in tables):,d} record(s) of {len(shops):,d} shop(s) without a valid row in "
+            f"the shops snapshot ({named}): " + ", ".join(f"{t.table} {t.without_shop:,d}" for t in tables)
+            + f"; events of {first}..{last} (UTC). They are in bronze and count in no metric until the shop's row lands; "
+            "then provisional dates pick them up, and dates already final need a restatement "
+            f"(csmetrics restate --start {first - timedelta(days=1)} --end {last + timedelta(days=1)})."
+        )
 
 
 @dataclass(frozen=True)
@@ -158,9 +197,8 @@ def ingest(
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
             # million messages in a 4 GB driver).
             classified = classify(landed.records, table, known_shops, existing, zones).persist(StorageLevel.DISK_ONLY)
-            _count(classified, table_report)
+            _count(classified, table, table_report)
             _check_classified_every_record(table_report)
-            table_report.late_for_final = _late_for_final(classified, table)
         report.tables[name] = table_report
         pending[name] = _NewFiles(files, landed, classified)
 
@@ -199,16 +237,15 @@ def _micros(moment: datetime) -> int:
 
 
 def _known_shops(spark, settings, pending: dict[str, _NewFiles]) -> DataFrame:
-    """Shops in bronze, plus the shops of this very run's snapshot (ingested just before).
-
-    A shop whose snapshot row is quarantined (say, an unknown timezone) is still a shop: its
-    events go to bronze and wait there, without metrics, until a valid row of it lands."""
+    """Shops with a valid snapshot row: in bronze, or in this very run's snapshot (ingested
+    just before). The events of other shops (a new shop not in the snapshot yet, a shop whose
+    row is quarantined) go to bronze too and wait there, counted, until a valid row lands."""
     known = []
     if table_exists(spark, bronze_path(settings, "shops")):
         known.append(spark.read.format("delta").load(bronze_path(settings, "shops")).select("shop_id"))
     shops = pending.get("shops")
     if shops is not None and shops.classified is not None:
-        known.append(shops.classified.where(F.col("shop_id").isNotNull()).select("shop_id"))
+        known.append(shops.classified.where(F.col("status") != QUARANTINE).select("shop_id"))
     if not known:
         return spark.createDataFrame([], "shop_id string")
     result = known[0]
@@ -233,8 +270,24 @@ def _existing_versions(spark, settings, table: RawTable, records: DataFrame) -> 
     return stored.select(*version_key(table), "_row_hash")
 
 
-def _count(classified: DataFrame, report: TableReport) -> None:
-    for row in classified.groupBy("_source_file", "status", "reason").count().collect():
+def _count(classified: DataFrame, table: RawTable, report: TableReport) -> None:
+    """Count the records by file, status and reason, the late ones, and the inserted records
+    of shops without a snapshot row by shop (one small aggregate)."""
+    if table.event_time:
+        without_shop = F.when((F.col("status") == INSERT) & F.col("_without_shop"), F.col("shop_id"))
+        dates = [F.min(EVENT_DATE).alias("first"), F.max(EVENT_DATE).alias("last")]
+    else:  # snapshots (agents): no event to lose
+        without_shop, dates = F.lit(None).cast("string"), [F.lit(None).alias("first"), F.lit(None).alias("last")]
+    counts = classified.groupBy("_source_file", "status", "reason", without_shop.alias("without_shop")).agg(
+        F.count(F.lit(1)).alias("count"), F.count_if(is_late_for_final(table)).alias("late"), *dates
+    )
+    dates = []
+    for row in counts.collect():
+        report.late_for_final += row["late"]
+        if row["without_shop"] is not None:
+            report.without_shop += row["count"]
+            report.shops_without_row.add(row["without_shop"])
+            dates += [d for d in (row["first"], row["last"]) if d is not None]
         report.by_file.setdefault(row["_source_file"], Counter())[row["status"]] += row["count"]
         report.landed += row["count"]
         if row["status"] == INSERT:
@@ -245,6 +298,8 @@ def _count(classified: DataFrame, report: TableReport) -> None:
             report.quarantined += row["count"]
             for reason in row["reason"].split("; "):
                 report.reasons[reason.split(":", 1)[0] if reason.startswith("conflicting") else reason] += row["count"]
+    if dates:
+        report.without_shop_dates = (min(dates), max(dates))
 
 
 def _file_accounting(report: TableReport, uri: str) -> tuple[int | None, ...]:
@@ -288,20 +343,20 @@ def _check_merged(report: TableReport, merged: DataFrame) -> None:
         raise _unbalanced(report.table, f"{report.inserted:,d} records were classified for bronze, the MERGE inserted {inserted:,d}")
 
 
-def _late_for_final(classified: DataFrame, table: RawTable) -> int:
-    """Valid new records that landed after the cutoff of the last run that could still use
-    them: the run for the event's latest possible local date (UTC date + 1) plus the longest
-    window of the metrics reading the table. They concern final values and change nothing
+def is_late_for_final(table: RawTable) -> Column:
+    """A valid new record that landed after the cutoff of the last run that could still use
+    it: the run for the event's latest possible local date (UTC date + 1) plus the longest
+    window of the metrics reading the table. It concerns final values and changes nothing
     until a restatement (docs/maturity.md). Judged per record, by its own landing time, so
     a backfill that ingests months at once reports none of the records each day's cutoff saw."""
     horizon = recompute_horizon_days(table.name)
     if horizon is None or table.event_time is None:
-        return 0
+        return F.lit(False)
     # cutoff(E + 1 + horizon) = E + 2 + horizon days at 00:00 UTC + DAY_COMPLETE_AFTER.
     last_use = F.date_add(EVENT_DATE, horizon + 2).cast("timestamp") + F.expr(
         f"INTERVAL {int(DAY_COMPLETE_AFTER.total_seconds())} SECONDS"
     )
-    return classified.where((F.col("status") == INSERT) & (F.col("_landed_at") > last_use)).count()
+    return (F.col("status") == INSERT) & (F.col("_landed_at") > last_use)
 
 
 def _write_quarantine(spark, path, report: TableReport, new: _NewFiles, run_id) -> None:
@@ -335,7 +390,7 @@ def _write_quarantine(spark, path, report: TableReport, new: _NewFiles, run_id) 
         )
     if report.unreadable_files:
         rows = [
-            (f.table, f.arrival_dt, f.path, f"unreadable_file: {f.error}", None, run_id, datetime.now(UTC))
+            (f.table, f.arrival_dt, f.path, f"{f.kind}: {f.error}", None, run_id, datetime.now(UTC))
             for f in report.unreadable_files
         ]
         frames.append(spark.createDataFrame(rows, QUARANTINE_SCHEMA))
@@ -377,17 +432,30 @@ def _fail_if_too_many_invalid(report: IngestReport, settings: Settings, quaranti
 
 
 def _fail_if_unreadable(report: IngestReport, settings: Settings, quarantine_path: str) -> None:
-    """A file that cannot be read is a day read incompletely: the run stops, unless the
-    operator chose to publish without it (CSMETRICS_UNREADABLE_FILES=quarantine)."""
-    unreadable = [f for t in report.tables.values() for f in t.unreadable_files]
-    if not unreadable or settings.unreadable_files == "quarantine":
+    """A file that cannot be read, or that lies outside the layout, is a day read
+    incompletely: the run stops and names each file, unless the operator chose to publish
+    without them (CSMETRICS_UNREADABLE_FILES=quarantine)."""
+    skipped = [f for t in report.tables.values() for f in t.unreadable_files]
+    if not skipped or settings.unreadable_files == "quarantine":
         return
-    files = "; ".join(f"{f.path}: {f.error}" for f in unreadable)
+    lines = []
+    unreadable = [f for f in skipped if f.kind == UNREADABLE]
+    if unreadable:
+        lines.append(
+            f"{len(unreadable)} landed file(s) cannot be read: " + "; ".join(f"{f.path}: {f.error}" for f in unreadable)
+            + ". Land a complete copy under a new name (or move the file out of the landing zone)."
+        )
+    misplaced = [f for f in skipped if f.kind == MISPLACED]
+    if misplaced:
+        lines.append(
+            f"{len(misplaced)} landed file(s) lie outside the layout <table>/dt=YYYY-MM-DD/<file>: "
+            + "; ".join(f"{f.path} ({f.error})" for f in misplaced)
+            + ". Move each into its table's arrival partition (the UTC date it arrived) or out of the landing zone."
+        )
     raise InvalidInputError(
-        f"Ingestion stopped: {len(unreadable)} landed file(s) cannot be read, so the day is incomplete: {files}. "
+        "Ingestion stopped, so the day is not read incompletely: " + " ".join(lines) + " "
         f"Nothing was written to bronze or gold; the file(s) are recorded in {quarantine_path} (run_id = '{report.run_id}'). "
-        "Land a complete copy under a new name (or move the file out of the landing zone) and re-run this date; "
-        "to publish without it, re-run with CSMETRICS_UNREADABLE_FILES=quarantine."
+        "Then re-run this date; to publish without them, re-run with CSMETRICS_UNREADABLE_FILES=quarantine."
     )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.bronze import bronze_path
+from csmetrics.bronze import bronze_path, read_bronze
 from csmetrics.config import Settings
 from csmetrics.delta_io import table_exists
 from csmetrics.expectations import bronze as bronze_suite
-from csmetrics.quality.checks import ROWS
+from csmetrics.quality.checks import ROWS, SHOP_SNAPSHOT
 from csmetrics.quality.gate import CheckResult, GxProject, build_data_docs, data_docs_index, raise_on_critical, record_results, validate
 from csmetrics.schemas.bronze import bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES
@@ -39,12 +39,21 @@ def written_by(spark: SparkSession, settings: Settings, table: str, run_id: str)
     return spark.read.format("delta").load(path).where(F.col("_run_id") == run_id)
 
 
+def with_shop_row(records: DataFrame, shops: DataFrame) -> DataFrame:
+    """(shop_id, has_shop_row) of each record: whether its shop has a valid snapshot row."""
+    known = shops.select("shop_id", F.lit(True).alias("has_shop_row"))
+    return records.select("shop_id").join(F.broadcast(known), "shop_id", "left").fillna(False, ["has_shop_row"])
+
+
 def validate_bronze(spark: SparkSession, settings: Settings, run_id: str) -> list[CheckResult]:
     """Run the suite of every bronze table this run wrote, keep the results, fail on a critical one."""
     project = GxProject(settings)
     results = []
     for table in ingested_tables(spark, settings, run_id):
-        frames = {ROWS: written_by(spark, settings, table, run_id)}
+        written = written_by(spark, settings, table, run_id)
+        frames = {ROWS: written}
+        if RAW_TABLES[table].event_time:
+            frames[SHOP_SNAPSHOT] = with_shop_row(written, read_bronze(spark, settings, "shops"))
         results += validate(project, f"bronze/{table}", frames, bronze_suite.expectations(table), bronze_suite.keys(table), run_id)
     if results:
         record_results(spark, settings, run_id, results)
