@@ -142,6 +142,22 @@ HELD_BACK = T.StructType(
     ]
 )
 
+# The slices of held-back shop-days that were due to become final: later runs retry them
+# until they publish (settlement "published") or an operator accepts them ("released").
+UNFINISHED = T.StructType(
+    [
+        T.StructField("stat_date", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("held_by", T.StringType(), False),
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("held_at", T.TimestampType(), False),
+        T.StructField("settled_by", T.StringType(), True),
+        T.StructField("settlement", T.StringType(), True),
+        T.StructField("settled_at", T.TimestampType(), True),
+    ]
+)
+
 VALIDATION_RESULTS = T.StructType(
     [
         T.StructField("run_id", T.StringType(), False),

@@ -18,6 +18,7 @@ from csmetrics import registry
 from csmetrics.compute import stage
 from csmetrics.config import Settings
 from csmetrics.derived.publish import derive
+from csmetrics.finality import dates_settled_by, plan_run
 from csmetrics.plan import RunPlan
 from csmetrics.publish import publish
 from csmetrics.quality.gold_gate import validate_gold
@@ -71,8 +72,10 @@ def run_chunk(
 ) -> None:
     """The backfilled slices of each day of `chunk`: compute, gold gate, publish; then record it."""
     for day in chunk.days:
-        run_id = f"{backfill}__{day}"
-        plan = RunPlan.backfill_day(day, end, restate)
+        run_id = day_run_id(backfill, day)
+        # The last day runs as its daily run would: it also keeps final slices final when
+        # restating, and retries held-back shop-days (csmetrics.finality).
+        plan = plan_run(spark, settings, day, restate) if day >= end else RunPlan.backfill_day(day, end, restate)
         stage(spark, settings, plan, run_id)
         validate_gold(spark, settings, plan, run_id)
         publish(spark, settings, plan, run_id)
@@ -81,9 +84,15 @@ def run_chunk(
     spark.createDataFrame(row, BACKFILL_CHUNKS_SCHEMA).write.format("delta").mode("append").save(_log_path(settings))
 
 
+def day_run_id(backfill: str, day: date) -> str:
+    return f"{backfill}__{day}"
+
+
 def derive_range(spark: SparkSession, settings: Settings, start: date, end: date, backfill: str) -> dict[str, int]:
-    """Derived tables for every stat_date the backfill wrote (back to start - longest window)."""
+    """Derived tables for every stat_date the backfill wrote (back to start - longest window,
+    and the dates of the held-back shop-days its last day finalised)."""
     longest = max(m.window_days for m in registry.METRICS)
     first = start - timedelta(days=longest)
-    dates = [first + timedelta(days=i) for i in range((end - first).days + 1)]
-    return derive(spark, settings, dates, backfill)
+    dates = {first + timedelta(days=i) for i in range((end - first).days + 1)}
+    dates |= set(dates_settled_by(spark, settings, day_run_id(backfill, end)))
+    return derive(spark, settings, sorted(dates), backfill)

@@ -1,4 +1,5 @@
-"""`csmetrics` command line: generate data, run a date, backfill a range, restate final rows, show gold tables, write a shop report."""
+"""`csmetrics` command line: generate data, run a date, backfill a range, restate final rows, release held-back shop-days,
+show gold tables, write a shop report."""
 
 from __future__ import annotations
 
@@ -63,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     restate.add_argument("--start", type=_date, required=True, help="first stat_date to restate, YYYY-MM-DD")
     restate.add_argument("--end", type=_date, required=True, help="last stat_date to restate, YYYY-MM-DD")
     restate.add_argument("--run-id", default=None, help="id recorded in the tables and Delta history (default cli_restate__<start>_<end>)")
+
+    release = commands.add_parser(
+        "release",
+        help="accept held-back shop-days of a date as they are, so that they become final (docs/maturity.md)",
+        description="A shop-day the gold gate held back at the run that was to make it final stays provisional, and "
+        "every later daily run tries it again until it passes. When its data will not be fixed, release it: its "
+        "slices are recomputed from every landed record and published final even where row-level checks fail (the "
+        "results are still recorded in quality/validation_results); its weeks and months can then become final. "
+        "What is waiting: quality/unfinished, rows without settled_by.",
+    )
+    release.add_argument("--date", type=_date, required=True, help="stat_date of the held-back shop-days, YYYY-MM-DD")
+    release.add_argument("--shop", default=None, help="only this shop_id (default: every held-back shop of the date)")
+    release.add_argument("--run-id", default=None, help="id recorded in the tables and Delta history (default cli_release__<date>)")
 
     back = commands.add_parser(
         "backfill",
@@ -157,6 +171,12 @@ def _run(args: argparse.Namespace) -> None:
         from csmetrics.pipeline import restate_range
 
         restate_range(args.start, args.end, run_id, progress)
+    elif args.command == "release":
+        run_id = args.run_id or f"cli_release__{args.date}"
+        preflight.check_run_settings(run_id)
+        from csmetrics.pipeline import release
+
+        release(args.date, args.shop, run_id, progress)
     elif args.command == "backfill":
         preflight.check_range(args.start, args.end)
         if args.chunk_days < 1:

@@ -7,16 +7,18 @@ looks at the clock to decide what to read or write.
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 
 from csmetrics import backfill as backfills
+from csmetrics import registry
 from csmetrics.compute import stage
 from csmetrics.config import Settings
 from csmetrics.derived.publish import derive
+from csmetrics.finality import dates_settled_by, final_slices, plan_run, unfinished
 from csmetrics.ingest.run import check_day_landed, ingest
 from csmetrics.maintain import maintain
 from csmetrics.plan import RunPlan
-from csmetrics.publish import final_slices, publish
+from csmetrics.publish import publish
 from csmetrics.quality.bronze_gate import validate_bronze
 from csmetrics.quality.gate import data_docs_index, summary
 from csmetrics.quality.gold_gate import validate_gold
@@ -24,27 +26,40 @@ from csmetrics.schedule import cutoff
 from csmetrics.spark import get_spark
 
 
-def plan_for(run_date: date, restate: bool = False) -> RunPlan:
-    return RunPlan(run_date, restate=restate)
-
-
-def ingest_step(run_date: date, run_id: str, progress=print) -> str:
-    """Ingest the files that had landed by the run's cutoff and no run ingested yet."""
+def ingest_step(run_date: date, run_id: str, progress=print, restate: bool = False) -> str:
+    """Ingest the files that had landed by the run's cutoff and no run ingested yet (every
+    landed file for a restatement, which reads them all)."""
     settings = Settings.from_env()
     spark = get_spark(settings)
-    check_day_landed(spark, settings, run_date, cutoff(run_date), progress)
-    report = ingest(spark, settings, run_id, cutoff(run_date), progress)
-    summary = report.summary() or f"no new landed files (cutoff {cutoff(run_date):%Y-%m-%d %H:%M} UTC)"
+    landed_by = None if restate else cutoff(run_date)
+    check_day_landed(spark, settings, run_date, landed_by, progress)
+    report = ingest(spark, settings, run_id, landed_by, progress)
+    seen = f"cutoff {landed_by:%Y-%m-%d %H:%M} UTC" if landed_by else "restatement: every landed file"
+    summary = report.summary() or f"no new landed files ({seen})"
     progress(summary)
     return summary
+
+
+def plan_for(run_date: date, restate: bool = False) -> RunPlan:
+    """The plan of the run for `run_date`, from what gold and quality/unfinished hold now."""
+    settings = Settings.from_env()
+    return plan_run(get_spark(settings), settings, run_date, restate)
 
 
 def compute_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, str]:
     settings = Settings.from_env()
     plan = plan_for(run_date, restate)
     seen = f"files landed by {plan.cutoff:%Y-%m-%d %H:%M} UTC" if plan.cutoff else "every landed file: restatement"
-    progress(f"computing {', '.join(map(str, plan.dates))} ({seen})")
+    progress(f"computing {', '.join(map(str, plan.dates))} ({seen})" + _retries_line(plan))
     return stage(get_spark(settings), settings, plan, run_id)
+
+
+def _retries_line(plan: RunPlan) -> str:
+    shop_days = sorted({(day, shop) for day, shop, _ in plan.retries})
+    if not shop_days:
+        return ""
+    listed = ", ".join(f"{day} {shop}" for day, shop in shop_days[:5]) + (" ..." if len(shop_days) > 5 else "")
+    return f"; retrying {len(shop_days)} held-back shop-day(s): {listed}"
 
 
 def validate_bronze_step(run_id: str, progress=print) -> str:
@@ -77,37 +92,65 @@ def derived_line(changed: dict[str, int]) -> str:
 
 
 def derive_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, int]:
-    """Weekly rollups, governance, peer benchmarks and leaderboards for the dates the run published."""
+    """Weekly rollups, governance, peer benchmarks and leaderboards for the dates the run
+    published, and the dates of the held-back shop-days it finalised."""
     settings = Settings.from_env()
-    written = derive(get_spark(settings), settings, plan_for(run_date, restate).dates, run_id)
+    spark = get_spark(settings)
+    dates = sorted(set(RunPlan(run_date, restate=restate).dates) | set(dates_settled_by(spark, settings, run_id)))
+    written = derive(spark, settings, dates, run_id)
     progress(derived_line(written))
     return written
 
 
+def _recompute(spark, settings, plan: RunPlan, run_id: str, progress, done: str) -> dict[str, int]:
+    """Stage, gate, publish and derive one plan in this process (a restatement, a release)."""
+    stage(spark, settings, plan, run_id)
+    progress("gold gate: " + validate_gold(spark, settings, plan, run_id).summary())
+    written = publish(spark, settings, plan, run_id)
+    progress(f"{done} " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    progress(derived_line(derive(spark, settings, plan.every_date, run_id)))
+    return written
+
+
 def restate_range(start: date, end: date, run_id: str, progress=print) -> dict[str, int]:
-    """Recompute every final (stat_date, metric) slice of [start, end] from all landed data.
+    """Recompute every final (stat_date, metric) slice of [start, end] from all landed data:
+    every landed file not ingested yet is ingested first (exactly once, as a run does).
 
     Provisional slices are left to the daily runs. The earlier versions stay readable
     through Delta time travel (docs/maturity.md)."""
     settings = Settings.from_env()
     spark = get_spark(settings)
+    report = ingest(spark, settings, run_id, None, progress)
+    progress(report.summary() or "no new landed files")
     slices = final_slices(spark, settings, start, end)
     if not slices:
         progress(f"nothing to restate: no final rows between {start} and {end}")
         return {}
-    plan = RunPlan.restatement(slices)
     progress(f"restating {len(slices)} final (date, metric) slices between {start} and {end}")
-    stage(spark, settings, plan, run_id)
-    progress("gold gate: " + validate_gold(spark, settings, plan, run_id).summary())
-    written = publish(spark, settings, plan, run_id)
-    progress("restated " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
-    derived = derive(spark, settings, plan.dates, run_id)
-    progress(derived_line(derived))
-    return written
+    return _recompute(spark, settings, RunPlan.restatement(slices), run_id, progress, "restated")
+
+
+def release(stat_date: date, shop_id: str | None, run_id: str, progress=print) -> dict[str, int]:
+    """Accept held-back shop-days of `stat_date` (of one shop, or all): recompute them from
+    every landed record and publish them final whatever their checks say; their weeks and
+    months can then become final (docs/maturity.md)."""
+    settings = Settings.from_env()
+    spark = get_spark(settings)
+    pending = [(r.stat_date, r.shop_id, r.metric) for r in unfinished(spark, settings, stat_date, shop_id)]
+    if not pending:
+        whose = f"shop {shop_id}" if shop_id else "any shop"
+        progress(f"nothing to release: no held-back slice of {whose} on {stat_date} is waiting to become final")
+        return {}
+    shops = sorted({shop for _, shop, _ in pending})
+    progress(f"releasing {len(pending)} held-back slice(s) of {stat_date}: {', '.join(shops)}")
+    report = ingest(spark, settings, run_id, None, progress)
+    progress(report.summary() or "no new landed files")
+    as_of = max(day + timedelta(days=registry.BY_ID[metric].window_days) for day, _, metric in pending)
+    return _recompute(spark, settings, RunPlan.release(as_of, pending), run_id, progress, "released")
 
 
 def run_daily(run_date: date, run_id: str, restate: bool = False, progress=print) -> None:
-    ingest_step(run_date, run_id, progress)
+    ingest_step(run_date, run_id, progress, restate)
     validate_bronze_step(run_id, progress)
     compute_step(run_date, run_id, restate, progress)
     validate_step(run_date, run_id, restate, progress)
@@ -118,7 +161,7 @@ def run_daily(run_date: date, run_id: str, restate: bool = False, progress=print
 def backfill_prepare_step(start: date, end: date, restate: bool, progress=print) -> str:
     """Ingest everything that has landed up to the backfill's last cutoff, then the bronze gate."""
     run_id = backfills.backfill_id(start, end, restate)
-    summary_text = ingest_step(end, run_id, progress)
+    summary_text = ingest_step(end, run_id, progress, restate)
     validate_bronze_step(run_id, progress)
     return summary_text
 

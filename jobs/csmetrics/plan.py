@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from csmetrics import registry
-from csmetrics.delta_io import sql_in
+from csmetrics.delta_io import sql_in, sql_literal
 from csmetrics.schedule import cutoff
 
 
@@ -17,12 +17,26 @@ class RunPlan:
     landed instead of stopping at the run's arrival cutoff.
 
     A range restatement (`RunPlan.restatement`) owns an explicit list of final slices.
+
+    What gold already holds decides two more things (csmetrics.finality reads it):
+    `kept_final`, the slices of the plan that an earlier run made final, which stay final
+    when recomputed (SPEC §5: a restatement never demotes a row); and `retries`, the
+    held-back shop-days of earlier runs whose slices are final by now, which this run
+    computes again for their shops only (docs/maturity.md, "Held-back shop-days").
     """
 
     run_date: date
     families: tuple[str, ...] = registry.families()
     restate: bool = False
     slices: tuple[tuple[date, str], ...] | None = None
+    kept_final: frozenset[tuple[date, str]] = frozenset()
+    # (stat_date, shop_id, metric) of held-back shop-days to finalise in this run.
+    retries: tuple[tuple[date, str, str], ...] = ()
+    # Inputs read for these shops only (a plan of retries); None: every shop.
+    shop_ids: tuple[str, ...] | None = None
+    # Publish even shop-days that fail row-level checks: an operator accepted them
+    # (`csmetrics release`); the checks are still run and recorded.
+    accept: bool = False
 
     @classmethod
     def restatement(cls, final_slices: list[tuple[date, str]]) -> RunPlan:
@@ -46,6 +60,60 @@ class RunPlan:
             sorted((run_date - timedelta(days=m.window_days), m.id) for f in registry.families() for m in registry.metrics(f))
         )
         return cls(run_date, restate=restate, slices=owned)
+
+    @classmethod
+    def release(cls, run_date: date, pending: list[tuple[date, str, str]]) -> RunPlan:
+        """Finalise these held-back (stat_date, shop_id, metric) as they are now, accepted by
+        an operator: every record landed is read, row-level checks hold nothing back."""
+        return cls(run_date, restate=True, slices=(), retries=tuple(sorted(pending)), accept=True)
+
+    def is_final(self, day: date, metric: str) -> bool:
+        return day <= self.run_date - timedelta(days=registry.BY_ID[metric].window_days) or (day, metric) in self.kept_final
+
+    def final_by_date(self) -> dict[date, list[str]]:
+        """The slices this run writes as final."""
+        final: dict[date, list[str]] = {}
+        for day, metrics in self.metrics_by_date().items():
+            kept = [m for m in metrics if self.is_final(day, m)]
+            if kept:
+                final[day] = kept
+        return final
+
+    def kept_final_predicate(self) -> str:
+        """SQL over (stat_date, metric): the slices kept final although their window has not
+        passed at `run_date` ("false" when none)."""
+        kept: dict[date, list[str]] = {}
+        for day, metric in sorted(self.kept_final):
+            kept.setdefault(day, []).append(metric)
+        return slices_predicate(kept) if kept else "false"
+
+    def retry_plan(self) -> RunPlan | None:
+        """The plan of this run's retries: their slices, for their shops only, all final."""
+        if not self.retries:
+            return None
+        slices = tuple(sorted({(day, metric) for day, _, metric in self.retries}))
+        shops = tuple(sorted({shop for _, shop, _ in self.retries}))
+        return RunPlan(self.run_date, self.families, self.restate, slices, frozenset(slices), (), shops, self.accept)
+
+    def retry_predicate(self, shop_days_of: str | None = None) -> str:
+        """SQL matching the rows of the retried (stat_date, shop_id, metric) ("false" when
+        none); with `shop_days_of`, the whole (stat_date, shop_id) of the retries of that
+        metric (for a table without a metric column: the session detail)."""
+        by_shop_day: dict[tuple[date, str], list[str]] = {}
+        for day, shop, metric in self.retries:
+            if shop_days_of in (None, metric):
+                by_shop_day.setdefault((day, shop), []).append(metric)
+        if not by_shop_day:
+            return "false"
+        return " OR ".join(
+            f"(stat_date = '{day}' AND shop_id = {sql_literal(shop)}" + (f" AND {sql_in('metric', metrics)})" if shop_days_of is None else ")")
+            for (day, shop), metrics in sorted(by_shop_day.items())
+        )
+
+    @property
+    def every_date(self) -> list[date]:
+        """The dates of the plan's slices and of its retries."""
+        return sorted(set(self.dates) | {day for day, _, _ in self.retries})
 
     def metrics_by_date(self) -> dict[date, list[str]]:
         plan: dict[date, list[str]] = {}
@@ -80,5 +148,13 @@ class RunPlan:
 
 
 def slices_predicate(metrics_by_date: dict[date, list[str]]) -> str:
-    """SQL matching the rows of these (stat_date, metric) slices."""
+    """SQL matching the rows of these (stat_date, metric) slices ("false" when there are none)."""
+    if not metrics_by_date:
+        return "false"
     return " OR ".join(f"(stat_date = '{day}' AND {sql_in('metric', metrics)})" for day, metrics in sorted(metrics_by_date.items()))
+
+
+def any_of(*predicates: str) -> str:
+    """SQL matching rows that match any of `predicates` ("false" ones add nothing)."""
+    kept = [p for p in predicates if p != "false"]
+    return " OR ".join(f"({p})" for p in kept) if kept else "false"

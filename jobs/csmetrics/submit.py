@@ -90,7 +90,7 @@ def run_step(*argv: str):
         preflight.check_range(args.start, args.end)
     preflight.check_run_settings(args.run_id)
     steps = {
-        "ingest": lambda: pipeline.ingest_step(args.date, args.run_id),
+        "ingest": lambda: pipeline.ingest_step(args.date, args.run_id, restate=restate),
         "validate_bronze": lambda: pipeline.validate_bronze_step(args.run_id),
         "compute": lambda: pipeline.compute_step(args.date, args.run_id, restate),
         "validate_gold": lambda: pipeline.validate_step(args.date, args.run_id, restate),

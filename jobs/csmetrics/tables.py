@@ -142,6 +142,7 @@ DERIVED_TABLES = (
 INGEST_LOG = Table("_ingest_log", "bronze", schemas.INGEST_LOG)
 QUARANTINE = Table("records", "quarantine", schemas.QUARANTINE, ("table", "arrival_dt"))
 HELD_BACK = Table("held_back", "quality", schemas.HELD_BACK)
+UNFINISHED = Table("unfinished", "quality", schemas.UNFINISHED, keys=("stat_date", "shop_id", "metric"))
 VALIDATION_RESULTS = Table("validation_results", "quality", schemas.VALIDATION_RESULTS)
 BACKFILL_CHUNKS = Table("backfill_chunks", "quality", schemas.BACKFILL_CHUNKS)
 RUN_COMMITS = Table("run_commits", "quality", schemas.RUN_COMMITS)

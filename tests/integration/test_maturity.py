@@ -21,12 +21,17 @@ from pyspark.sql import functions as F
 from csmetrics import registry
 from csmetrics.metrics.session_detail import drill_down_measures
 from csmetrics.pipeline import backfill, compute_step, derive_step, ingest_step, publish_step, restate_range, run_daily, validate_step
+from csmetrics.plan import RunPlan
 from csmetrics_generate import GenerateOptions, generate
 from tests.integration.landing_files import write_landing
 from tests.integration.warehouses import Warehouse, expose, gold, same_rows
 
-START, DAYS = date(2026, 3, 2), 5
 R1, R2 = date(2026, 3, 3), date(2026, 3, 5)
+# The data starts 17 days before R2: the daily runs for R1 .. R2 make dates final for every
+# window, 15 included (R2 - 15 has two days of orders and tickets behind it), and runs to
+# R2 + 2 (late records and the next run).
+START = R2 - timedelta(days=17)
+DAYS = (R2 + timedelta(days=2) - START).days + 1
 TABLES = ("shop_metrics_daily", "agent_metrics_daily", "session_detail_daily", "scene_metrics_daily")
 DERIVED = (
     "shop_metrics_weekly", "shop_metrics_monthly", "shop_metric_trends", "governance_weekly", "peer_benchmarks_daily",
@@ -94,8 +99,9 @@ def test_backfill_leaves_exactly_what_the_daily_runs_leave(runs):
         # Derived tables aggregate doubles over differently partitioned inputs: a relative 1e-9.
         assert runs["daily_derived"][table] and same_rows(runs["daily_derived"][table], runs["backfill_derived"][table]), table
     final_metrics = {k[2] for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if is_final(v)}
-    # Final rows exist for windows 0, 1 and 3 (R2 - R1 = 2 days: nothing of window 15 yet).
-    assert {"dispute_merchant_rate", "pickup_rate", "satisfaction_rate", "consult_sessions"} <= final_metrics
+    # Final rows of every window, in both warehouses (the comparison above covers them all).
+    assert {"dispute_merchant_rate", "pickup_rate", "satisfaction_rate", "fcr_3d", "cs_sales_amount", "resolution_rate_15d"} <= final_metrics
+    assert {registry.BY_ID[m].window_days for m in final_metrics} == {0, 1, 3, 15}
 
 
 def test_the_session_detail_sums_to_the_published_conversation_metrics(spark, runs):
@@ -189,9 +195,9 @@ def test_maturity_follows_each_metric_window(runs):
         assert expected in row, (stat_date, metric, row)
     windows = {registry.BY_ID[k[2]].window_days for k in rows}
     assert {0, 1, 3, 15} <= windows
-    # Window 15: the run for R2 wrote resolution rows back to R2 - 15 (before the data starts, so
-    # only dates with contacts have rows), all provisional.
-    assert all("provisional" in v for k, v in rows.items() if k[2] == "resolution_rate_15d")
+    # Window 15: the runs for R1 .. R2 made R1 - 15 .. R2 - 15 final; later dates are provisional.
+    resolution = {k[0]: is_final(v) for k, v in rows.items() if k[2] == "resolution_rate_15d"}
+    assert True in resolution.values() and False in resolution.values()
 
 
 def as_python(value):
@@ -288,10 +294,13 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
         ingest_step(R2 + timedelta(days=1), "daily__next", progress=quiet)
         restate_range(R1, R1, "restate__baseline", progress=quiet)
         baseline = gold(spark, settings, "shop_metrics_daily")
+        # A verdict that moves the shop's satisfaction (and so its leaderboard row) whatever it was.
+        satisfied = baseline.get((R1, session.shop_id, "satisfaction_rate", "all"))
+        score = 1 if satisfied is None or satisfied[6] > 0 else 5
         write_landing(str(daily.landing), "ratings", str(late_dt), [{
             "rating_id": "late-1", "session_id": session.session_id, "shop_id": session.shop_id,
             "buyer_id": session.buyer_id, "target": "bot", "invited_at": started + timedelta(minutes=1),
-            "rated_at": started + timedelta(minutes=2), "score": 1, "tags": None,
+            "rated_at": started + timedelta(minutes=2), "score": score, "tags": None,
         }], name="part-late", landed_at=datetime(late_dt.year, late_dt.month, late_dt.day, 9, tzinfo=UTC))
         summary = ingest_step(R2 + timedelta(days=1), "daily__late", progress=quiet)
         assert "late for final dates 1" in summary
@@ -373,3 +382,77 @@ def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, ru
     assert f"<tr><td>1</td><td>{worst_scene}</td><td>{formatted('satisfaction_rate', satisfied / ratings)}" in worst_rows
     assert worst_rows.count("<tr><td>") >= min(10, len(totals))  # more when scenes tie at rank 10
     assert failing == 0 or page.count("<tr><td>") >= min(failing, 30)
+
+
+def rows_with_run(spark, settings, table="shop_metrics_daily"):
+    frame = spark.read.format("delta").load(settings.table_path("gold", table))
+    return {(r.stat_date, r.shop_id, r.metric, r.segment): r for r in frame.collect()}
+
+
+def test_restating_a_date_keeps_its_final_rows_final_and_recomputes_them(spark, runs):
+    """SPEC §5: a restatement never turns a final row provisional. The run for R1, restated
+    after the runs up to R2, owns slices those later runs made final (window 1 on R1, window 3
+    on R1 - 2 and R1 - 1): they stay final, with values recomputed from every landed record."""
+    with runs["daily"] as settings:
+        before = rows_with_run(spark, settings)
+        run_daily(R1, "restate__R1", restate=True, progress=quiet)
+        after = rows_with_run(spark, settings)
+        owned = RunPlan(R1).metrics_by_date()
+        in_run = {k for k in before.keys() | after.keys() if k[2] in owned.get(k[0], ())}
+        final_before = {k for k in in_run if k in before and before[k].maturity == "final"}
+        later_made_final = {k for k in final_before if k[0] > R1 - timedelta(days=registry.BY_ID[k[2]].window_days)}
+    assert len(later_made_final) >= 20 and {k[2] for k in later_made_final} >= {"pickup_rate", "fcr_3d"}
+    assert sorted(k for k in final_before if k not in after or after[k].maturity != "final") == []
+    # Recomputed: the restatement wrote them (their values from every landed record are
+    # compared with a computation from scratch in the next test).
+    assert {after[k].run_id for k in final_before if k in after} == {"restate__R1"}
+
+
+def test_a_restatement_ingests_what_landed_since_the_last_run_and_equals_a_computation_from_scratch(spark, runs, tmp_path):
+    """`csmetrics restate` recomputes final rows from all landed data, files that landed
+    after the last run's cutoff included (ingested once, as a run does). Its final rows then
+    equal those that a new warehouse computes from the same files: the restating backfill of
+    the last run's date, whose final slices are one of every window."""
+    daily = runs["daily"]
+    with daily as settings:
+        # The daily runs so far (the tests before this one ran more than R1 .. R2): the last
+        # one is the latest date at which a slice became final.
+        finals = [k for k, v in gold(spark, settings, "shop_metrics_daily").items() if is_final(v)]
+        last_run = max(k[0] + timedelta(days=registry.BY_ID[k[2]].window_days) for k in finals)
+        # A second rating, with the opposite verdict, of a session whose satisfaction the last
+        # run made final (w = 1) lands after that run.
+        shops = spark.read.format("delta").load(settings.table_path("bronze", "shops")).select("shop_id", "timezone")
+        rated = (
+            spark.read.format("delta").load(settings.table_path("bronze", "ratings")).join(shops, "shop_id")
+            .where(F.to_date(F.from_utc_timestamp("invited_at", F.col("timezone"))) == F.lit(last_run - timedelta(days=1)))
+            .orderBy("rating_id").first()
+        )
+        late_dt = last_run + timedelta(days=2)
+        write_landing(str(daily.landing), "ratings", str(late_dt), [{
+            "rating_id": "late-fix-1", "session_id": rated.session_id, "shop_id": rated.shop_id, "buyer_id": rated.buyer_id,
+            "target": rated.target, "invited_at": rated.invited_at, "rated_at": rated.rated_at, "score": 1 if rated.score > 3 else 5,
+            "tags": None,
+        }], name="part-late-fix", landed_at=datetime(late_dt.year, late_dt.month, late_dt.day, 20, tzinfo=UTC))
+        landed_files = {p.relative_to(daily.landing) for p in daily.landing.rglob("*.parquet")}
+        before = gold(spark, settings, "shop_metrics_daily")
+        restate_range(START, last_run, "restate__all", progress=quiet)
+        logged = spark.read.format("delta").load(settings.table_path("bronze", "_ingest_log")).where("run_id = 'restate__all'").count()
+        restated = {t: {k: v for k, v in gold(spark, settings, t).items() if is_final(v)} for t in TABLES}
+    assert logged >= 1
+    moved = before[(last_run - timedelta(days=1), rated.shop_id, "satisfaction_rate", "all")]
+    assert restated["shop_metrics_daily"][(last_run - timedelta(days=1), rated.shop_id, "satisfaction_rate", "all")][5] == moved[5] + 1
+    scratch = Warehouse(tmp_path / "scratch")
+    with scratch as settings:
+        for relative in landed_files:
+            target = scratch.landing / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((daily.landing / relative).read_bytes())
+            os.utime(target, ((daily.landing / relative).stat().st_atime, (daily.landing / relative).stat().st_mtime))
+        backfill(last_run, last_run, restate=True, progress=quiet)
+        from_scratch = {t: {k: v for k, v in gold(spark, settings, t).items() if is_final(v)} for t in TABLES}
+    for table in TABLES:
+        keys = sorted(from_scratch[table])
+        assert keys and set(keys) <= restated[table].keys(), table
+        assert same_rows([restated[table][k] for k in keys], [from_scratch[table][k] for k in keys]), table
+    windows = {registry.BY_ID[k[2]].window_days for k in from_scratch["shop_metrics_daily"]}
+    assert windows == {0, 1, 3, 15}

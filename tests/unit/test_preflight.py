@@ -13,7 +13,7 @@ from csmetrics import cli, pipeline, show, submit
 # Every pipeline entry point the command line and the DAG tasks call.
 STEPS = (
     "run_daily", "restate_range", "backfill", "ingest_step", "validate_bronze_step", "compute_step", "validate_step", "publish_step",
-    "derive_step", "backfill_prepare_step", "backfill_chunk_step", "backfill_derive_step", "maintain_step",
+    "derive_step", "backfill_prepare_step", "backfill_chunk_step", "backfill_derive_step", "maintain_step", "release",
 )
 
 

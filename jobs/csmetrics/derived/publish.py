@@ -15,6 +15,7 @@ from csmetrics.delta_io import commit_metadata, merge_slice
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
 from csmetrics.derived.trends import periods_with_change
 from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through, governance_rows, monthly_rows, parse_thresholds, weekly_rows
+from csmetrics.finality import unfinished_frame
 from csmetrics.metrics.scenes import SCENE_COLUMNS
 from csmetrics.tables import BY_NAME, SCENE_METRICS_DAILY, SHOP_METRICS_DAILY
 
@@ -39,12 +40,13 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     week_days = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday)))
     # Finality of the weeks' days shows in the rows up to the longest window after them.
     horizon = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday + timedelta(days=LONGEST_WINDOW))))
-    weekly = weekly_rows(week_days, final_through(horizon))
+    unfinished = unfinished_frame(spark, settings)
+    weekly = weekly_rows(week_days, final_through(horizon), unfinished)
     months = sorted({d.replace(day=1) for d in dates})
     month_end = _month_end(months[-1])
     month_days = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end)))
     month_horizon = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end + timedelta(days=LONGEST_WINDOW))))
-    monthly = monthly_rows(month_days, final_through(month_horizon))
+    monthly = monthly_rows(month_days, final_through(month_horizon), unfinished)
     thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
     shops = read_bronze(spark, settings, "shops")
     peers = supported(daily.where(F.col("stat_date").isin(dates)), shops, settings.min_support)

@@ -32,20 +32,31 @@ def month_start(day: Column) -> Column:
     return F.trunc(day, "month")
 
 
-def weekly_rows(daily: DataFrame, finality: DataFrame) -> DataFrame:
+def weekly_rows(daily: DataFrame, finality: DataFrame, unfinished: DataFrame | None = None) -> DataFrame:
     """ISO-week rows (`week_start`): see `period_rows`."""
-    return period_rows(daily, finality, "week_start", week_start, lambda start: F.date_add(start, 6))
+    return period_rows(daily, finality, "week_start", week_start, lambda start: F.date_add(start, 6), unfinished)
 
 
-def monthly_rows(daily: DataFrame, finality: DataFrame) -> DataFrame:
+def monthly_rows(daily: DataFrame, finality: DataFrame, unfinished: DataFrame | None = None) -> DataFrame:
     """Calendar-month rows (`month_start`, the 1st): see `period_rows`."""
-    return period_rows(daily, finality, "month_start", month_start, F.last_day)
+    return period_rows(daily, finality, "month_start", month_start, F.last_day, unfinished)
 
 
-def period_rows(daily: DataFrame, finality: DataFrame, key: str, start: Callable[[Column], Column], last_day: Callable[[Column], Column]) -> DataFrame:
+def period_rows(
+    daily: DataFrame,
+    finality: DataFrame,
+    key: str,
+    start: Callable[[Column], Column],
+    last_day: Callable[[Column], Column],
+    unfinished: DataFrame | None = None,
+) -> DataFrame:
     """Sum numerators and denominators over the period's days, then divide: the period's rate
-    weighs each day by its volume (it is not the mean of daily rates). A period is final once
-    all of its days are final for the metric (`finality` from `final_through`)."""
+    weighs each day by its volume (it is not the mean of daily rates).
+
+    A period is final for a shop once all of its days are final for the metric
+    (`finality` from `final_through`) and for that shop: none of its rows of the period is
+    provisional and none of its days is held back from becoming final (`unfinished`:
+    stat_date, shop_id, metric of held-back slices, csmetrics.finality)."""
     has_denominator = _by_metric(lambda m: m.has_denominator)[F.col("metric")]
     summed = daily.withColumn(key, start(F.col("stat_date"))).groupBy(
         key, "shop_id", "metric", "segment"
@@ -53,6 +64,15 @@ def period_rows(daily: DataFrame, finality: DataFrame, key: str, start: Callable
         F.sum("numerator").alias("numerator"),
         F.sum("denominator").alias("denominator"),
         F.count("*").cast("int").alias("days_with_data"),
+        F.max("maturity").alias("_days_maturity"),  # "provisional" sorts after "final"
+    )
+    if unfinished is not None:
+        waiting = unfinished.select(start(F.col("stat_date")).alias(key), "shop_id", "metric").distinct().withColumn("_unfinished", F.lit(True))
+        summed = summed.join(F.broadcast(waiting), [key, "shop_id", "metric"], "left")
+    else:
+        summed = summed.withColumn("_unfinished", F.lit(None).cast("boolean"))
+    all_days_final = (
+        (last_day(F.col(key)) <= F.col("final_through")) & (F.col("_days_maturity") == "final") & F.col("_unfinished").isNull()
     )
     return summed.join(F.broadcast(finality), "metric", "left").select(
         key,
@@ -63,7 +83,7 @@ def period_rows(daily: DataFrame, finality: DataFrame, key: str, start: Callable
         F.when(has_denominator, F.col("denominator")).alias("denominator"),
         F.when(has_denominator, F.col("numerator") / F.col("denominator")).otherwise(F.col("numerator")).alias("value"),
         "days_with_data",
-        F.when(last_day(F.col(key)) <= F.col("final_through"), "final").otherwise("provisional").alias("maturity"),
+        F.when(all_days_final, "final").otherwise("provisional").alias("maturity"),
     )
 
 

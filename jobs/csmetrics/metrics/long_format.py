@@ -84,8 +84,9 @@ def aggregate_by(frame: DataFrame, keys: list[str], measures: dict[str, tuple[Co
     return _unpivot(frame.groupBy(*keys).agg(*_measure_columns(measures)), keys, measures)
 
 
-def finish(long: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at) -> DataFrame:
-    """Apply the emission rule, value, maturity and final_after (SPEC §4-5)."""
+def finish(long: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at, kept_final: Column | None = None) -> DataFrame:
+    """Apply the emission rule, value, maturity and final_after (SPEC §4-5); rows matching
+    `kept_final` stay final whatever their window (see `with_maturity`)."""
     kinds = F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(m.kind))])
     has_denominator = kinds[F.col("metric")].isin(registry.RATIO, registry.MEAN)
     emitted = long.where(
@@ -95,19 +96,23 @@ def finish(long: DataFrame, shops: DataFrame, run_date: date, run_id: str, compu
         emitted.withColumn("denominator", F.when(has_denominator, F.col("denominator")))
         .withColumn("value", F.when(has_denominator, F.col("numerator") / F.col("denominator")).otherwise(F.col("numerator")))
     )
-    return with_maturity(valued, shops, run_date, run_id, computed_at)
+    return with_maturity(valued, shops, run_date, run_id, computed_at, kept_final)
 
 
-def with_maturity(rows: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at) -> DataFrame:
-    """Maturity and final_after by each row's metric window (SPEC §4), and the run's lineage."""
+def with_maturity(rows: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at, kept_final: Column | None = None) -> DataFrame:
+    """Maturity and final_after by each row's metric window (SPEC §4), and the run's lineage.
+
+    A row is final when the run for `run_date` is at or after its date's window, or when it
+    matches `kept_final`: a slice an earlier run made final stays final when recomputed
+    (SPEC §5: a restatement never turns a final row provisional)."""
     windows = F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(m.window_days))])
     window = windows[F.col("metric")]
+    final = F.col("stat_date") <= F.date_sub(F.lit(run_date), window)
+    if kept_final is not None:
+        final = final | kept_final
     return (
         with_shop_zone(rows, shops)
-        .withColumn(
-            "maturity",
-            F.when(F.col("stat_date") <= F.date_sub(F.lit(run_date), window), F.lit("final")).otherwise(F.lit("provisional")),
-        )
+        .withColumn("maturity", F.when(final, F.lit("final")).otherwise(F.lit("provisional")))
         .withColumn("final_after", _final_after(window))
         .withColumn("definition_version", F.lit(DEFINITION_VERSION))
         .withColumn("run_id", F.lit(run_id))

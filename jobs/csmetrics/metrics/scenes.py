@@ -102,10 +102,12 @@ def scene_resolution(after_sale_sessions: DataFrame, flagged_buyers: DataFrame, 
     return scene_aggregate(in_scenes, measures, F.array(F.lit("all")), one_per=buyer_day)
 
 
-def finish_scenes(rows: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at: datetime) -> DataFrame:
-    """Value (share or rate), emission, maturity by each metric's window, and lineage."""
+def finish_scenes(
+    rows: DataFrame, shops: DataFrame, run_date: date, run_id: str, computed_at: datetime, kept_final: Column | None = None
+) -> DataFrame:
+    """Value (share or rate), emission, maturity by each metric's window (or `kept_final`), and lineage."""
     emitted = rows.where(F.col("denominator") > 0).withColumn("value", F.col("numerator") / F.col("denominator"))
-    return with_maturity(emitted, shops, run_date, run_id, computed_at)
+    return with_maturity(emitted, shops, run_date, run_id, computed_at, kept_final)
 
 
 def worst_scenes(scene_daily: DataFrame, start: date, end: date, min_ratings: int, positions: int = 10) -> DataFrame:

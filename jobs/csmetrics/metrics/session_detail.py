@@ -35,6 +35,8 @@ SESSION_DETAIL = "session_detail_daily"
 # A session's row is final when the conversation metrics of its date are: the inputs are
 # the same.
 WINDOW_DAYS = max(m.window_days for m in registry.metrics("conversation"))
+# The metric whose (date, metric) slice decides a date's detail: final with it, published with it.
+FINAL_WITH = "consult_sessions"
 
 SUMS = (
     "buyer_messages", "human_messages", "bot_messages", "system_messages", "human_phase_buyer_messages",
@@ -135,13 +137,12 @@ def session_detail(
     )
 
 
-def finish_detail(detail: DataFrame, run_date: date, run_id: str, computed_at: datetime) -> DataFrame:
-    """Maturity, final_after and lineage, as `long_format.finish` gives metric rows."""
+def finish_detail(detail: DataFrame, run_date: date, run_id: str, computed_at: datetime, kept_final: list[date] = ()) -> DataFrame:
+    """Maturity, final_after and lineage, as `long_format.finish` gives metric rows (dates in
+    `kept_final` stay final, as their conversation metrics do)."""
+    final = (F.col("stat_date") <= F.date_sub(F.lit(run_date), WINDOW_DAYS)) | F.col("stat_date").isin(list(kept_final))
     return (
-        detail.withColumn(
-            "maturity",
-            F.when(F.col("stat_date") <= F.date_sub(F.lit(run_date), WINDOW_DAYS), F.lit("final")).otherwise(F.lit("provisional")),
-        )
+        detail.withColumn("maturity", F.when(final, F.lit("final")).otherwise(F.lit("provisional")))
         .withColumn("final_after", local_day_end(F.col("stat_date"), F.col("timezone"), WINDOW_DAYS))
         .withColumn("definition_version", F.lit(DEFINITION_VERSION))
         .withColumn("run_id", F.lit(run_id))

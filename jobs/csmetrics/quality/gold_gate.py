@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
 from csmetrics.conformed import sessions_of_dates
-from csmetrics.delta_io import replace_where, table_exists
+from csmetrics.delta_io import replace_where, sql_literal, table_exists
 from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS
 from csmetrics.plan import RunPlan
 from csmetrics.quality import gold_views
@@ -74,7 +74,7 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
         frames = {ROWS: rows}
         if table == SHOP_METRICS_DAILY.name:
             frames |= _shop_views(spark, settings, plan, rows)
-        checks = suite.expectations(plan.dates, settings.volume_anomaly_factor, settings.volume_collapse_factor)
+        checks = suite.expectations(plan.every_date, settings.volume_anomaly_factor, settings.volume_collapse_factor)
         table_results = validate(project, f"gold/{table}", frames, checks, suite.KEYS, run_id)
         results += table_results
         held_frame = held_back_shop_days(frames, table_results)
@@ -84,7 +84,8 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
     build_data_docs(project)
     what_to_do = WHAT_TO_DO.format(staging=staging_path(settings, "<table>", run_id), docs=data_docs_index(settings))
     raise_on_critical(results, what_to_do)
-    held_back = _hold_back(spark, settings, held, run_id, what_to_do)
+    # Shop-days an operator released (csmetrics release) publish whatever their rows show.
+    held_back = _hold_back(spark, settings, [] if plan.accept else held, run_id, what_to_do)
     return GoldGateReport(results, held_back, data_docs_index(settings), run_id)
 
 
@@ -111,18 +112,21 @@ def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], r
                 f"whole input, not of a few shops.\n{what_to_do}"
             )
         rows = sorted(tuple(r) for r in union.collect())
-    now = datetime.now(UTC)
-    frame = spark.createDataFrame([(run_id, day, shop, reason, now) for day, shop, reason in rows], HELD_BACK_SCHEMA)
-    replace_where(frame, path, f"run_id = '{run_id}'", [], run_id)
+    # An earlier attempt of the run may have held back other shop-days: replace them. Most
+    # runs hold back nothing, and had held back nothing: no commit then.
+    if rows or held_back(spark, settings, run_id):
+        now = datetime.now(UTC)
+        frame = spark.createDataFrame([(run_id, day, shop, reason, now) for day, shop, reason in rows], HELD_BACK_SCHEMA)
+        replace_where(frame, path, f"run_id = {sql_literal(run_id)}", [], run_id)
     return rows
 
 
-def held_back_keys(spark: SparkSession, settings: Settings, run_id: str) -> list[tuple]:
-    """(stat_date, shop_id) the gold gate held back for `run_id` (a small list)."""
+def held_back(spark: SparkSession, settings: Settings, run_id: str) -> list[tuple]:
+    """(stat_date, shop_id, reason) the gold gate held back for `run_id` (a small list)."""
     path = HELD_BACK.path(settings)
     if not table_exists(spark, path):
         return []
-    rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("stat_date", "shop_id").collect()
+    rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("stat_date", "shop_id", "reason").collect()
     return sorted(tuple(r) for r in rows)
 
 
@@ -131,6 +135,9 @@ def _shop_views(spark: SparkSession, settings: Settings, plan: RunPlan, rows: Da
     dates = plan.dates_for("conversation")
     if not dates:
         return views
+    # Coverage and volume are about the run's own dates, every shop: retried shop-days of
+    # earlier dates (a few shops) say nothing about them.
+    rows = rows.where(F.col("stat_date").isin(dates))
     sessions = read_bronze(
         spark,
         settings,
