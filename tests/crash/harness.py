@@ -15,6 +15,8 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from urllib.parse import unquote
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -30,18 +32,38 @@ class KillPoint:
     name: str
     after_line: str  # the progress line (its start) that the kill waits for
     delay_s: float  # then this long: 0 is a step boundary, more lands inside the next write
+    # Or: kill the moment a data file no commit references yet appears under this layer of
+    # the warehouse (gold, bronze): a kill inside the write, whatever the machine's speed.
+    inside: str | None = None
 
 
 KILL_POINTS = (
-    KillPoint("inside ingest", "ingest messages:", 1.0),
+    KillPoint("inside ingest", "ingest messages:", 0.0, inside="bronze"),
     KillPoint("before compute", "bronze gate:", 0.0),
     KillPoint("inside compute", "computing ", 4.0),
     KillPoint("before publish", "gold gate:", 0.0),
-    KillPoint("inside publish", "gold gate:", 2.5),
+    KillPoint("inside publish", "gold gate:", 0.0, inside="gold"),
     KillPoint("before derive", "published ", 0.0),
-    KillPoint("inside derive", "published ", 3.0),
+    KillPoint("inside derive", "published ", 0.0, inside="gold"),
 )
 BY_NAME_POINT = {p.name: p for p in KILL_POINTS}
+
+
+def data_files(folder: Path) -> set[Path]:
+    """The Parquet data files of every Delta table under `folder` (not their logs)."""
+    return {p for p in folder.glob("**/*.parquet") if "_delta_log" not in p.parts}
+
+
+def uncommitted_files(spark: SparkSession, folder: Path) -> list[Path]:
+    """Data files under `folder` that no commit of their table references: what a write
+    killed before its commit leaves behind (VACUUM removes them; no reader sees them)."""
+    referenced = set()
+    for log in folder.glob("**/_delta_log"):
+        table = log.parent
+        actions = spark.read.json(str(log / "*.json")) if any(log.glob("*.json")) else None
+        if actions is not None and "add" in actions.columns:
+            referenced |= {table / unquote(r.path) for r in actions.where("add IS NOT NULL").select("add.path").collect()}
+    return sorted(data_files(folder) - referenced)
 
 
 def run_and_kill(point: KillPoint, run_date: date, run_id: str, env: dict[str, str], timeout_s: float = 900) -> bool:
@@ -52,17 +74,30 @@ def run_and_kill(point: KillPoint, run_date: date, run_id: str, env: dict[str, s
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
     )
     deadline = time.monotonic() + timeout_s
+    watched = Path(env["CSMETRICS_WAREHOUSE"]) / point.inside if point.inside else None
     for line in process.stdout:
         if line.startswith(point.after_line):
+            if watched is not None:
+                _wait_for_new_file(watched, process, deadline)
             time.sleep(point.delay_s)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            return True
+            return process.returncode == -signal.SIGKILL
         if time.monotonic() > deadline:
             os.killpg(process.pid, signal.SIGKILL)
             raise TimeoutError(f"{point.after_line!r} never came")
     process.wait()
     return False
+
+
+def _wait_for_new_file(folder: Path, process: subprocess.Popen, deadline: float) -> None:
+    """Return as soon as a data file appears under `folder` that was not there before (or the
+    run ends, or the deadline passes): the run is then writing, before its commit."""
+    before = data_files(folder)
+    while process.poll() is None and time.monotonic() < deadline:
+        if data_files(folder) - before:
+            return
+        time.sleep(0.005)
 
 
 def inconsistencies(spark: SparkSession, settings: Settings, after_rerun: bool) -> list[str]:

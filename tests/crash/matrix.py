@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -17,7 +18,7 @@ from csmetrics.config import Settings
 from csmetrics.pipeline import run_daily
 from csmetrics.spark import get_spark
 from csmetrics_generate import GenerateOptions, generate
-from tests.crash.harness import KILL_POINTS, gold_rows, inconsistencies, run_and_kill
+from tests.crash.harness import KILL_POINTS, gold_rows, inconsistencies, run_and_kill, uncommitted_files
 from tests.integration.warehouses import Warehouse, same_rows
 
 D = date(2026, 3, 2)
@@ -38,21 +39,30 @@ def main() -> int:
     with Warehouse(root / "uninterrupted", root / "landing") as settings:
         run_daily(D, RUN_ID, progress=quiet)
         expected = gold_rows(spark, settings)
-    print(f"{'kill point':<16} {'killed':>7} {'after kill':<32} {'after re-run':<14} {'re-run = uninterrupted':<22}", flush=True)
+    # Each killed run finds an earlier run of the date committed under another run id.
+    with Warehouse(root / "committed_earlier", root / "landing"):
+        run_daily(D, f"earlier__{D}", progress=quiet)
+    print(f"{'kill point':<16} {'killed':>7} {'inside a write':<15} {'after kill':<32} {'after re-run':<14} {'re-run = uninterrupted':<22}", flush=True)
     failed = 0
     for point in (p for p in KILL_POINTS if p.name in args.points):
-        with Warehouse(root / point.name.replace(" ", "_"), root / "landing") as settings:
+        warehouse = Warehouse(root / point.name.replace(" ", "_"), root / "landing")
+        shutil.copytree(root / "committed_earlier" / "warehouse", warehouse.root / "warehouse")
+        with warehouse as settings:
+            layer = Path(settings.warehouse) / (point.inside or "gold")
+            left_before = set(uncommitted_files(spark, layer))
             started = time.monotonic()
             killed = run_and_kill(point, D, RUN_ID, dict(os.environ))
             at = f"{time.monotonic() - started:5.0f}s" if killed else "  ended"
+            orphans = len(set(uncommitted_files(spark, layer)) - left_before)
+            inside = f"{orphans} file(s)" if point.inside else "-"
             left = inconsistencies(spark, settings, after_rerun=False)
             run_daily(D, RUN_ID, progress=quiet)
             after = inconsistencies(spark, settings, after_rerun=True)
             rerun = gold_rows(spark, settings)
             equal = all(same_rows(rerun[t], expected[t]) for t in expected)
-        ok = killed and not left and not after and equal
+        ok = killed and not left and not after and equal and (orphans > 0 or not point.inside)
         failed += not ok
-        print(f"{point.name:<16} {at:>7} {'consistent' if not left else '; '.join(left):<32} "
+        print(f"{point.name:<16} {at:>7} {inside:<15} {'consistent' if not left else '; '.join(left):<32} "
               f"{'consistent' if not after else '; '.join(after):<14} {'yes' if equal else 'NO':<22}", flush=True)
     print(f"{'all kill points passed' if not failed else f'{failed} kill point(s) failed'} (work folder {root})")
     return 1 if failed else 0

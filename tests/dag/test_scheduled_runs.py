@@ -321,14 +321,19 @@ def test_each_run_computed_its_own_date_from_the_files_landed_by_its_cutoff(spar
             assert (pickup.numerator, pickup.denominator) == (counts["received_sessions"], counts["transfer_sessions"])
 
 
-def test_task_logs_hold_progress_not_library_chatter(scheduled):
+# Each task's own progress line: the task logs must show it, at info level.
+PROGRESS = {"ingest": "ingest sessions:", "validate_bronze": "bronze gate:", "validate_gold": "gold gate:"}
+
+
+@pytest.mark.parametrize("task", list(PROGRESS))
+def test_task_logs_hold_progress_not_library_chatter(scheduled, task):
     """Airflow files a task's stderr at error level: Spark's start-up warnings and GX's INFO
-    lines belong in CSMETRICS_LOG_FILE, not there."""
-    logs = sorted((scheduled["root"] / "airflow" / "logs" / "dag_id=csmetrics_daily").glob("run_id=*/task_id=ingest/attempt=*.log"))
+    lines belong in CSMETRICS_LOG_FILE, not there. The gates' tasks, where GX runs, too."""
+    logs = sorted((scheduled["root"] / "airflow" / "logs" / "dag_id=csmetrics_daily").glob(f"run_id=*/task_id={task}/attempt=*.log"))
     assert logs
     for log in logs:
         events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-        assert any(e["event"].startswith("ingest sessions:") and e["level"] == "info" for e in events), log
+        assert any(e["event"].startswith(PROGRESS[task]) and e["level"] == "info" for e in events), log
         # The JVM's own notice of the vector module is printed before any logging exists.
         errors = [e["event"] for e in events if e["level"] == "error" and "incubator modules" not in e["event"]]
         assert errors == [], log
