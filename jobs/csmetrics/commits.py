@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
 from csmetrics.delta_io import replace_where, sql_literal
@@ -28,10 +27,11 @@ HISTORY_DEPTH = 50
 def version_holding(spark: SparkSession, settings: Settings, table: Table, run_id: str) -> int:
     """The version of `table` that holds what `run_id` wrote: its latest commit by the run
     (commits carry the run id as userMetadata: csmetrics.delta_io), or, when the run changed
-    nothing there, the current version."""
-    history = DeltaTable.forPath(spark, table.path(settings)).history(HISTORY_DEPTH)
-    own, latest = history.agg(F.max(F.when(F.col("userMetadata") == run_id, F.col("version"))), F.max("version")).first()
-    return own if own is not None else latest
+    nothing there, the current version. The history is a few rows read from the log: taken
+    as they are, with no Spark job."""
+    commits = DeltaTable.forPath(spark, table.path(settings)).history(HISTORY_DEPTH).select("version", "userMetadata").collect()
+    own = [c.version for c in commits if c.userMetadata == run_id]
+    return max(own) if own else max(c.version for c in commits)
 
 
 def record_commits(spark: SparkSession, settings: Settings, run_id: str, step: str, tables: list[Table]) -> dict[str, int]:

@@ -40,7 +40,17 @@ class Table:
 
     def ensure(self, spark: SparkSession, settings: Settings) -> DeltaTable:
         """The table, created with its schema, partitioning and properties if it does not
-        exist yet, and registered in the configured catalog schema."""
+        exist yet, and registered in the configured catalog schema. Once per application and
+        table: later calls only check that the table is still there."""
+        path = self.path(settings)
+        ensured = (spark.sparkContext.applicationId, path)
+        if ensured in _ENSURED and _first_commit_exists(spark, path):
+            return DeltaTable.forPath(spark, path)
+        table = self._create_or_complete(spark, settings)
+        _ENSURED.add(ensured)
+        return table
+
+    def _create_or_complete(self, spark: SparkSession, settings: Settings) -> DeltaTable:
         builder = DeltaTable.createIfNotExists(spark).location(self.path(settings)).addColumns(self.schema)
         if self.partition_by:
             builder = builder.partitionedBy(*self.partition_by)
@@ -62,6 +72,18 @@ class Table:
         if missing:
             assignments = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in missing.items())
             spark.sql(f"ALTER TABLE delta.{_identifier(self.path(settings))} SET TBLPROPERTIES ({assignments})")
+
+
+# (application id, path) of the tables this process has created or completed already.
+_ENSURED: set[tuple[str, str]] = set()
+
+
+def _first_commit_exists(spark: SparkSession, path: str) -> bool:
+    """Whether the table's first commit is in its log (one file-system call, no Spark job): a
+    table removed and created again at the same path starts over."""
+    jvm = spark.sparkContext._jvm
+    first = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log/00000000000000000000.json")
+    return first.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(first)
 
 
 def register(spark: SparkSession, settings: Settings, table: Table) -> None:
