@@ -157,6 +157,8 @@ class _NewFiles:
     files: list[LandedFile]
     landed: LandedRecords
     classified: DataFrame | None
+    # The UTC event dates of the records (bronze partitions they can touch); None for snapshots.
+    event_dates: list | None = None
 
 
 def ingest(
@@ -188,10 +190,11 @@ def ingest(
         progress(f"ingest {name}: {len(files)} new file(s)")
         landed = read_files(spark, table, files)
         table_report = TableReport(name, files, unreadable_files=landed.unreadable, footer_records=landed.footer_records)
-        classified = None
+        classified, event_dates = None, None
         if landed.records is not None:
             known_shops = _known_shops(spark, settings, pending) if name != "shops" else None
-            existing = _existing_versions(spark, settings, table, landed.records)
+            event_dates = _event_dates(landed.records, table)
+            existing = _existing_versions(spark, settings, table, event_dates)
             # Read by four steps (counts, late records, quarantine, MERGE), so cached; on local
             # disk, because a day's batch outgrows memory, and a cache held in memory starves
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
@@ -200,7 +203,7 @@ def ingest(
             _count(classified, table, table_report)
             _check_classified_every_record(table_report)
         report.tables[name] = table_report
-        pending[name] = _NewFiles(files, landed, classified)
+        pending[name] = _NewFiles(files, landed, classified, event_dates)
 
     quarantine_path = QUARANTINE_TABLE.path(settings)
     QUARANTINE_TABLE.ensure(spark, settings)
@@ -215,7 +218,7 @@ def ingest(
             if new.classified is not None:
                 table_report = report.tables[name]
                 if table_report.inserted:
-                    merged = _merge_into_bronze(spark, settings, RAW_TABLES[name], new.classified, run_id)
+                    merged = _merge_into_bronze(spark, settings, RAW_TABLES[name], new.classified, new.event_dates, run_id)
                     _check_merged(table_report, merged)
                 new.classified.unpersist()
     now = datetime.now(UTC)
@@ -254,19 +257,26 @@ def _known_shops(spark, settings, pending: dict[str, _NewFiles]) -> DataFrame:
     return result
 
 
-def _existing_versions(spark, settings, table: RawTable, records: DataFrame) -> DataFrame | None:
+def _event_dates(records: DataFrame, table: RawTable) -> list | None:
+    """The UTC event dates of an event table's records: the bronze partitions the batch can
+    touch (a tiny aggregate, not raw data). None for a snapshot table (not partitioned)."""
+    if table.event_time is None:
+        return None
+    return sorted(r[0] for r in records.select(F.to_date(table.event_time)).distinct().collect() if r[0] is not None)
+
+
+def _existing_versions(spark, settings, table: RawTable, event_dates: list | None) -> DataFrame | None:
     path = bronze_path(settings, table.name)
     if not table_exists(spark, path):
         return None
     stored = spark.read.format("delta").load(path)
     if table.is_snapshot:
         return stored.select(table.primary_key, "_landed_at", "_row_hash")
-    if table.event_time is not None:
-        # Only the bronze partitions this batch can touch (a tiny aggregate, not raw data).
-        dates = [r[0] for r in records.select(F.to_date(table.event_time)).distinct().collect() if r[0] is not None]
-        if not dates:
+    if event_dates is not None:
+        if not event_dates:
             return None
-        stored = stored.where(F.col(EVENT_DATE).isin(dates))
+        # Only the bronze partitions this batch can touch, never the whole history.
+        stored = stored.where(F.col(EVENT_DATE).isin(event_dates))
     return stored.select(*version_key(table), "_row_hash")
 
 
@@ -459,8 +469,12 @@ def _fail_if_unreadable(report: IngestReport, settings: Settings, quarantine_pat
     )
 
 
-def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, run_id: str) -> DataFrame:
-    """Insert the new records; returns Delta's metrics of the MERGE (one row)."""
+def _merge_into_bronze(
+    spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, event_dates: list | None, run_id: str
+) -> DataFrame:
+    """Insert the new records; returns Delta's metrics of the MERGE (one row). The MERGE reads
+    only the partitions of the batch's event dates (a literal condition Delta prunes files
+    by), so its cost follows the batch, not bronze's history."""
     rows = classified.where(F.col("status") == INSERT).select(
         *table.columns,
         *([EVENT_DATE] if table.event_time else []),
@@ -472,5 +486,5 @@ def _merge_into_bronze(spark: SparkSession, settings: Settings, table: RawTable,
     target = bronze(table.name).ensure(spark, settings)
     condition = " AND ".join(f"t.{k} = s.{k}" for k in version_key(table))
     if table.event_time:
-        condition = f"t.{EVENT_DATE} = s.{EVENT_DATE} AND " + condition
+        condition = f"{sql_in(f't.{EVENT_DATE}', event_dates or [])} AND t.{EVENT_DATE} = s.{EVENT_DATE} AND " + condition
     return target.alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()
