@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
+from csmetrics.airflow_db import SQLITE_AIRFLOW_ENV
 from csmetrics.assets import DERIVED, PUBLISHED
 from csmetrics.pipeline import run_daily
 from csmetrics.schedule import cutoff
@@ -71,6 +72,8 @@ class Airflow:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             # INFO, as a deployment logs: task logs must show progress and no library chatter.
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # Scheduler, DAG processor, API server and CLI share one SQLite file: wait for its lock.
+            **SQLITE_AIRFLOW_ENV,
         }
         self.port = port
         self.processes: list[subprocess.Popen] = []
