@@ -203,7 +203,8 @@ def expected_session_counts(landing: str, stat_date: date, seen_by: datetime) ->
     sessions["local_date"] = [s.tz_convert(z).date() for s, z in zip(sessions["started_at"], sessions["timezone"])]
     day = sessions[(sessions["local_date"] == stat_date) & ~(sessions["is_internal"] | sessions["is_spam"])]
     messages = landed_by(landing, "messages", seen_by).drop_duplicates("message_id")
-    human = messages[messages["sender_role"] == "human"][["session_id", "sent_at"]]
+    # A human reply: an agent's message that is not its configured auto-reply (SPEC §3).
+    human = messages[(messages["sender_role"] == "human") & (messages["msg_type"] != "auto_reply")][["session_id", "sent_at"]]
     transferred = day[day["transferred_to_human_at"].notna()]
     joined = transferred.merge(human, on="session_id")
     received_ids = set(joined.loc[joined["sent_at"] >= joined["transferred_to_human_at"], "session_id"])
