@@ -72,10 +72,16 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 # Test days are a few hundred rows: compiling Java for every query costs more than it saves.
 # Interpreted expressions give the same results (Spark tests both paths) and cut a warm run of
-# 3 shops from 67 s to 46 s (bench/RESULTS.md). Every Spark of the session reads it from the
-# environment: in-process runs, Airflow task processes, the crash harness. The production
-# path (generated code) is what bin/bench and the cluster test run.
-TEST_SPARK_CONF = "spark.sql.codegen.wholeStage=false;spark.sql.codegen.factoryMode=NO_CODEGEN;spark.databricks.delta.snapshotPartitions=1"
+# 3 shops from 67 s to 46 s (bench/RESULTS.md). Adaptive execution re-plans every shuffle
+# as its own Spark job, which on tiny days is pure overhead: without it a warm 3-shop run
+# takes 327 jobs instead of 597 and 66 s instead of 81 s (bench/profile_run.py, 2 cores).
+# Every Spark of the session reads it from the environment: in-process runs, Airflow task
+# processes, the crash harness. The production path (generated code, adaptive execution)
+# is what bin/bench and the cluster test run.
+TEST_SPARK_CONF = (
+    "spark.sql.codegen.wholeStage=false;spark.sql.codegen.factoryMode=NO_CODEGEN;spark.databricks.delta.snapshotPartitions=1;"
+    "spark.sql.adaptive.enabled=false"
+)
 os.environ.setdefault("CSMETRICS_SPARK_CONF", TEST_SPARK_CONF)
 
 
