@@ -113,6 +113,34 @@ def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicate
     assert path.exists() and (report.landed, report.inserted, report.duplicates) == (2, 1, 1)
 
 
+def test_an_ingest_overtaken_by_another_appends_nothing_and_its_rerun_adds_no_copy(spark, settings, landing, monkeypatch):
+    """Two ingests of the same new files at once (two processes by hand): both classify
+    against the same bronze version; the other commits first. The first's append is then
+    refused by Delta's idempotent write, it stops before its ingest log rows, and its re-run
+    has nothing left to ingest: every record is in bronze once, every file logged once."""
+    from csmetrics.ingest import run as ingest_run
+
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))], name="a")
+    ingest(spark, settings, "r0", landed_by=None)
+    write_landing(landing, "orders", "2026-03-02", [order("o2", at(2)), order("o3", at(3))], name="b")
+    append = ingest_run._append_to_bronze
+
+    def overtaken(spark_, settings_, table, classified, version, run_id):
+        monkeypatch.setattr(ingest_run, "_append_to_bronze", append)
+        other = ingest(spark, settings, "other", landed_by=None)  # classifies against `version` too, and commits
+        assert other.tables["orders"].inserted == 2
+        return append(spark_, settings_, table, classified, version, run_id)
+
+    monkeypatch.setattr(ingest_run, "_append_to_bronze", overtaken)
+    with pytest.raises(ingest_run.ConcurrentIngestError, match="Another ingest appended to bronze/orders while this run"):
+        ingest(spark, settings, "slow", landed_by=None)
+    assert sorted(r.order_id for r in read_bronze(spark, settings, "orders").collect()) == ["o1", "o2", "o3"]
+    rerun = ingest(spark, settings, "slow", landed_by=None)
+    assert ingested(rerun, "orders") == []
+    log = spark.read.format("delta").load(settings.table_path("bronze", "_ingest_log")).where("table = 'orders'")
+    assert sorted((r.source_file.rsplit("/", 1)[-1], r.run_id) for r in log.collect()) == [("a.parquet", "r0"), ("b.parquet", "other")]
+
+
 def test_an_unchanged_snapshot_adds_no_version_and_a_changed_one_is_read_as_of_the_cutoff(spark, settings, landing):
     shop = dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai",
                 opened_date=date(2025, 1, 1))

@@ -1,5 +1,6 @@
-"""The ingest job: files landed by the run's cutoff and not yet ingested -> bronze (MERGE),
-quarantine, ingest log (one row per file: exactly once, whenever a file lands)."""
+"""The ingest job: files landed by the run's cutoff and not yet ingested -> bronze (one
+idempotent append per table), quarantine, ingest log (one row per file: exactly once,
+whenever a file lands)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.bronze import bronze_path
+from csmetrics.commits import HISTORY_DEPTH
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
@@ -159,6 +162,8 @@ class _NewFiles:
     classified: DataFrame | None
     # The UTC event dates of the records (bronze partitions they can touch); None for snapshots.
     event_dates: list | None = None
+    # The bronze version the records were classified against (-1: no bronze table yet).
+    bronze_version: int = -1
 
 
 def ingest(
@@ -190,12 +195,13 @@ def ingest(
         progress(f"ingest {name}: {len(files)} new file(s)")
         landed = read_files(spark, table, files)
         table_report = TableReport(name, files, unreadable_files=landed.unreadable, footer_records=landed.footer_records)
-        classified, event_dates = None, None
+        classified, event_dates, version = None, None, -1
         if landed.records is not None:
             known_shops = _known_shops(spark, settings, pending) if name != "shops" else None
             event_dates = _event_dates(landed.records, table)
-            existing = _existing_versions(spark, settings, table, event_dates)
-            # Read by four steps (counts, late records, quarantine, MERGE), so cached; on local
+            version = _bronze_version(spark, settings, table)
+            existing = _existing_versions(spark, settings, table, event_dates, version)
+            # Read by four steps (counts, late records, quarantine, append), so cached; on local
             # disk, because a day's batch outgrows memory, and a cache held in memory starves
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
             # million messages in a 4 GB driver).
@@ -203,7 +209,7 @@ def ingest(
             _count(classified, table, table_report)
             _check_classified_every_record(table_report)
         report.tables[name] = table_report
-        pending[name] = _NewFiles(files, landed, classified, event_dates)
+        pending[name] = _NewFiles(files, landed, classified, event_dates, version)
 
     quarantine_path = QUARANTINE_TABLE.path(settings)
     QUARANTINE_TABLE.ensure(spark, settings)
@@ -218,8 +224,8 @@ def ingest(
             if new.classified is not None:
                 table_report = report.tables[name]
                 if table_report.inserted:
-                    merged = _merge_into_bronze(spark, settings, RAW_TABLES[name], new.classified, new.event_dates, run_id)
-                    _check_merged(table_report, merged)
+                    appended = _append_to_bronze(spark, settings, RAW_TABLES[name], new.classified, new.bronze_version, run_id)
+                    _check_appended(table_report, appended)
                 new.classified.unpersist()
     now = datetime.now(UTC)
     log_rows = [
@@ -265,11 +271,19 @@ def _event_dates(records: DataFrame, table: RawTable) -> list | None:
     return sorted(r[0] for r in records.select(F.to_date(table.event_time)).distinct().collect() if r[0] is not None)
 
 
-def _existing_versions(spark, settings, table: RawTable, event_dates: list | None) -> DataFrame | None:
+def _bronze_version(spark, settings, table: RawTable) -> int:
+    """The current version of the table's bronze (-1 when it does not exist yet): the snapshot
+    a batch is classified against, and what its append's idempotence is keyed on."""
     path = bronze_path(settings, table.name)
     if not table_exists(spark, path):
+        return -1
+    return DeltaTable.forPath(spark, path).history(1).select("version").collect()[0]["version"]
+
+
+def _existing_versions(spark, settings, table: RawTable, event_dates: list | None, version: int) -> DataFrame | None:
+    if version < 0:
         return None
-    stored = spark.read.format("delta").load(path)
+    stored = spark.read.format("delta").option("versionAsOf", version).load(bronze_path(settings, table.name))
     if table.is_snapshot:
         return stored.select(table.primary_key, "_landed_at", "_row_hash")
     if event_dates is not None:
@@ -346,11 +360,10 @@ def _check_quarantine_written(spark: SparkSession, path: str, report: TableRepor
         raise _unbalanced(report.table, f"{expected:,d} records were quarantined, the quarantine table holds {written:,d}")
 
 
-def _check_merged(report: TableReport, merged: DataFrame) -> None:
-    """The MERGE inserted exactly the records classified for bronze (Delta's own metrics)."""
-    inserted = merged.first()["num_inserted_rows"]
-    if inserted != report.inserted:
-        raise _unbalanced(report.table, f"{report.inserted:,d} records were classified for bronze, the MERGE inserted {inserted:,d}")
+def _check_appended(report: TableReport, appended: int) -> None:
+    """The append wrote exactly the records classified for bronze (Delta's own metrics)."""
+    if appended != report.inserted:
+        raise _unbalanced(report.table, f"{report.inserted:,d} records were classified for bronze, the append wrote {appended:,d}")
 
 
 def is_late_for_final(table: RawTable) -> Column:
@@ -469,12 +482,21 @@ def _fail_if_unreadable(report: IngestReport, settings: Settings, quarantine_pat
     )
 
 
-def _merge_into_bronze(
-    spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, event_dates: list | None, run_id: str
-) -> DataFrame:
-    """Insert the new records; returns Delta's metrics of the MERGE (one row). The MERGE reads
-    only the partitions of the batch's event dates (a literal condition Delta prunes files
-    by), so its cost follows the batch, not bronze's history."""
+class ConcurrentIngestError(RuntimeError):
+    """Another ingest appended to a bronze table while this one classified its records."""
+
+
+def _append_to_bronze(spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, version: int, run_id: str) -> int:
+    """Append the new records in one commit; returns the rows it wrote (Delta's metrics).
+
+    The records were classified against bronze at `version`: new, re-sent or conflicting
+    relative to it. The append is a Delta idempotent write, keyed on that version (app id
+    csmetrics-ingest/<table>, txn version `version` + 1), and every ingest's append carries
+    the same app id. So a second ingest that classified against the same version, at once or
+    after this one committed, cannot add its copy of the same records: Delta refuses the
+    concurrent commit, or skips the write once this one's transaction is in the log. Either
+    way the second run stops here, before its ingest log rows, and its re-run classifies
+    the records against the newer bronze (duplicates of what the first wrote)."""
     rows = classified.where(F.col("status") == INSERT).select(
         *table.columns,
         *([EVENT_DATE] if table.event_time else []),
@@ -484,7 +506,22 @@ def _merge_into_bronze(
         F.lit(run_id).alias("_run_id"),
     )
     target = bronze(table.name).ensure(spark, settings)
-    condition = " AND ".join(f"t.{k} = s.{k}" for k in version_key(table))
-    if table.event_time:
-        condition = f"{sql_in(f't.{EVENT_DATE}', event_dates or [])} AND t.{EVENT_DATE} = s.{EVENT_DATE} AND " + condition
-    return target.alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()
+    (
+        rows.write.format("delta")
+        .mode("append")
+        .option("txnAppId", f"csmetrics-ingest/{table.name}")
+        .option("txnVersion", version + 1)
+        .option("userMetadata", run_id)
+        .save(bronze_path(settings, table.name))
+    )
+    # The run's own commit, after the version it read (a few rows of the log, no Spark job).
+    commits = target.history(HISTORY_DEPTH).select("version", "operation", "userMetadata", "operationMetrics").collect()
+    own = [c for c in commits if c["version"] > version and c["operation"] == "WRITE" and c["userMetadata"] == run_id]
+    if not own:
+        latest = commits[0]
+        raise ConcurrentIngestError(
+            f"Another ingest appended to bronze/{table.name} while this run ({run_id}) classified its records against "
+            f"version {version}, so nothing of this run was appended there (bronze is at version {latest['version']}, "
+            f"written by {latest['userMetadata']}). Re-run this date: the re-run ingests what is still missing, once."
+        )
+    return int(own[0]["operationMetrics"]["numOutputRows"])
