@@ -1,4 +1,5 @@
-"""Entry points of the daily run, one per DAG task; the CLI chains them.
+"""Entry points of the runs: each step on its own (the CLI's and spark-submit's steps), and
+the daily run's two phases, one Spark application each (csmetrics_daily's two tasks).
 
 Each takes the run's logical date and id from its caller (Airflow or the CLI) and never
 looks at the clock to decide what to read or write.
@@ -49,9 +50,13 @@ def plan_for(run_date: date, restate: bool = False) -> RunPlan:
 def compute_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, str]:
     settings = Settings.from_env()
     plan = plan_for(run_date, restate)
-    seen = f"files landed by {plan.cutoff:%Y-%m-%d %H:%M} UTC" if plan.cutoff else "every landed file: restatement"
-    progress(f"computing {', '.join(map(str, plan.dates))} ({seen})" + _retries_line(plan))
+    progress(_computing_line(plan))
     return stage(get_spark(settings), settings, plan, run_id)
+
+
+def _computing_line(plan: RunPlan) -> str:
+    seen = f"files landed by {plan.cutoff:%Y-%m-%d %H:%M} UTC" if plan.cutoff else "every landed file: restatement"
+    return f"computing {', '.join(map(str, plan.dates))} ({seen})" + _retries_line(plan)
 
 
 def _retries_line(plan: RunPlan) -> str:
@@ -103,7 +108,8 @@ def derive_step(run_date: date, run_id: str, restate: bool = False, progress=pri
 
 
 def _recompute(spark, settings, plan: RunPlan, run_id: str, progress, done: str) -> dict[str, int]:
-    """Stage, gate, publish and derive one plan in this process (a restatement, a release)."""
+    """Stage, gate, publish and derive one plan in this process (a daily run's gold phase, a
+    restatement, a release). The derived tables are recomputed for every date of the plan."""
     stage(spark, settings, plan, run_id)
     progress("gold gate: " + validate_gold(spark, settings, plan, run_id).summary())
     written = publish(spark, settings, plan, run_id)
@@ -149,21 +155,31 @@ def release(stat_date: date, shop_id: str | None, run_id: str, progress=print) -
     return _recompute(spark, settings, RunPlan.release(as_of, pending), run_id, progress, "released")
 
 
-def run_daily(run_date: date, run_id: str, restate: bool = False, progress=print) -> None:
-    ingest_step(run_date, run_id, progress, restate)
+def bronze_phase(run_date: date, run_id: str, restate: bool = False, progress=print) -> str:
+    """The daily run's first Spark application: ingest, then the bronze gate on what it wrote."""
+    summary_text = ingest_step(run_date, run_id, progress, restate)
     validate_bronze_step(run_id, progress)
-    compute_step(run_date, run_id, restate, progress)
-    validate_step(run_date, run_id, restate, progress)
-    publish_step(run_date, run_id, restate, progress)
-    derive_step(run_date, run_id, restate, progress)
+    return summary_text
+
+
+def gold_phase(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, int]:
+    """The daily run's second Spark application: compute, the gold gate, publish and the
+    derived tables, from one plan (what gold and quality/unfinished held when it started)."""
+    settings = Settings.from_env()
+    spark = get_spark(settings)
+    plan = plan_run(spark, settings, run_date, restate)
+    progress(_computing_line(plan))
+    return _recompute(spark, settings, plan, run_id, progress, "published")
+
+
+def run_daily(run_date: date, run_id: str, restate: bool = False, progress=print) -> None:
+    bronze_phase(run_date, run_id, restate, progress)
+    gold_phase(run_date, run_id, restate, progress)
 
 
 def backfill_prepare_step(start: date, end: date, restate: bool, progress=print) -> str:
     """Ingest everything that has landed up to the backfill's last cutoff, then the bronze gate."""
-    run_id = backfills.backfill_id(start, end, restate)
-    summary_text = ingest_step(end, run_id, progress, restate)
-    validate_bronze_step(run_id, progress)
-    return summary_text
+    return bronze_phase(end, backfills.backfill_id(start, end, restate), restate, progress)
 
 
 def backfill_chunk_step(first: date, last: date, start: date, end: date, restate: bool, progress=print) -> str:

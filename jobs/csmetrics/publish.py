@@ -7,7 +7,7 @@ from datetime import date
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.commits import record_commits
+from csmetrics.commits import newest_commit, record_commits
 from csmetrics.config import Settings
 from csmetrics.delta_io import replace_where, sql_in, sql_literal
 from csmetrics.finality import final_slices, settle
@@ -26,7 +26,7 @@ def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str)
     the run owns and the shop-days it retries, except the shop-days the gold gate held back:
     their rows stay as they were. Then record what the run left unfinished and what it
     finalised (csmetrics.finality)."""
-    written = {}
+    written, versions = {}, {}
     held_rows = held_back(spark, settings, run_id)
     held = [(day, shop) for day, shop, _ in held_rows]
     owned = plan.metrics_by_date()
@@ -61,8 +61,16 @@ def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str)
         table.ensure(spark, settings)
         rows = spark.read.format("delta").load(staging_path(settings, table.name, run_id)).where(F.expr(where))
         replace_where(rows.select(*table.schema.fieldNames()), path, where, list(table.partition_by), run_id)
-        written[table.name] = spark.read.format("delta").load(path).where(where).count()
-    record_commits(spark, settings, run_id, "publish", [BY_NAME[name] for name in written])
+        # The slice holds exactly the rows the commit wrote, which Delta's metrics count; its
+        # output also holds the rows of other slices copied out of the files it rewrote. A
+        # write that changes nothing (no rows, none to replace) makes no commit.
+        commit = newest_commit(spark, path)
+        versions[table.name] = commit.version
+        written[table.name] = 0
+        if commit.userMetadata == run_id:
+            metrics = commit.operationMetrics
+            written[table.name] = int(metrics["numOutputRows"]) - int(metrics.get("numCopiedRows") or 0)
+    record_commits(spark, settings, run_id, "publish", [BY_NAME[name] for name in written], versions)
     settle(spark, settings, plan, run_id, held_rows, final_before)
     if settings.staging_keep_days == 0:
         drop_run_staging(spark, settings, run_id)

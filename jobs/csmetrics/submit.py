@@ -17,6 +17,8 @@ from csmetrics.config import SettingsError
 DAILY = ("date", "run_id")
 # The steps, each with the arguments it cannot run without.
 NEEDS = {
+    "bronze": DAILY,
+    "gold": DAILY,
     "ingest": DAILY,
     "validate_bronze": ("run_id",),
     "compute": DAILY,
@@ -56,7 +58,11 @@ def _true_or_false(text: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = StepParser(prog="csmetrics-step", description="Run one csmetrics pipeline step.")
-    parser.add_argument("step", choices=STEPS, help="the step to run")
+    parser.add_argument(
+        "step", choices=STEPS,
+        help="the step to run: bronze (ingest, then the bronze gate) and gold (compute, gold gate, publish, derive) "
+        "are csmetrics_daily's two tasks; the others run one step each, run does a whole day",
+    )
     parser.add_argument("--date", type=_date, help="the run's logical date (daily steps)")
     parser.add_argument("--run-id", help="the run id recorded in the tables (daily steps)")
     parser.add_argument(
@@ -90,6 +96,8 @@ def run_step(*argv: str):
         preflight.check_range(args.start, args.end)
     preflight.check_run_settings(args.run_id)
     steps = {
+        "bronze": lambda: pipeline.bronze_phase(args.date, args.run_id, restate),
+        "gold": lambda: pipeline.gold_phase(args.date, args.run_id, restate),
         "ingest": lambda: pipeline.ingest_step(args.date, args.run_id, restate=restate),
         "validate_bronze": lambda: pipeline.validate_bronze_step(args.run_id),
         "compute": lambda: pipeline.compute_step(args.date, args.run_id, restate),

@@ -8,17 +8,18 @@ def test_dags_import_without_errors(dagbag):
     assert "csmetrics_daily" in dagbag.dag_ids
 
 
-def test_daily_dag_runs_its_steps_in_order(dagbag):
+def test_daily_dag_runs_its_two_phases_in_order(dagbag):
     dag = dagbag.get_dag("csmetrics_daily")
-    order = ["wait_until_day_complete", "ingest", "validate_bronze", "compute", "validate_gold", "publish", "derive"]
+    order = ["wait_until_day_complete", "bronze", "gold"]
     assert sorted(dag.task_ids) == sorted(order)
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     # A topological sort exists only without cycles.
     assert [t.task_id for t in dag.topological_sort()] == order
     assert dag.max_active_runs == 1 and dag.catchup is False
-    # Under a backfill's own max active runs, only compute runs for several dates at once.
-    assert [t for t in order[1:] if dag.get_task(t).max_active_tis_per_dag != 1] == ["compute"]
+    # Under a backfill's own max active runs, each phase runs for one date at a time.
+    assert [dag.get_task(t).max_active_tis_per_dag for t in order[1:]] == [1, 1]
+    assert [dag.get_task(t).op_args[0] for t in order[1:]] == ["bronze", "gold"]
     assert dag.params["restate"] is False
 
 
@@ -35,17 +36,14 @@ def test_backfill_dag_maps_one_task_per_chunk(dagbag):
 def test_gold_tables_are_assets_that_the_export_dag_is_scheduled_on(dagbag):
     daily, backfill = dagbag.get_dag("csmetrics_daily"), dagbag.get_dag("csmetrics_backfill")
     names = lambda task: sorted(asset.name for asset in task.outlets)  # noqa: E731
-    assert names(daily.get_task("publish")) == [
-        "csmetrics.gold.agent_metrics_daily", "csmetrics.gold.scene_metrics_daily", "csmetrics.gold.session_detail_daily",
-        "csmetrics.gold.shop_metrics_daily",
+    assert names(daily.get_task("gold")) == [
+        "csmetrics.gold.agent_metrics_daily", "csmetrics.gold.governance_weekly", "csmetrics.gold.leaderboard_daily",
+        "csmetrics.gold.peer_benchmarks_daily", "csmetrics.gold.scene_benchmarks_daily", "csmetrics.gold.scene_metrics_daily",
+        "csmetrics.gold.session_detail_daily", "csmetrics.gold.shop_metric_trends", "csmetrics.gold.shop_metrics_daily",
+        "csmetrics.gold.shop_metrics_monthly", "csmetrics.gold.shop_metrics_weekly",
     ]
-    assert names(daily.get_task("derive")) == [
-        "csmetrics.gold.governance_weekly", "csmetrics.gold.leaderboard_daily", "csmetrics.gold.peer_benchmarks_daily",
-        "csmetrics.gold.scene_benchmarks_daily", "csmetrics.gold.shop_metric_trends", "csmetrics.gold.shop_metrics_monthly",
-        "csmetrics.gold.shop_metrics_weekly",
-    ]
-    assert len(names(backfill.get_task("derive"))) == 11
-    assert [t for t in daily.tasks if t.outlets and t.task_id not in ("publish", "derive")] == []
+    assert names(backfill.get_task("derive")) == names(daily.get_task("gold"))
+    assert [t.task_id for t in daily.tasks if t.outlets] == ["gold"]
     export = dagbag.get_dag("csmetrics_leaderboard_export")
     assert [asset.name for asset in export.timetable.asset_condition.objects] == ["csmetrics.gold.leaderboard_daily"]
 
@@ -68,10 +66,10 @@ def test_one_setting_switches_every_step_to_spark_submit(airflow_home, monkeypat
     daily = bag.get_dag("csmetrics_daily")
     steps = [t for t in daily.tasks if t.task_id != "wait_until_day_complete"]
     assert steps and all(isinstance(t, SparkSubmitOperator) for t in steps)
-    publish = daily.get_task("publish")
-    assert publish._conn_id == "spark_csmetrics" and publish.packages.startswith("io.delta:delta-spark_4.2_2.13:")
-    assert publish.application.endswith("jobs/csmetrics/submit.py")
-    assert publish.application_args[:3] == ["publish", "--date", "{{ data_interval_start | ds }}"]
+    gold = daily.get_task("gold")
+    assert gold._conn_id == "spark_csmetrics" and gold.packages.startswith("io.delta:delta-spark_4.2_2.13:")
+    assert gold.application.endswith("jobs/csmetrics/submit.py")
+    assert gold.application_args[:3] == ["gold", "--date", "{{ data_interval_start | ds }}"]
 
 
 def test_every_task_has_an_owner_a_timeout_and_a_failure_alert(dagbag):

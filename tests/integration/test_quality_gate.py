@@ -338,12 +338,14 @@ def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishe
         staged = (("shop_metrics_daily", shop_rows, SHOP_METRICS_DAILY), ("agent_metrics_daily", [], AGENT_METRICS_DAILY),
                   ("session_detail_daily", [], SESSION_DETAIL_DAILY), ("scene_metrics_daily", [], SCENE_METRICS_DAILY))
         for table, rows, schema in staged:
-            spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite").save(staging_path(settings, table, run_id))
+            # One file, so that gold's file holds every shop of the date, as at scale.
+            spark.createDataFrame(rows, schema).coalesce(1).write.format("delta").mode("overwrite").save(staging_path(settings, table, run_id))
         report = validate_gold(spark, settings, plan, run_id)
-        publish(spark, settings, plan, run_id)
+        counts.append(publish(spark, settings, plan, run_id))
         published = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
         return report, {(r.shop_id, r.metric): r.value for r in published.collect()}
 
+    counts = []
     _, first = run("first", [row("pickup_rate", 1.0, 2.0, 0.5, shop="a"), row("pickup_rate", 1.0, 2.0, 0.5, shop="b")])
     assert first == {("a", "pickup_rate"): 0.5, ("b", "pickup_rate"): 0.5}
     # Staging tables are kept 7 days by default (a publish can be retried); 0 keeps none.
@@ -354,6 +356,9 @@ def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishe
     assert not os.path.exists(staging_path(settings, "agent_metrics_daily", "second"))
     # b's impossible rate is held back with its reason; its earlier row stays; a publishes.
     assert second == {("a", "pickup_rate"): 1.0, ("b", "pickup_rate"): 0.5}
+    # The rows each publish wrote, from its commit's metrics: b's kept row was copied into
+    # the file that replaced a's, not written.
+    assert [c["shop_metrics_daily"] for c in counts] == [2, 1]
     assert [(day, shop) for day, shop, _ in report.held_back] == [(D, "b")]
     assert "1 shop-day(s) held back" in report.summary() and "2026-03-02 b: gold/shop_metrics_daily [rows]" in report.summary()
     held = spark.read.format("delta").load(settings.table_path("quality", "held_back")).where("run_id = 'second'").collect()

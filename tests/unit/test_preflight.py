@@ -13,7 +13,7 @@ from csmetrics import cli, pipeline, show, submit
 # Every pipeline entry point the command line and the DAG tasks call.
 STEPS = (
     "run_daily", "restate_range", "backfill", "ingest_step", "validate_bronze_step", "compute_step", "validate_step", "publish_step",
-    "derive_step", "backfill_prepare_step", "backfill_chunk_step", "backfill_derive_step", "maintain_step", "release",
+    "derive_step", "bronze_phase", "gold_phase", "backfill_prepare_step", "backfill_chunk_step", "backfill_derive_step", "maintain_step", "release",
 )
 
 
@@ -115,7 +115,7 @@ def test_a_dag_task_checks_the_same(no_spark, monkeypatch, capsys):
 SCHEDULED = "scheduled__2026-03-02T00:00:00+00:00"
 
 
-@pytest.mark.parametrize("step", ["ingest", "compute", "validate_gold", "publish", "derive", "run"])
+@pytest.mark.parametrize("step", ["bronze", "gold", "ingest", "compute", "validate_gold", "publish", "derive", "run"])
 def test_a_daily_step_without_its_date_is_refused(no_spark, capsys, step):
     assert submit.main([step, "--run-id", SCHEDULED]) == 1
     message = capsys.readouterr().err.strip()
