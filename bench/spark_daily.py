@@ -37,17 +37,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def timed(name: str, step) -> tuple[dict, object]:
-    """Run one step, timing it and sampling the process tree's peak memory meanwhile."""
+def delta_commits(warehouse: Path) -> int:
+    """Commits of every Delta table under the warehouse (their log's JSON files)."""
+    return sum(1 for _ in warehouse.glob("**/_delta_log/*.json"))
+
+
+def timed(name: str, step, spark=None, warehouse: Path | None = None) -> tuple[dict, object]:
+    """Run one step, timing it and sampling the process tree's peak memory meanwhile; with
+    `spark` and `warehouse`, also count the Spark jobs it started and the Delta commits it made."""
+    if spark is not None:
+        spark.sparkContext.setJobGroup(f"bench-{name}", name)
+        commits = delta_commits(warehouse)
     with PeakMemory() as memory:
         started = time.perf_counter()
         result = step()
         seconds = time.perf_counter() - started
-    return {"step": name, "seconds": seconds, "peak_bytes": memory.peak, "peak_anonymous_bytes": memory.peak_anonymous}, result
+    timing = {"step": name, "seconds": seconds, "peak_bytes": memory.peak, "peak_anonymous_bytes": memory.peak_anonymous}
+    if spark is not None:
+        timing["jobs"] = len(spark.sparkContext.statusTracker().getJobIdsForGroup(f"bench-{name}"))
+        timing["commits"] = delta_commits(warehouse) - commits
+        spark.sparkContext.setJobGroup("", "")
+    return timing, result
 
 
-def whole_run(run_day: date, log) -> tuple[list[dict], dict[str, str]]:
-    """The steps of `csmetrics run` in this process, as csmetrics.pipeline.run_daily runs them."""
+def whole_run(run_day: date, spark, warehouse: Path, log) -> tuple[list[dict], dict[str, str]]:
+    """The steps of `csmetrics run` in this process, as csmetrics.pipeline.run_daily runs them,
+    each with its Spark jobs and Delta commits."""
     from csmetrics import pipeline
 
     run_id = "bench-run"
@@ -61,7 +76,7 @@ def whole_run(run_day: date, log) -> tuple[list[dict], dict[str, str]]:
     )
     timings, paths = [], {}
     for name, step in steps:
-        timing, result = timed(name, step)
+        timing, result = timed(name, step, spark, warehouse)
         timings.append(timing)
         if name == "compute":
             paths = result
@@ -105,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     result["spark_start_seconds"] = time.perf_counter() - started
     result["whole_run"] = args.whole_run
     if args.whole_run:
-        result["steps"], paths = whole_run(run_day, log)
+        result["steps"], paths = whole_run(run_day, spark, args.work / "warehouse", log)
         compared = [m.id for m in registry.METRICS]
     else:
         result["steps"], paths = compute_only(args, spark, settings, plan, run_day, log)

@@ -94,11 +94,11 @@ def test_a_failed_task_logs_one_line_saying_what_failed_and_what_to_do(caplog):
 
     from csmetrics.orchestration import report_failure
 
-    ti = SimpleNamespace(dag_id="csmetrics_daily", task_id="publish", run_id="scheduled__2026-03-02T00:00:00+00:00", try_number=2)
+    ti = SimpleNamespace(dag_id="csmetrics_daily", task_id="gold", run_id="scheduled__2026-03-02T00:00:00+00:00", try_number=2)
     report_failure({"task_instance": ti, "ds": "2026-03-02", "exception": ValueError("DELTA_CONCURRENT_APPEND")})
     [record] = [r for r in caplog.records if r.name == "csmetrics.alerts"]
     assert record.levelname == "ERROR"
     assert record.getMessage() == (
-        "csmetrics csmetrics_daily.publish failed for 2026-03-02 (run scheduled__2026-03-02T00:00:00+00:00, try 2): "
+        "csmetrics csmetrics_daily.gold failed for 2026-03-02 (run scheduled__2026-03-02T00:00:00+00:00, try 2): "
         "DELTA_CONCURRENT_APPEND. Every step is idempotent: fix the cause, then clear the task."
     )
