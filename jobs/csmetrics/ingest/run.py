@@ -8,13 +8,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.bronze import bronze_path
-from csmetrics.commits import HISTORY_DEPTH
+from csmetrics.commits import HISTORY_DEPTH, newest_commit
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
@@ -275,9 +274,7 @@ def _bronze_version(spark, settings, table: RawTable) -> int:
     """The current version of the table's bronze (-1 when it does not exist yet): the snapshot
     a batch is classified against, and what its append's idempotence is keyed on."""
     path = bronze_path(settings, table.name)
-    if not table_exists(spark, path):
-        return -1
-    return DeltaTable.forPath(spark, path).history(1).select("version").collect()[0]["version"]
+    return newest_commit(spark, path).version if table_exists(spark, path) else -1
 
 
 def _existing_versions(spark, settings, table: RawTable, event_dates: list | None, version: int) -> DataFrame | None:
@@ -514,7 +511,7 @@ def _append_to_bronze(spark: SparkSession, settings: Settings, table: RawTable, 
         .option("userMetadata", run_id)
         .save(bronze_path(settings, table.name))
     )
-    # The run's own commit, after the version it read (a few rows of the log, no Spark job).
+    # The run's own commit, after the version it read (concurrent runs may have committed since).
     commits = target.history(HISTORY_DEPTH).select("version", "operation", "userMetadata", "operationMetrics").collect()
     own = [c for c in commits if c["version"] > version and c["operation"] == "WRITE" and c["userMetadata"] == run_id]
     if not own:
