@@ -25,6 +25,8 @@ from pathlib import Path
 
 from measure import PeakMemory
 
+WHOLE_RUN_ID, INGEST_RUN_ID = "bench-run", "bench-ingest"  # the whole run's, the compute benchmark's ingest's
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,7 +67,7 @@ def whole_run(run_day: date, spark, warehouse: Path, log) -> tuple[list[dict], d
     each with its Spark jobs and Delta commits."""
     from csmetrics import pipeline
 
-    run_id = "bench-run"
+    run_id = WHOLE_RUN_ID
     steps = (
         ("ingest", lambda: pipeline.ingest_step(run_day, run_id, log)),
         ("bronze gate", lambda: pipeline.validate_bronze_step(run_id, log)),
@@ -80,7 +82,25 @@ def whole_run(run_day: date, spark, warehouse: Path, log) -> tuple[list[dict], d
         timings.append(timing)
         if name == "compute":
             paths = result
+        if name == "publish":
+            timing["copied_rows"] = publish_copied_rows(spark, run_id)
     return timings, paths
+
+
+def publish_copied_rows(spark, run_id: str) -> dict[str, int]:
+    """Rows of other slices each published table's replace copied out of the files it
+    rewrote (Delta's numCopiedRows of the run's commit): 0 when a replace touches only its slice."""
+    from delta.tables import DeltaTable
+
+    from csmetrics.config import Settings
+    from csmetrics.tables import PUBLISHED_TABLES
+
+    copied = {}
+    for table in PUBLISHED_TABLES:
+        history = DeltaTable.forPath(spark, table.path(Settings.from_env())).history(10).collect()
+        commits = [c for c in history if c.userMetadata == run_id and c.operation == "WRITE"]
+        copied[table.name] = sum(int(c.operationMetrics.get("numCopiedRows") or 0) for c in commits)
+    return copied
 
 
 def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date, log) -> tuple[list[dict], dict[str, str]]:
@@ -91,7 +111,7 @@ def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date,
 
     timings = []
     if not args.skip_ingest:
-        timings.append(timed("ingest", lambda: ingest(spark, settings, "bench-ingest", cutoff(run_day), log))[0])
+        timings.append(timed("ingest", lambda: ingest(spark, settings, INGEST_RUN_ID, cutoff(run_day), log))[0])
     timing, paths = timed("compute", lambda: stage(spark, settings, plan, "bench-compute"))
     return [*timings, timing], paths
 
@@ -131,9 +151,11 @@ def main(argv: list[str] | None = None) -> None:
     }
     result["messages"], result["bronze_records"] = bronze_counts["messages"], sum(bronze_counts.values())
     if not args.skip_ingest:
-        # What ingest read: every record of every file, by the ingest log's footer counts
-        # (re-sent copies and quarantined records included).
-        result["landed_records"] = spark.read.format("delta").load(INGEST_LOG.path(settings)).agg(F.sum("landed_records")).first()[0]
+        # What this run's ingest read: every record of every file, by the ingest log's footer
+        # counts (re-sent copies and quarantined records included). Earlier runs' files (the
+        # history of a warm run) are not counted.
+        ingested = spark.read.format("delta").load(INGEST_LOG.path(settings)).where(F.col("run_id").isin(WHOLE_RUN_ID, INGEST_RUN_ID))
+        result["landed_records"], result["ingested_bronze_records"] = ingested.agg(F.sum("landed_records"), F.sum("bronze_records")).first()
 
     shop = spark.read.format("delta").load(paths["shop_metrics_daily"]).withColumn("agent_id", F.lit(None).cast("string"))
     agent = spark.read.format("delta").load(paths["agent_metrics_daily"])
