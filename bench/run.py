@@ -22,7 +22,7 @@ family, gold gate, publish, derive; one row per step) and the DuckDB reference c
 metric of SPEC §4 (bench/reference/delayed_metrics.sql too); the values compared are every
 (stat_date, metric) slice the run owns, at both grains and in every segment.
 
-With --history-days N (a whole run), N + 1 days are generated at the scale and the run that
+With --history-days N (a whole run), N + 2 days are generated at the scale and the run that
 makes the benchmarked day final is timed twice, each side by side with DuckDB, on the same
 files: those landed since the cutoff of the run before it (the benchmarked day's, and late and
 re-sent batches of the days before), with the shop and agent snapshots. Cold: in an empty
@@ -108,9 +108,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def generate(landing: Path, messages: int, shops: int, day: date, history_days: int = 0) -> None:
-    """One day of landing files, or that day and the `history_days` before it."""
+    """One day of landing files; or, with history, that day, the `history_days` before it and
+    the day after (the run for the day after computes it too, and the gold gate compares its
+    volume with the history's)."""
+    days = history_days + 2 if history_days else 1
     command = [sys.executable, "-m", "csmetrics.cli", "generate", "--out", str(landing), "--shops", str(shops),
-               "--days", str(history_days + 1), "--start", str(day - timedelta(days=history_days)),
+               "--days", str(days), "--start", str(day - timedelta(days=history_days)),
                "--sessions-per-day", str(messages // MESSAGES_PER_SESSION)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
@@ -226,7 +229,7 @@ def bench_cold_and_warm(scale_dir: Path, messages: int, args: argparse.Namespace
     shutil.rmtree(scale_dir, ignore_errors=True)
     generated = scale_dir / "generated"
     started = time.perf_counter()
-    progress(f"generating {args.history_days + 1} days of about {messages:,d} messages each")
+    progress(f"generating {args.history_days + 2} days of about {messages:,d} messages each")
     generate(generated, messages, args.shops, args.day, args.history_days)
     progress(f"generated in {time.perf_counter() - started:.0f} s")
     cold, warm = scale_dir / "cold", scale_dir / "warm"
