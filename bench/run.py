@@ -17,8 +17,9 @@ the ratio Spark / DuckDB.
     bin/bench --whole-run --scales 2.5M        # every step of the daily run, all 33 metrics compared
     bin/bench --history-days 14 --scales 250K  # the same day cold, then warm after 14 days of history
 
-With --whole-run, the Spark side is the whole daily run (ingest, bronze gate, compute of every
-family, gold gate, publish, derive; one row per step) and the DuckDB reference computes every
+With --whole-run, the Spark side is the whole daily run (ingest, bronze gate, then compute of
+every family, gold gate and publish as one step, as the daily run's gold phase runs them, then
+derive; one row per step) and the DuckDB reference computes every
 metric of SPEC §4 (bench/reference/delayed_metrics.sql too); the values compared are every
 (stat_date, metric) slice the run owns, at both grains and in every segment.
 

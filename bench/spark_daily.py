@@ -9,8 +9,8 @@ staging Delta tables, and writes the conversation metric rows (both grains) to
 each phase's wall time and peak memory (process tree, Spark JVM included).
 
 With --whole-run, the run for --day + 1 runs every step of `csmetrics run` instead (ingest,
-bronze gate, compute of every family, gold gate, publish, derive), each timed, and every
-metric row it staged (both grains) goes to --compare-out.
+bronze gate, then compute of every family, gold gate and publish as one transaction, then
+derive), each timed, and every metric row it published (both grains) goes to --compare-out.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def timed(name: str, step, spark=None, warehouse: Path | None = None) -> tuple[d
     return timing, result
 
 
-def whole_run(run_day: date, spark, warehouse: Path, log) -> tuple[list[dict], dict[str, str]]:
+def whole_run(run_day: date, spark, warehouse: Path, log) -> tuple[list[dict], dict[str, object]]:
     """The steps of `csmetrics run` in this process, as csmetrics.pipeline.run_daily runs them,
     each with its Spark jobs and Delta commits."""
     from csmetrics import pipeline
@@ -71,20 +71,32 @@ def whole_run(run_day: date, spark, warehouse: Path, log) -> tuple[list[dict], d
     steps = (
         ("ingest", lambda: pipeline.ingest_step(run_day, run_id, log)),
         ("bronze gate", lambda: pipeline.validate_bronze_step(run_id, log)),
-        ("compute", lambda: pipeline.compute_step(run_day, run_id, False, log)),
-        ("gold gate", lambda: pipeline.validate_step(run_day, run_id, False, log)),
-        ("publish", lambda: pipeline.publish_step(run_day, run_id, False, log)),
+        # One transaction, as the daily run's gold phase runs it: the rows stay in memory.
+        ("compute, gold gate, publish", lambda: pipeline.compute_gate_publish_step(run_day, run_id, False, log)),
         ("derive", lambda: pipeline.derive_step(run_day, run_id, False, log)),
     )
-    timings, paths = [], {}
+    timings = []
     for name, step in steps:
-        timing, result = timed(name, step, spark, warehouse)
+        timing, _ = timed(name, step, spark, warehouse)
         timings.append(timing)
-        if name == "compute":
-            paths = result
-        if name == "publish":
+        if "publish" in name:
             timing["copied_rows"] = publish_copied_rows(spark, run_id)
-    return timings, paths
+    return timings, published_rows(spark, run_id)
+
+
+def published_rows(spark, run_id: str) -> dict[str, object]:
+    """The metric rows (both grains) the run published: what it computed, the shop-days the
+    gold gate held back aside."""
+    from pyspark.sql import functions as F
+
+    from csmetrics.config import Settings
+    from csmetrics.tables import AGENT_METRICS_DAILY, SHOP_METRICS_DAILY
+
+    settings = Settings.from_env()
+    return {
+        table.name: spark.read.format("delta").load(table.path(settings)).where(F.col("run_id") == run_id)
+        for table in (SHOP_METRICS_DAILY, AGENT_METRICS_DAILY)
+    }
 
 
 def publish_copied_rows(spark, run_id: str) -> dict[str, int]:
@@ -103,7 +115,7 @@ def publish_copied_rows(spark, run_id: str) -> dict[str, int]:
     return copied
 
 
-def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date, log) -> tuple[list[dict], dict[str, str]]:
+def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date, log) -> tuple[list[dict], dict[str, object]]:
     """Ingest (unless skipped) and compute, each timed: the two steps of the compute benchmark."""
     from csmetrics.compute import stage
     from csmetrics.ingest.run import ingest
@@ -113,7 +125,7 @@ def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date,
     if not args.skip_ingest:
         timings.append(timed("ingest", lambda: ingest(spark, settings, INGEST_RUN_ID, cutoff(run_day), log))[0])
     timing, paths = timed("compute", lambda: stage(spark, settings, plan, "bench-compute"))
-    return [*timings, timing], paths
+    return [*timings, timing], {name: spark.read.format("delta").load(path) for name, path in paths.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,10 +152,10 @@ def main(argv: list[str] | None = None) -> None:
     result["spark_start_seconds"] = time.perf_counter() - started
     result["whole_run"] = args.whole_run
     if args.whole_run:
-        result["steps"], paths = whole_run(run_day, spark, args.work / "warehouse", log)
+        result["steps"], computed = whole_run(run_day, spark, args.work / "warehouse", log)
         compared = [m.id for m in registry.METRICS]
     else:
-        result["steps"], paths = compute_only(args, spark, settings, plan, run_day, log)
+        result["steps"], computed = compute_only(args, spark, settings, plan, run_day, log)
         compared = [m.id for m in registry.metrics("conversation")]
     bronze_counts = {
         table.name: spark.read.format("delta").load(settings.table_path("bronze", table.name)).count()
@@ -157,8 +169,8 @@ def main(argv: list[str] | None = None) -> None:
         ingested = spark.read.format("delta").load(INGEST_LOG.path(settings)).where(F.col("run_id").isin(WHOLE_RUN_ID, INGEST_RUN_ID))
         result["landed_records"], result["ingested_bronze_records"] = ingested.agg(F.sum("landed_records"), F.sum("bronze_records")).first()
 
-    shop = spark.read.format("delta").load(paths["shop_metrics_daily"]).withColumn("agent_id", F.lit(None).cast("string"))
-    agent = spark.read.format("delta").load(paths["agent_metrics_daily"])
+    shop = computed["shop_metrics_daily"].withColumn("agent_id", F.lit(None).cast("string"))
+    agent = computed["agent_metrics_daily"]
     rows = shop.unionByName(agent, allowMissingColumns=True).where(F.col("metric").isin(compared))
     rows.select("stat_date", "shop_id", "agent_id", "segment", "metric", "numerator", "denominator").write.mode("overwrite").parquet(
         str(args.compare_out)

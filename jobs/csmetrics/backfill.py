@@ -15,13 +15,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics import registry
-from csmetrics.compute import stage
 from csmetrics.config import Settings
 from csmetrics.derived.publish import derive
 from csmetrics.finality import dates_settled_by, plan_run
 from csmetrics.plan import RunPlan
-from csmetrics.publish import publish
-from csmetrics.quality.gold_gate import validate_gold
+from csmetrics.publish import publish_plan
 from csmetrics.schemas.gold import BACKFILL_CHUNKS as BACKFILL_CHUNKS_SCHEMA
 from csmetrics.tables import BACKFILL_CHUNKS
 
@@ -70,15 +68,14 @@ def finished_chunks(spark: SparkSession, settings: Settings, backfill: str) -> s
 def run_chunk(
     spark: SparkSession, settings: Settings, chunk: Chunk, end: date, restate: bool, backfill: str, progress=print
 ) -> None:
-    """The backfilled slices of each day of `chunk`: compute, gold gate, publish; then record it."""
+    """The backfilled slices of each day of `chunk`, each day's one slice transaction
+    (compute, gold gate, publish: csmetrics.publish.publish_plan); then record the chunk."""
     for day in chunk.days:
         run_id = day_run_id(backfill, day)
         # The last day runs as its daily run would: it also keeps final slices final when
         # restating, and retries held-back shop-days (csmetrics.finality).
         plan = plan_run(spark, settings, day, restate) if day >= end else RunPlan.backfill_day(day, end, restate)
-        stage(spark, settings, plan, run_id)
-        validate_gold(spark, settings, plan, run_id)
-        publish(spark, settings, plan, run_id)
+        publish_plan(spark, settings, plan, run_id)
         progress(f"  {day} done")
     row = [(backfill, chunk.first, chunk.last, datetime.now(UTC))]
     spark.createDataFrame(row, BACKFILL_CHUNKS_SCHEMA).write.format("delta").mode("append").save(_log_path(settings))

@@ -33,15 +33,19 @@ def read_bronze(
     table: str,
     event_dates: tuple[date, date] | None = None,
     cutoff: datetime | None = None,
+    with_event_date: bool = False,
 ) -> DataFrame:
     """Rows of a bronze table as they had landed by `cutoff` (None: everything landed):
     partitions in `event_dates` (inclusive UTC range), the latest `updated_at` per key;
-    for snapshots, each key's latest version landed by the cutoff."""
+    for snapshots, each key's latest version landed by the cutoff. `with_event_date` keeps
+    the UTC event date partition column (not for snapshots), to cut the rows to narrower
+    ranges later."""
     contract = RAW_TABLES[table]
     path = bronze_path(settings, table)
     if not table_exists(spark, path):
         # Nothing of this table has landed yet (e.g. no after-sale ticket so far).
-        return spark.createDataFrame([], contract.schema)
+        empty = spark.createDataFrame([], contract.schema)
+        return empty.withColumn(EVENT_DATE, F.lit(None).cast("date")) if with_event_date and contract.event_time is not None else empty
     rows = spark.read.format("delta").load(path)
     if event_dates is not None and contract.event_time is not None:
         rows = rows.where(F.col(EVENT_DATE).between(F.lit(event_dates[0]), F.lit(event_dates[1])))
@@ -53,4 +57,5 @@ def read_bronze(
     elif contract.has_updated_at:
         latest = Window.partitionBy(contract.primary_key).orderBy(F.col("updated_at").desc(), F.col("_landed_at").desc())
         rows = rows.withColumn("_version", F.row_number().over(latest)).where("_version = 1").drop("_version")
-    return rows.select(*contract.columns)
+    kept = [EVENT_DATE] if with_event_date and contract.event_time is not None else []
+    return rows.select(*contract.columns, *kept)

@@ -1,8 +1,9 @@
-"""The compute job: bronze as it had landed by the run's cutoff -> metric rows in a staging table."""
+"""The compute job: bronze as it had landed by the run's cutoff -> the rows of each published gold table."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 
 from pyspark import StorageLevel
@@ -14,12 +15,13 @@ from csmetrics.config import Settings
 from csmetrics.conformed import paid_days
 from csmetrics.metrics.conversation import Reuse, as_is
 from csmetrics.metrics.families import FAMILIES
-from csmetrics.metrics.family import Family
+from csmetrics.metrics.family import Family, Read
 from csmetrics.metrics.long_format import agent_rows, finish, shop_rows
 from csmetrics.metrics.scenes import finish_scenes
 from csmetrics.metrics.session_detail import FINAL_WITH as DETAIL_FINAL_WITH
 from csmetrics.metrics.session_detail import finish_detail
 from csmetrics.plan import RunPlan
+from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.tables import (
     AGENT_METRICS_DAILY,
     PUBLISHED_TABLES,
@@ -27,7 +29,7 @@ from csmetrics.tables import (
     SESSION_DETAIL_DAILY,
     SHOP_METRICS_DAILY,
     drop_stale_staging,
-    staging_path,
+    write_staging,
 )
 
 
@@ -48,16 +50,50 @@ class Persisted:
         self._frames.clear()
 
 
-class BronzeInputs:
-    """One family's declared inputs as bronze had them at the plan's cutoff, each pruned to
-    the UTC event dates its `Read` gives around the family's dates (and to the plan's shops)."""
+class PlanInputs:
+    """The bronze inputs of one plan as bronze had them at the plan's cutoff, for the plan's
+    shops. Each table is read and deduplicated once, over the widest UTC event-date range
+    any of the plan's families reads it; a table several families read is persisted and cut
+    to each family's own range. (A record's event date never changes between its versions,
+    so cutting after deduplicating keeps the same rows as cutting before.)"""
 
-    def __init__(
-        self, spark: SparkSession, settings: Settings, plan: RunPlan, family: Family, shops: DataFrame, reuse: Reuse, kept: dict[str, DataFrame]
-    ):
-        self._spark, self._settings, self._plan, self._family = spark, settings, plan, family
+    def __init__(self, spark: SparkSession, settings: Settings, plan: RunPlan, persisted: Reuse):
+        self._spark, self._settings, self._plan, self._persisted = spark, settings, plan, persisted
+        self._ranges: dict[str, tuple[date, date]] = {}
+        self._readers: Counter[str] = Counter()
+        for name, family in FAMILIES.items():
+            for read in family.reads if plan.dates_for(name) else ():
+                first, last = event_dates(read, plan.dates_for(name))
+                known = self._ranges.get(read.table, (first, last))
+                self._ranges[read.table] = (min(first, known[0]), max(last, known[1]))
+                self._readers[read.table] += 1
+        self._frames: dict[str, DataFrame] = {}
+        # Every family and the finishing of the rows read the snapshot: read it once.
+        self.shops = persisted(of_plan_shops(read_bronze(spark, settings, "shops", cutoff=plan.cutoff), plan))
+
+    def read(self, table: str, dates: tuple[date, date]) -> DataFrame:
+        """`table`'s rows of UTC event dates `dates` (within the plan's widest range)."""
+        frame = self._frames.get(table)
+        if frame is None:
+            frame = read_bronze(self._spark, self._settings, table, self._ranges[table], self._plan.cutoff, with_event_date=True)
+            frame = of_plan_shops(frame, self._plan)
+            self._frames[table] = frame = self._persisted(frame) if self._readers[table] > 1 else frame
+        return frame.where(F.col(EVENT_DATE).between(F.lit(dates[0]), F.lit(dates[1]))).drop(EVENT_DATE)
+
+
+def event_dates(read: Read, dates: list[date]) -> tuple[date, date]:
+    """The UTC event dates a family's `read` covers for its local `dates`."""
+    return dates[0] - timedelta(days=read.before), dates[-1] + timedelta(days=read.after)
+
+
+class BronzeInputs:
+    """One family's declared inputs (the plan's, cut to the UTC event dates its `Read` gives
+    around the family's dates)."""
+
+    def __init__(self, settings: Settings, plan: RunPlan, family: Family, inputs: PlanInputs, reuse: Reuse, kept: dict[str, DataFrame]):
+        self._inputs, self._family = inputs, family
         self._dates = plan.dates_for(family.name)
-        self.shops = shops
+        self.shops = inputs.shops
         self.business_start, self.business_end = settings.business_start, settings.business_end
         self.reuse = reuse
         self._kept = kept
@@ -68,9 +104,7 @@ class BronzeInputs:
         self._kept[table] = self._kept[table].unionByName(frame) if table in self._kept else frame
 
     def read(self, table: str) -> DataFrame:
-        read = self._family.read_of(table)
-        event_dates = (self._dates[0] - timedelta(days=read.before), self._dates[-1] + timedelta(days=read.after))
-        return of_plan_shops(read_bronze(self._spark, self._settings, table, event_dates, self._plan.cutoff), self._plan)
+        return self._inputs.read(table, event_dates(self._family.read_of(table), self._dates))
 
     def paid(self) -> DataFrame:
         return paid_days(self.read("orders"), self.shops)
@@ -81,21 +115,17 @@ def of_plan_shops(frame: DataFrame, plan: RunPlan) -> DataFrame:
     return frame if plan.shop_ids is None else frame.where(F.col("shop_id").isin(list(plan.shop_ids)))
 
 
-def plan_shops(spark: SparkSession, settings: Settings, plan: RunPlan) -> DataFrame:
-    """The shop snapshot as of the plan's cutoff, for the plan's shops."""
-    return of_plan_shops(read_bronze(spark, settings, "shops", cutoff=plan.cutoff), plan)
-
-
 def metric_rows(
-    spark: SparkSession, settings: Settings, plan: RunPlan, reuse: Reuse = as_is, kept: dict[str, DataFrame] | None = None
+    spark: SparkSession, settings: Settings, plan: RunPlan, reuse: Reuse = as_is, kept: dict[str, DataFrame] | None = None,
+    inputs: PlanInputs | None = None,
 ) -> DataFrame:
     """Long metric rows (both grains) of every (stat_date, metric) slice the plan owns: each
     family of the plan computes its dates from its declared inputs. Tables a family computes
     beside its metrics go into `kept`."""
-    shops = plan_shops(spark, settings, plan)
     kept = {} if kept is None else kept
+    inputs = inputs or PlanInputs(spark, settings, plan, reuse)
     parts = [
-        family.compute(BronzeInputs(spark, settings, plan, family, shops, reuse, kept), plan.dates_for(name))
+        family.compute(BronzeInputs(settings, plan, family, inputs, reuse, kept), plan.dates_for(name))
         for name, family in FAMILIES.items()
         if plan.dates_for(name)
     ]
@@ -104,11 +134,13 @@ def metric_rows(
 
 
 def finished_rows(
-    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse: Reuse = as_is, kept: dict[str, DataFrame] | None = None
+    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse: Reuse = as_is, kept: dict[str, DataFrame] | None = None,
+    inputs: PlanInputs | None = None,
 ) -> DataFrame:
     """Metric rows of both grains with value, maturity and lineage (lazy)."""
-    rows = metric_rows(spark, settings, plan, reuse, kept)
-    return finish(rows, plan_shops(spark, settings, plan), plan.run_date, run_id, datetime.now(UTC), F.expr(plan.kept_final_predicate()))
+    inputs = inputs or PlanInputs(spark, settings, plan, reuse)
+    rows = metric_rows(spark, settings, plan, reuse, kept, inputs)
+    return finish(rows, inputs.shops, plan.run_date, run_id, datetime.now(UTC), F.expr(plan.kept_final_predicate()))
 
 
 def detail_rows(spark: SparkSession, plan: RunPlan, run_id: str, kept: dict[str, DataFrame]) -> DataFrame:
@@ -121,14 +153,14 @@ def detail_rows(spark: SparkSession, plan: RunPlan, run_id: str, kept: dict[str,
     return finish_detail(detail.where(F.col("stat_date").isin(owned)), plan.run_date, run_id, datetime.now(UTC), kept_final)
 
 
-def scene_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, kept: dict[str, DataFrame]) -> DataFrame:
+def scene_rows(spark: SparkSession, plan: RunPlan, run_id: str, kept: dict[str, DataFrame], shops: DataFrame) -> DataFrame:
     """The scene metrics of the (date, metric) slices the plan owns (empty when no family
     with a scene view runs)."""
     rows = kept.get(SCENE_METRICS_DAILY.name)
     if rows is None:
         return spark.createDataFrame([], SCENE_METRICS_DAILY.schema)
     return finish_scenes(
-        rows.where(F.expr(plan.replace_predicate())), plan_shops(spark, settings, plan), plan.run_date, run_id, datetime.now(UTC),
+        rows.where(F.expr(plan.replace_predicate())), shops, plan.run_date, run_id, datetime.now(UTC),
         F.expr(plan.kept_final_predicate()),
     )
 
@@ -138,15 +170,16 @@ def staged_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: 
     if not plan.dates:
         return {table.name: spark.createDataFrame([], table.schema) for table in PUBLISHED_TABLES}
     kept: dict[str, DataFrame] = {}
+    inputs = PlanInputs(spark, settings, plan, persisted)
     # Every table comes from one computation: without persisting the finished rows, each
     # write would run the whole job again. They are few (shops x metrics x dates); the work
     # behind them is large.
-    finished = persisted(finished_rows(spark, settings, plan, run_id, persisted, kept))
+    finished = persisted(finished_rows(spark, settings, plan, run_id, persisted, kept, inputs))
     return {
         SHOP_METRICS_DAILY.name: shop_rows(finished, SHOP_METRICS_DAILY.schema),
         AGENT_METRICS_DAILY.name: agent_rows(finished, AGENT_METRICS_DAILY.schema),
         SESSION_DETAIL_DAILY.name: detail_rows(spark, plan, run_id, kept).select(*SESSION_DETAIL_DAILY.schema.fieldNames()),
-        SCENE_METRICS_DAILY.name: scene_rows(spark, settings, plan, run_id, kept).select(*SCENE_METRICS_DAILY.schema.fieldNames()),
+        SCENE_METRICS_DAILY.name: scene_rows(spark, plan, run_id, kept, inputs.shops).select(*SCENE_METRICS_DAILY.schema.fieldNames()),
     }
 
 
@@ -163,20 +196,20 @@ def retried_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id:
     }
 
 
-def stage(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, str]:
-    """Compute the plan's rows (its slices, then its retries) and write each gold table's
-    share of them to its staging location; return the paths."""
-    drop_stale_staging(spark, settings)
-    persisted = Persisted()
+def computed_tables(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, persisted: Persisted) -> dict[str, DataFrame]:
+    """Each published table's rows of the plan: its slices, then its retries (lazy)."""
     tables = staged_rows(spark, settings, plan, run_id, persisted)
     for name, rows in retried_rows(spark, settings, plan, run_id, persisted).items():
         tables[name] = tables[name].unionByName(rows)
-    paths = {}
+    return tables
+
+
+def stage(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, str]:
+    """Compute the plan's rows and write each gold table's share of them to its staging
+    location, for a gate and a publish in other processes (`csmetrics compute`); return the paths."""
+    drop_stale_staging(spark, settings)
+    persisted = Persisted()
     try:
-        for table, rows in tables.items():
-            path = staging_path(settings, table, run_id)
-            rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
-            paths[table] = path
+        return write_staging(settings, computed_tables(spark, settings, plan, run_id, persisted), run_id)
     finally:
         persisted.release()
-    return paths

@@ -146,7 +146,10 @@ class Settings:
         _at_least(7),
     )
     staging_keep_days: int = setting(
-        7, "STAGING_KEEP_DAYS", "days a run's staging tables are kept (a publish can be retried from them); 0 removes them once the run has published",
+        7, "STAGING_KEEP_DAYS", (
+            "days a run's staging tables (written when the gold gate stops a run, or by `csmetrics compute` on its own) "
+            "are kept for inspection or a retried publish; 0 removes them once the run has published"
+        ),
         _at_least(0),
     )
     catalog_schema: str = setting("", "CATALOG_SCHEMA", "register the gold tables as <schema>.<table> in the Spark catalog", shown="none")

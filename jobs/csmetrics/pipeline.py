@@ -19,7 +19,7 @@ from csmetrics.finality import dates_settled_by, final_slices, plan_run, unfinis
 from csmetrics.ingest.run import check_day_landed, ingest
 from csmetrics.maintain import maintain
 from csmetrics.plan import RunPlan
-from csmetrics.publish import publish
+from csmetrics.publish import publish, publish_plan
 from csmetrics.quality.bronze_gate import validate_bronze
 from csmetrics.quality.gate import data_docs_index, summary
 from csmetrics.quality.gold_gate import validate_gold
@@ -108,14 +108,28 @@ def derive_step(run_date: date, run_id: str, restate: bool = False, progress=pri
 
 
 def _recompute(spark, settings, plan: RunPlan, run_id: str, progress, done: str) -> dict[str, int]:
-    """Stage, gate, publish and derive one plan in this process (a daily run's gold phase, a
+    """Compute, gate, publish and derive one plan in this process (a daily run's gold phase, a
     restatement, a release). The derived tables are recomputed for every date of the plan."""
-    stage(spark, settings, plan, run_id)
-    progress("gold gate: " + validate_gold(spark, settings, plan, run_id).summary())
-    written = publish(spark, settings, plan, run_id)
-    progress(f"{done} " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    written = _publish_plan(spark, settings, plan, run_id, progress, done)
     progress(derived_line(derive(spark, settings, plan.every_date, run_id)))
     return written
+
+
+def _publish_plan(spark, settings, plan: RunPlan, run_id: str, progress, done: str) -> dict[str, int]:
+    report, written = publish_plan(spark, settings, plan, run_id)
+    progress("gold gate: " + report.summary())
+    progress(f"{done} " + ", ".join(f"{table}: {count:,d} rows" for table, count in written.items()))
+    return written
+
+
+def compute_gate_publish_step(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, int]:
+    """Compute, the gold gate and publish of the run's plan in this application, as the daily
+    run's gold phase does them (its rows are staged only if the gate stops the run)."""
+    settings = Settings.from_env()
+    spark = get_spark(settings)
+    plan = plan_run(spark, settings, run_date, restate)
+    progress(_computing_line(plan))
+    return _publish_plan(spark, settings, plan, run_id, progress, "published")
 
 
 def restate_range(start: date, end: date, run_id: str, progress=print) -> dict[str, int]:

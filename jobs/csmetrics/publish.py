@@ -1,31 +1,50 @@
-"""Publish a run's staged rows, once the gold gate has passed: replace exactly its slice of gold."""
+"""Publish a run's rows, once the gold gate has passed: replace exactly its slice of gold."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.commits import newest_commit, record_commits
+from csmetrics.compute import Persisted, computed_tables
 from csmetrics.config import Settings
 from csmetrics.delta_io import replace_where, sql_in, sql_literal
 from csmetrics.finality import final_slices, settle
 from csmetrics.metrics.session_detail import FINAL_WITH as DETAIL_FINAL_WITH
 from csmetrics.plan import RunPlan, any_of, slices_predicate
-from csmetrics.quality.gold_gate import held_back
-from csmetrics.tables import BY_NAME, PUBLISHED_TABLES, SESSION_DETAIL_DAILY, drop_run_staging, staging_path
+from csmetrics.quality.gold_gate import GoldGateReport, held_back, validate_gold
+from csmetrics.tables import BY_NAME, PUBLISHED_TABLES, SESSION_DETAIL_DAILY, drop_run_staging, drop_stale_staging, read_staging
 
 
 def gold_path(settings: Settings, table: str) -> str:
     return BY_NAME[table].path(settings)
 
 
-def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> dict[str, int]:
+def publish_plan(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> tuple[GoldGateReport, dict[str, int]]:
+    """The slice transaction of one plan in this application: compute its rows, run the gold
+    gate on them and publish them, from frames persisted once. Nothing is staged unless the
+    gate stops the run (the rows are then kept for inspection, csmetrics.quality.gold_gate).
+    Daily runs, restatements, releases and backfill days all publish through here."""
+    drop_stale_staging(spark, settings)
+    persisted = Persisted()
+    try:
+        tables = {name: persisted(rows) for name, rows in computed_tables(spark, settings, plan, run_id, persisted).items()}
+        report = validate_gold(spark, settings, plan, run_id, tables)
+        return report, publish(spark, settings, plan, run_id, tables)
+    finally:
+        persisted.release()
+
+
+def publish(
+    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, tables: dict[str, DataFrame] | None = None
+) -> dict[str, int]:
     """Replace, per gold table and in one Delta commit each, exactly the (date, metric) slice
     the run owns and the shop-days it retries, except the shop-days the gold gate held back:
-    their rows stay as they were. Then record what the run left unfinished and what it
-    finalised (csmetrics.finality)."""
+    their rows stay as they were. The rows are `tables`, or what the run staged. Then record
+    what the run left unfinished and what it finalised (csmetrics.finality)."""
+    tables = tables if tables is not None else read_staging(spark, settings, run_id)
     written, versions = {}, {}
     held_rows = held_back(spark, settings, run_id)
     held = [(day, shop) for day, shop, _ in held_rows]
@@ -59,7 +78,7 @@ def publish(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str)
             continue
         path = table.path(settings)
         table.ensure(spark, settings)
-        rows = spark.read.format("delta").load(staging_path(settings, table.name, run_id)).where(F.expr(where))
+        rows = tables[table.name].where(F.expr(where))
         replace_where(rows.select(*table.schema.fieldNames()), path, where, list(table.partition_by), run_id)
         # The slice holds exactly the rows the commit wrote, which Delta's metrics count; its
         # output also holds the rows of other slices copied out of the files it rewrote. A

@@ -2,7 +2,8 @@
 
 A `Table` knows its layer, schema, partitioning, keys and properties; its path, its creation
 and its registration in the Spark catalog (SPEC §5, when CSMETRICS_CATALOG_SCHEMA names one)
-go through it. Staging tables, one per run and gold table, are cleaned up here too (CSMETRICS_STAGING_KEEP_DAYS).
+go through it. Staging tables, one per run and gold table, are written, read and cleaned up
+here too (CSMETRICS_STAGING_KEEP_DAYS).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from csmetrics.config import Settings
@@ -187,6 +188,20 @@ def staging_path(settings: Settings, table: str, run_id: str) -> str:
     """Where a run stages its rows of the gold table `table` between compute and publish."""
     safe = safe_name(run_id)
     return settings.table_path("staging", f"{table}/{safe}")
+
+
+def write_staging(settings: Settings, tables: dict[str, DataFrame], run_id: str) -> dict[str, str]:
+    """Write each gold table's rows of a run to its staging location; return the paths."""
+    paths = {}
+    for table, rows in tables.items():
+        paths[table] = staging_path(settings, table, run_id)
+        rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(paths[table])
+    return paths
+
+
+def read_staging(spark: SparkSession, settings: Settings, run_id: str) -> dict[str, DataFrame]:
+    """The rows a run staged, per published table (a compute step in another process)."""
+    return {table.name: spark.read.format("delta").load(staging_path(settings, table.name, run_id)) for table in PUBLISHED_TABLES}
 
 
 def _staging_files(spark: SparkSession, settings: Settings):

@@ -363,3 +363,33 @@ def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishe
     assert "1 shop-day(s) held back" in report.summary() and "2026-03-02 b: gold/shop_metrics_daily [rows]" in report.summary()
     held = spark.read.format("delta").load(settings.table_path("quality", "held_back")).where("run_id = 'second'").collect()
     assert [(r.stat_date, r.shop_id) for r in held] == [(D, "b")]
+
+
+def test_a_run_in_one_application_stages_nothing_unless_its_gate_stops_it(spark, settings, monkeypatch):
+    """The slice transaction (csmetrics.publish.publish_plan): compute, gate and publish from
+    frames in memory. A passing run writes no staging table; a run its gate stops leaves its
+    rows in staging for inspection, as the gate's message says, and gold unchanged."""
+    from csmetrics import publish as publishing
+    from csmetrics.plan import RunPlan
+    from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY
+    from csmetrics.tables import staging_path
+
+    def computed(shop_rows):
+        tables = (("shop_metrics_daily", shop_rows, SHOP_METRICS_DAILY), ("agent_metrics_daily", [], AGENT_METRICS_DAILY),
+                  ("session_detail_daily", [], SESSION_DETAIL_DAILY), ("scene_metrics_daily", [], SCENE_METRICS_DAILY))
+        return lambda *args: {table: spark.createDataFrame(rows, schema) for table, rows, schema in tables}
+
+    gold_path = settings.table_path("gold", "shop_metrics_daily")
+    monkeypatch.setattr(publishing, "computed_tables", computed([row("pickup_rate", 1.0, 2.0, 0.5)]))
+    report, written = publishing.publish_plan(spark, settings, RunPlan(D), "passes")
+    assert written["shop_metrics_daily"] == 1 and "checks passed" in report.summary()
+    assert not os.path.exists(staging_path(settings, "shop_metrics_daily", "passes"))
+
+    # The same key twice: a table-level critical failure.
+    monkeypatch.setattr(publishing, "computed_tables", computed([row("pickup_rate", 2.0, 2.0, 1.0)] * 2))
+    with pytest.raises(QualityGateError, match="expect_compound_columns_to_be_unique") as failure:
+        publishing.publish_plan(spark, settings, RunPlan(D), "stopped")
+    assert staging_path(settings, "<table>", "stopped") in str(failure.value)
+    staged = spark.read.format("delta").load(staging_path(settings, "shop_metrics_daily", "stopped"))
+    assert [r.value for r in staged.collect()] == [1.0, 1.0]
+    assert [r.value for r in spark.read.format("delta").load(gold_path).collect()] == [0.5]

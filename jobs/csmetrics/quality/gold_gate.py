@@ -1,4 +1,4 @@
-"""The gold gate: validate a run's staged metric rows before anything is published."""
+"""The gold gate: validate a run's metric rows before anything is published."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from csmetrics.quality.gate import (
     validate,
 )
 from csmetrics.schemas.gold import HELD_BACK as HELD_BACK_SCHEMA
-from csmetrics.tables import HELD_BACK, PUBLISHED_TABLES, SHOP_METRICS_DAILY, staging_path
+from csmetrics.tables import HELD_BACK, PUBLISHED_TABLES, SHOP_METRICS_DAILY, read_staging, staging_path, write_staging
 
 # Up to this many shop-days may always be held back, whatever their share.
 MIN_HELD_BACK_SHOP_DAYS = 10
@@ -62,18 +62,23 @@ class GoldGateReport:
         return text
 
 
-def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> GoldGateReport:
-    """Run each staged table's suite and keep every result. A table-level critical failure
-    stops the run; row-level ones hold back the failing shop-days (both grains), which are
-    recorded with their reason, and the other shops publish."""
+def validate_gold(
+    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, tables: dict[str, DataFrame] | None = None
+) -> GoldGateReport:
+    """Run each table's suite on the run's rows (`tables`, or what the run staged) and keep
+    every result. A table-level critical failure stops the run; row-level ones hold back the
+    failing shop-days (both grains), which are recorded with their reason, and the other
+    shops publish. When the gate stops the run, rows it had in memory are staged first, so
+    that they can be inspected."""
+    in_memory = tables is not None
+    tables = tables if in_memory else read_staging(spark, settings, run_id)
     project = GxProject(settings)
     results, held = [], []
     for table in (t.name for t in PUBLISHED_TABLES):
         suite = importlib.import_module(f"csmetrics.expectations.{table}")
-        rows = spark.read.format("delta").load(staging_path(settings, table, run_id))
-        frames = {ROWS: rows}
+        frames = {ROWS: tables[table]}
         if table == SHOP_METRICS_DAILY.name:
-            frames |= _shop_views(spark, settings, plan, rows)
+            frames |= _shop_views(spark, settings, plan, tables[table])
         checks = suite.expectations(plan.every_date, settings.volume_anomaly_factor, settings.volume_collapse_factor)
         table_results = validate(project, f"gold/{table}", frames, checks, suite.KEYS, run_id)
         results += table_results
@@ -83,13 +88,20 @@ def validate_gold(spark: SparkSession, settings: Settings, plan: RunPlan, run_id
     record_results(spark, settings, run_id, results)
     build_data_docs(project)
     what_to_do = WHAT_TO_DO.format(staging=staging_path(settings, "<table>", run_id), docs=data_docs_index(settings))
-    raise_on_critical(results, what_to_do)
-    # Shop-days an operator released (csmetrics release) publish whatever their rows show.
-    held_back = _hold_back(spark, settings, [] if plan.accept else held, run_id, what_to_do)
+    try:
+        raise_on_critical(results, what_to_do)
+        # Shop-days an operator released (csmetrics release) publish whatever their rows show.
+        held_back = _hold_back(spark, settings, [] if plan.accept else held, tables[SHOP_METRICS_DAILY.name], run_id, what_to_do)
+    except QualityGateError:
+        if in_memory:
+            write_staging(settings, tables, run_id)
+        raise
     return GoldGateReport(results, held_back, data_docs_index(settings), run_id)
 
 
-def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], run_id: str, what_to_do: str) -> list[tuple]:
+def _hold_back(
+    spark: SparkSession, settings: Settings, held: list[DataFrame], shop_rows: DataFrame, run_id: str, what_to_do: str
+) -> list[tuple]:
     """Record the held-back shop-days of the run (replacing an earlier attempt's); fail when
     so many are held back that the job, not the data, must be wrong."""
     path = HELD_BACK.path(settings)
@@ -101,8 +113,7 @@ def _hold_back(spark: SparkSession, settings: Settings, held: list[DataFrame], r
             union = union.unionByName(frame)
         union = union.groupBy("stat_date", "shop_id").agg(F.array_join(F.collect_set("reason"), "; ").alias("reason"))
         count = union.count()
-        staged = spark.read.format("delta").load(staging_path(settings, SHOP_METRICS_DAILY.name, run_id))
-        shop_days = staged.select("stat_date", "shop_id").distinct().count()
+        shop_days = shop_rows.select("stat_date", "shop_id").distinct().count()
         allowed = max(MIN_HELD_BACK_SHOP_DAYS, int(settings.max_held_back_share * shop_days))
         if count > allowed:
             raise QualityGateError(
