@@ -22,7 +22,9 @@ def gold_path(settings: Settings, table: str) -> str:
     return BY_NAME[table].path(settings)
 
 
-def publish_plan(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str) -> tuple[GoldGateReport, dict[str, int]]:
+def publish_plan(
+    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, progress=lambda message: None
+) -> tuple[GoldGateReport, dict[str, int]]:
     """The slice transaction of one plan in this application: compute its rows, run the gold
     gate on them and publish them, from frames persisted once. Nothing is staged unless the
     gate stops the run (the rows are then kept for inspection, csmetrics.quality.gold_gate).
@@ -32,6 +34,8 @@ def publish_plan(spark: SparkSession, settings: Settings, plan: RunPlan, run_id:
     try:
         tables = {name: persisted(rows) for name, rows in computed_tables(spark, settings, plan, run_id, persisted).items()}
         report = validate_gold(spark, settings, plan, run_id, tables)
+        # Said before publishing: operators (and the crash test) read it as the step boundary.
+        progress("gold gate: " + report.summary())
         return report, publish(spark, settings, plan, run_id, tables)
     finally:
         persisted.release()
