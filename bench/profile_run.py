@@ -71,6 +71,10 @@ def main() -> None:
     days = args.history_days + 2
     os.environ.update(CSMETRICS_LANDING=str(landing), CSMETRICS_WAREHOUSE=str(warehouse))
     os.environ.setdefault("CSMETRICS_SHUFFLE_PARTITIONS", "2")
+    # Spark forgets the stages of old jobs (1,000 by default): a profiled run names the call
+    # site of each of its jobs from its first stage, so keep them all.
+    retain = "spark.ui.retainedJobs=100000;spark.ui.retainedStages=100000"
+    os.environ["CSMETRICS_SPARK_CONF"] = ";".join(filter(None, (os.environ.get("CSMETRICS_SPARK_CONF"), retain)))
     from csmetrics.config import Settings
     from csmetrics.pipeline import run_daily
     from csmetrics.spark import get_spark

@@ -44,9 +44,25 @@ class Persisted:
         self._frames.append(frame)
         return frame
 
+    def materialize(self, frame: DataFrame) -> DataFrame:
+        """`frame` computed now and held (memory, then local disk) under a plan of its own.
+
+        A persisted frame keeps the whole job's plan beneath it, and Spark plans that again
+        for every query over it: the gold gate's views of a 3-shop day took 40 s of planning,
+        against 9 s over materialized rows. The blocks live on the executors, like a cache's;
+        an executor lost before the publish fails the run, whose retry computes again."""
+        frame = frame.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+        self._frames.append(frame)
+        return frame
+
     def release(self) -> None:
         for frame in self._frames:
             frame.unpersist()
+            # A materialized frame's rows are the RDD at the root of its plan, which
+            # `unpersist` does not reach.
+            root = frame._jdf.queryExecution().analyzed()
+            if root.nodeName() == "LogicalRDD":
+                root.rdd().unpersist(False)
         self._frames.clear()
 
 

@@ -25,20 +25,24 @@ def gold_path(settings: Settings, table: str) -> str:
 def publish_plan(
     spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, progress=lambda message: None
 ) -> tuple[GoldGateReport, dict[str, int]]:
-    """The slice transaction of one plan in this application: compute its rows, run the gold
-    gate on them and publish them, from frames persisted once. Nothing is staged unless the
-    gate stops the run (the rows are then kept for inspection, csmetrics.quality.gold_gate).
+    """The slice transaction of one plan in this application: compute its rows once
+    (materialized; the inputs behind them are released then), run the gold gate on them and
+    publish them. Nothing is staged unless the gate stops the run (the rows are then kept for
+    inspection, csmetrics.quality.gold_gate).
     Daily runs, restatements, releases and backfill days all publish through here."""
     drop_stale_staging(spark, settings)
-    persisted = Persisted()
+    inputs, rows = Persisted(), Persisted()
     try:
-        tables = {name: persisted(rows) for name, rows in computed_tables(spark, settings, plan, run_id, persisted).items()}
+        try:
+            tables = {name: rows.materialize(frame) for name, frame in computed_tables(spark, settings, plan, run_id, inputs).items()}
+        finally:
+            inputs.release()
         report = validate_gold(spark, settings, plan, run_id, tables)
         # Said before publishing: operators (and the crash test) read it as the step boundary.
         progress("gold gate: " + report.summary())
         return report, publish(spark, settings, plan, run_id, tables)
     finally:
-        persisted.release()
+        rows.release()
 
 
 def publish(

@@ -365,10 +365,17 @@ def test_a_held_back_shop_keeps_its_published_rows_and_every_other_shop_publishe
     assert [(r.stat_date, r.shop_id) for r in held] == [(D, "b")]
 
 
+def held_in_memory(spark) -> list[int]:
+    """Ids of the RDDs the application holds blocks of, but Delta's cached table states."""
+    infos = spark.sparkContext._jsc.sc().getRDDStorageInfo()
+    return sorted(info.id() for info in infos if not str(info.name()).startswith("Delta Table State"))
+
+
 def test_a_run_in_one_application_stages_nothing_unless_its_gate_stops_it(spark, settings, monkeypatch):
     """The slice transaction (csmetrics.publish.publish_plan): compute, gate and publish from
     frames in memory. A passing run writes no staging table; a run its gate stops leaves its
-    rows in staging for inspection, as the gate's message says, and gold unchanged."""
+    rows in staging for inspection, as the gate's message says, and gold unchanged. Either
+    way the rows it held in memory are released (a backfill runs one a day)."""
     from csmetrics import publish as publishing
     from csmetrics.plan import RunPlan
     from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY
@@ -380,10 +387,12 @@ def test_a_run_in_one_application_stages_nothing_unless_its_gate_stops_it(spark,
         return lambda *args: {table: spark.createDataFrame(rows, schema) for table, rows, schema in tables}
 
     gold_path = settings.table_path("gold", "shop_metrics_daily")
+    held_before = held_in_memory(spark)
     monkeypatch.setattr(publishing, "computed_tables", computed([row("pickup_rate", 1.0, 2.0, 0.5)]))
     report, written = publishing.publish_plan(spark, settings, RunPlan(D), "passes")
     assert written["shop_metrics_daily"] == 1 and "checks passed" in report.summary()
     assert not os.path.exists(staging_path(settings, "shop_metrics_daily", "passes"))
+    assert held_in_memory(spark) == held_before
 
     # The same key twice: a table-level critical failure.
     monkeypatch.setattr(publishing, "computed_tables", computed([row("pickup_rate", 2.0, 2.0, 1.0)] * 2))
@@ -393,3 +402,4 @@ def test_a_run_in_one_application_stages_nothing_unless_its_gate_stops_it(spark,
     staged = spark.read.format("delta").load(staging_path(settings, "shop_metrics_daily", "stopped"))
     assert [r.value for r in staged.collect()] == [1.0, 1.0]
     assert [r.value for r in spark.read.format("delta").load(gold_path).collect()] == [0.5]
+    assert held_in_memory(spark) == held_before

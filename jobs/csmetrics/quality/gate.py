@@ -143,7 +143,9 @@ def validate(
 
 def run_in_gx(context, name: str, frame: DataFrame, checks: list[Check], result_format: dict, run_id: str) -> dict:
     """Run `checks` on `frame` as the checkpoint `name`; GX's outcome of each, keyed by id(check)."""
-    source = context.data_sources.add_or_update_spark(name="csmetrics")
+    # GX would persist each frame it validates, and never release it: the gates' frames are
+    # small derived views or rows the slice transaction already materialized.
+    source = context.data_sources.add_or_update_spark(name="csmetrics", persist=False)
     batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("batch")
     # Each suite gets its own copies (a suite gives its expectations their ids).
     copies = [check.expectation.copy(deep=True, update={"id": None}) for check in checks]
