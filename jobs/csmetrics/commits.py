@@ -10,10 +10,12 @@ records it.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from delta.tables import DeltaTable
-from pyspark.sql import Row, SparkSession
+from pyspark.sql import SparkSession
 
 from csmetrics.config import Settings
 from csmetrics.delta_io import replace_where, sql_literal
@@ -24,19 +26,52 @@ from csmetrics.tables import RUN_COMMITS, Table
 HISTORY_DEPTH = 50
 
 
-def newest_commit(spark: SparkSession, path: str) -> Row:
-    """The table's newest commit: its version, run id (userMetadata: csmetrics.delta_io) and
-    Delta's operation metrics, read from the log."""
-    return DeltaTable.forPath(spark, path).history(1).select("version", "userMetadata", "operationMetrics").collect()[0]
+@dataclass(frozen=True)
+class Commit:
+    version: int
+    operation: str
+    # The run id of the commit's writer (csmetrics.delta_io tags every commit with it).
+    user_metadata: str | None
+    # Delta's operation metrics: counts as strings, as DESCRIBE HISTORY shows them.
+    operation_metrics: dict[str, str] = field(default_factory=dict)
+
+
+def log_commits(spark: SparkSession, path: str) -> Iterator[Commit]:
+    """The table's commits, newest first, each read from its JSON file in the Delta log
+    (`_delta_log/<version>.json`, whose commitInfo action DESCRIBE HISTORY shows). One listing
+    of the log and one small read per commit taken, on the driver: Delta's history() starts a
+    Spark job for each call, and a run asked about twenty tables."""
+    jvm = spark.sparkContext._jvm
+    log = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log")
+    fs = log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    names = [status.getPath().getName() for status in fs.listStatus(log)]
+    versions = sorted((int(name[:-5]) for name in names if name.endswith(".json") and name[:-5].isdigit()), reverse=True)
+    for version in versions:
+        stream = fs.open(jvm.org.apache.hadoop.fs.Path(log, f"{version:020d}.json"))
+        try:
+            text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
+        info = next((json.loads(line)["commitInfo"] for line in text.splitlines() if line.startswith('{"commitInfo"')), {})
+        yield Commit(version, info.get("operation", ""), info.get("userMetadata"), info.get("operationMetrics") or {})
+
+
+def newest_commit(spark: SparkSession, path: str) -> Commit:
+    """The table's newest commit: its version, run id and Delta's operation metrics."""
+    return next(log_commits(spark, path))
 
 
 def version_holding(spark: SparkSession, settings: Settings, table: Table, run_id: str) -> int:
     """The version of `table` that holds what `run_id` wrote: its latest commit by the run,
-    or, when the run changed nothing there, the current version. The history is a few rows
-    read from the log."""
-    commits = DeltaTable.forPath(spark, table.path(settings)).history(HISTORY_DEPTH).select("version", "userMetadata").collect()
-    own = [c.version for c in commits if c.userMetadata == run_id]
-    return max(own) if own else max(c.version for c in commits)
+    or, when the run changed nothing there, the current version."""
+    newest = None
+    for depth, commit in enumerate(log_commits(spark, table.path(settings))):
+        newest = newest if newest is not None else commit.version
+        if commit.user_metadata == run_id:
+            return commit.version
+        if depth + 1 == HISTORY_DEPTH:
+            break
+    return newest
 
 
 def record_commits(

@@ -94,8 +94,8 @@ def publish(
         commit = newest_commit(spark, path)
         versions[table.name] = commit.version
         written[table.name] = 0
-        if commit.userMetadata == run_id:
-            metrics = commit.operationMetrics
+        if commit.user_metadata == run_id:
+            metrics = commit.operation_metrics
             written[table.name] = int(metrics["numOutputRows"]) - int(metrics.get("numCopiedRows") or 0)
     record_commits(spark, settings, run_id, "publish", [BY_NAME[name] for name in written], versions)
     settle(spark, settings, plan, run_id, held_rows, final_before)

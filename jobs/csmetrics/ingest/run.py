@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics.bronze import bronze_path
-from csmetrics.commits import HISTORY_DEPTH, newest_commit
+from csmetrics.commits import log_commits, newest_commit
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
@@ -502,7 +503,7 @@ def _append_to_bronze(spark: SparkSession, settings: Settings, table: RawTable, 
         "_row_hash",
         F.lit(run_id).alias("_run_id"),
     )
-    target = bronze(table.name).ensure(spark, settings)
+    bronze(table.name).ensure(spark, settings)
     (
         rows.write.format("delta")
         .mode("append")
@@ -512,13 +513,13 @@ def _append_to_bronze(spark: SparkSession, settings: Settings, table: RawTable, 
         .save(bronze_path(settings, table.name))
     )
     # The run's own commit, after the version it read (concurrent runs may have committed since).
-    commits = target.history(HISTORY_DEPTH).select("version", "operation", "userMetadata", "operationMetrics").collect()
-    own = [c for c in commits if c["version"] > version and c["operation"] == "WRITE" and c["userMetadata"] == run_id]
+    commits = list(takewhile(lambda c: c.version > version, log_commits(spark, bronze_path(settings, table.name))))
+    own = [c for c in commits if c.operation == "WRITE" and c.user_metadata == run_id]
     if not own:
-        latest = commits[0]
+        latest = newest_commit(spark, bronze_path(settings, table.name))
         raise ConcurrentIngestError(
             f"Another ingest appended to bronze/{table.name} while this run ({run_id}) classified its records against "
-            f"version {version}, so nothing of this run was appended there (bronze is at version {latest['version']}, "
-            f"written by {latest['userMetadata']}). Re-run this date: the re-run ingests what is still missing, once."
+            f"version {version}, so nothing of this run was appended there (bronze is at version {latest.version}, "
+            f"written by {latest.user_metadata}). Re-run this date: the re-run ingests what is still missing, once."
         )
-    return int(own[0]["operationMetrics"]["numOutputRows"])
+    return int(own[0].operation_metrics["numOutputRows"])
