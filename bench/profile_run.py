@@ -97,6 +97,21 @@ def main() -> None:
         top = ", ".join(f"{name} x{count}" for name, count in sites.most_common(args.sites))
         print(f"{step:16s} {seconds:8.1f} {jobs:6d} {commits:8d}  {top}")
     print(f"{'whole run':16s} {sum(r[1] for r in rows):8.1f} {sum(r[2] for r in rows):6d} {sum(r[3] for r in rows):8d}")
+    print(f"rows of other slices publish copied: {copied_rows(spark, f'profiled__{run_date}')}")
+
+
+def copied_rows(spark, run_id: str) -> dict[str, int]:
+    """Rows of other slices that the run's publish rewrote, per gold table (Delta's metrics of its commits)."""
+    from csmetrics.commits import log_commits
+    from csmetrics.config import Settings
+    from csmetrics.tables import PUBLISHED_TABLES
+
+    settings = Settings.from_env()
+    return {
+        table.name: sum(int(c.operation_metrics.get("numCopiedRows") or 0) for c in log_commits(spark, table.path(settings)) if c.user_metadata == run_id)
+        for table in PUBLISHED_TABLES
+        if table.exists(spark, settings)
+    }
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import shutil
 import time
 from pathlib import Path
 
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from csmetrics.config import Settings
@@ -44,7 +43,8 @@ def compact_and_vacuum(spark: SparkSession, settings: Settings, table: Table) ->
     """OPTIMIZE then VACUUM one table; return its file count before and after, None if absent."""
     if not table.exists(spark, settings):
         return None
-    delta = DeltaTable.forPath(spark, table.path(settings))
+    # A table of an older csmetrics gets its declared layout and properties first.
+    delta = table.ensure(spark, settings)
     before = delta.detail().first()["numFiles"]
     delta.optimize().executeCompaction()
     delta.vacuum(settings.retain_days * 24.0)

@@ -15,7 +15,7 @@ from csmetrics.finality import final_slices, settle
 from csmetrics.metrics.session_detail import FINAL_WITH as DETAIL_FINAL_WITH
 from csmetrics.plan import RunPlan, any_of, slices_predicate
 from csmetrics.quality.gold_gate import GoldGateReport, held_back, validate_gold
-from csmetrics.tables import BY_NAME, PUBLISHED_TABLES, SESSION_DETAIL_DAILY, drop_run_staging, drop_stale_staging, read_staging
+from csmetrics.tables import BY_METRIC, BY_NAME, PUBLISHED_TABLES, SESSION_DETAIL_DAILY, drop_run_staging, drop_stale_staging, read_staging
 
 
 def gold_path(settings: Settings, table: str) -> str:
@@ -87,6 +87,9 @@ def publish(
         path = table.path(settings)
         table.ensure(spark, settings)
         rows = tables[table.name].where(F.expr(where))
+        if table.partition_by == BY_METRIC:
+            # One file per (stat_date, metric) slice, not one per slice and task.
+            rows = rows.repartition(*BY_METRIC)
         replace_where(rows.select(*table.schema.fieldNames()), path, where, list(table.partition_by), run_id)
         # The slice holds exactly the rows the commit wrote, which Delta's metrics count; its
         # output also holds the rows of other slices copied out of the files it rewrote. A

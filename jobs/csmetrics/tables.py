@@ -8,6 +8,7 @@ here too (CSMETRICS_STAGING_KEEP_DAYS).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -58,21 +59,45 @@ class Table:
         for key, value in self.properties.items():
             builder = builder.property(key, value)
         table = builder.execute()
-        self._set_missing_properties(spark, settings, table)
+        self._complete(spark, settings, table)
         if settings.catalog_schema and self.layer == "gold":
             register(spark, settings, self)
         return table
 
 
-    def _set_missing_properties(self, spark: SparkSession, settings: Settings, table: DeltaTable) -> None:
-        """A table created before a property was declared gets it (one metadata commit, once)."""
-        if not self.properties:
+    def _complete(self, spark: SparkSession, settings: Settings, table: DeltaTable) -> None:
+        """A gold table created by an older csmetrics gets what its declaration has gained
+        since: its layout (the table rewritten once, `_relayout`) and its properties (one
+        metadata commit). The other layers' declarations have not changed."""
+        if self.layer != "gold":
             return
-        current = table.detail().select("properties").first()[0]
-        missing = {k: v for k, v in self.properties.items() if current.get(k) != v}
+        current = table.detail().select("partitionColumns", "properties").first()
+        if list(current["partitionColumns"]) != list(self.partition_by):
+            _relayout(spark, self.path(settings), self.partition_by, list(current["partitionColumns"]))
+        missing = {k: v for k, v in self.properties.items() if current["properties"].get(k) != v}
         if missing:
             assignments = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in missing.items())
             spark.sql(f"ALTER TABLE delta.{_identifier(self.path(settings))} SET TBLPROPERTIES ({assignments})")
+
+
+def _relayout(spark: SparkSession, path: str, partition_by: tuple[str, ...], was: list[str]) -> None:
+    """Rewrite the table partitioned by `partition_by`, in one overwrite commit: Delta cannot
+    change a table's partitioning in place. Earlier versions stay readable (time travel) until
+    VACUUM. The Change Data Feed shows that commit as every row deleted and inserted again with
+    the same values (Delta refuses `dataChange=false` for a change of partitioning)."""
+    logging.getLogger(__name__).warning(
+        "Rewriting %s once, partitioned by %s instead of %s (docs/scaling.md, \"Gold's layout\").", path, list(partition_by), was
+    )
+    rows = spark.read.format("delta").load(path)
+    (
+        rows.repartition(*partition_by)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("overwriteSchema", "true")
+        .option("userMetadata", "csmetrics-relayout")
+        .partitionBy(*partition_by)
+        .save(path)
+    )
 
 
 # (application id, path) of the tables this process has created or completed already.
@@ -108,17 +133,22 @@ def _identifier(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _gold(name: str, schema: T.StructType, partition: str, keys: list[str], properties: dict | None = None) -> Table:
-    return Table(name, "gold", schema, (partition,), tuple(keys), properties or {})
+def _gold(name: str, schema: T.StructType, partition: str | tuple[str, ...], keys: list[str], properties: dict | None = None) -> Table:
+    return Table(name, "gold", schema, (partition,) if isinstance(partition, str) else partition, tuple(keys), properties or {})
+
+
+# The tables a run replaces by (stat_date, metric) slice are laid out by both: a slice's
+# replace then rewrites only its own files, never other metrics' rows of the date.
+BY_METRIC = ("stat_date", "metric")
 
 
 # Every gold table keeps a Change Data Feed: a consumer reads which rows a finalisation or a
 # restatement changed (Spark's table_changes, delta-rs's load_cdf).
 SHOP_METRICS_DAILY = _gold(
-    "shop_metrics_daily", schemas.SHOP_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "metric", "segment"], CHANGE_DATA_FEED
+    "shop_metrics_daily", schemas.SHOP_METRICS_DAILY, BY_METRIC, ["stat_date", "shop_id", "metric", "segment"], CHANGE_DATA_FEED
 )
 AGENT_METRICS_DAILY = _gold(
-    "agent_metrics_daily", schemas.AGENT_METRICS_DAILY, "stat_date", ["stat_date", "shop_id", "agent_id", "metric", "segment"], CHANGE_DATA_FEED
+    "agent_metrics_daily", schemas.AGENT_METRICS_DAILY, BY_METRIC, ["stat_date", "shop_id", "agent_id", "metric", "segment"], CHANGE_DATA_FEED
 )
 # The tables the daily metric rows are published to (replaceWhere of the run's slice).
 METRIC_TABLES = (SHOP_METRICS_DAILY, AGENT_METRICS_DAILY)
@@ -130,7 +160,7 @@ SESSION_DETAIL_DAILY = _gold(
 SCENE_METRICS_DAILY = _gold(
     "scene_metrics_daily",
     schemas.SCENE_METRICS_DAILY,
-    "stat_date",
+    BY_METRIC,
     ["stat_date", "shop_id", "scene_level", "scene", "metric", "segment"],
     CHANGE_DATA_FEED,
 )

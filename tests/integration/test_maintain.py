@@ -48,3 +48,13 @@ def test_maintenance_compacts_keeps_time_travel_and_drops_old_data_docs(spark, s
     assert sorted(r.shop_id for r in spark.read.format("delta").load(path).collect()) == ["a", "b", "c"]
     assert sorted(p.name for p in pages.iterdir()) == ["new_run"]
     assert (Path(settings.gx_project) / "gx/uncommitted/data_docs/local_site/index.html").exists()
+
+
+def test_maintenance_lays_out_a_metric_table_of_an_older_csmetrics_by_stat_date_and_metric(spark, settings):
+    path = SHOP_METRICS_DAILY.path(settings)
+    spark.createDataFrame([metric_row("a"), metric_row("b")], SHOP_METRICS_DAILY.schema).write.format("delta").partitionBy("stat_date").save(path)
+
+    maintain(spark, settings, quiet)
+
+    assert DeltaTable.forPath(spark, path).detail().first()["partitionColumns"] == ["stat_date", "metric"]
+    assert sorted(r.shop_id for r in spark.read.format("delta").load(path).collect()) == ["a", "b"]

@@ -6,10 +6,15 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
+from datetime import date
 
 from delta.tables import DeltaTable
+from pyspark.sql import Row
+from pyspark.sql import functions as F
 
-from csmetrics.tables import BY_NAME, SHOP_METRICS_DAILY, drop_stale_staging, staging_path
+from csmetrics.commits import newest_commit
+from csmetrics.delta_io import replace_where
+from csmetrics.tables import BY_METRIC, BY_NAME, SHOP_METRICS_DAILY, drop_stale_staging, staging_path
 
 LEADERBOARD_DAILY = BY_NAME["leaderboard_daily"]
 
@@ -19,19 +24,47 @@ def test_a_table_is_created_with_its_declared_partitioning_and_properties(spark,
     detail = DeltaTable.forPath(spark, LEADERBOARD_DAILY.path(settings)).detail().first()
     assert detail["partitionColumns"] == ["stat_date"]
     assert detail["properties"]["delta.enableChangeDataFeed"] == "true"
+    SHOP_METRICS_DAILY.ensure(spark, settings)
+    assert DeltaTable.forPath(spark, SHOP_METRICS_DAILY.path(settings)).detail().first()["partitionColumns"] == ["stat_date", "metric"]
     assert LEADERBOARD_DAILY.path(settings) == f"{settings.warehouse}/gold/leaderboard_daily"
 
 
 def test_every_gold_table_keeps_a_change_feed_even_one_created_without_it(spark, settings):
     assert all(t.properties.get("delta.enableChangeDataFeed") == "true" for t in BY_NAME.values())
-    # A shop_metrics_daily of an older csmetrics, created without the feed.
-    spark.createDataFrame([], SHOP_METRICS_DAILY.schema).write.format("delta").partitionBy("stat_date").save(SHOP_METRICS_DAILY.path(settings))
-    table = DeltaTable.forPath(spark, SHOP_METRICS_DAILY.path(settings))
+    # A leaderboard_daily of an older csmetrics, created without the feed.
+    spark.createDataFrame([], LEADERBOARD_DAILY.schema).write.format("delta").partitionBy("stat_date").save(LEADERBOARD_DAILY.path(settings))
+    table = DeltaTable.forPath(spark, LEADERBOARD_DAILY.path(settings))
     assert "delta.enableChangeDataFeed" not in table.detail().first()["properties"]
-    SHOP_METRICS_DAILY.ensure(spark, settings)
-    SHOP_METRICS_DAILY.ensure(spark, settings)
+    LEADERBOARD_DAILY.ensure(spark, settings)
+    LEADERBOARD_DAILY.ensure(spark, settings)
     assert table.detail().first()["properties"]["delta.enableChangeDataFeed"] == "true"
     assert [op for (op,) in table.history().orderBy("version").select("operation").collect()] == ["WRITE", "SET TBLPROPERTIES"]
+
+
+def test_a_metric_table_of_an_older_layout_is_rewritten_once_by_stat_date_and_metric(spark, settings):
+    # shop_metrics_daily as csmetrics laid it out before: by stat_date only, two metrics of a date in one file.
+    rows = [
+        Row(stat_date=date(2026, 3, 2), shop_id="shop-a", metric="pickup_rate", segment="all", value=0.5),
+        Row(stat_date=date(2026, 3, 2), shop_id="shop-a", metric="fcr_3d", segment="all", value=0.25),
+    ]
+    old = spark.createDataFrame(rows).select(
+        *[F.col(f.name).cast(f.dataType) if f.name in rows[0] else F.lit(None).cast(f.dataType).alias(f.name) for f in SHOP_METRICS_DAILY.schema]
+    )
+    old.coalesce(1).write.format("delta").partitionBy("stat_date").option("delta.enableChangeDataFeed", "true").save(SHOP_METRICS_DAILY.path(settings))
+    table = DeltaTable.forPath(spark, SHOP_METRICS_DAILY.path(settings))
+
+    SHOP_METRICS_DAILY.ensure(spark, settings)
+    SHOP_METRICS_DAILY.ensure(spark, settings)
+
+    assert table.detail().first()["partitionColumns"] == ["stat_date", "metric"]
+    stored = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
+    assert sorted(tuple(r) for r in stored.collect()) == sorted(tuple(r) for r in old.collect())
+    assert [(op, who) for op, who in table.history().orderBy("version").select("operation", "userMetadata").collect()] == [
+        ("WRITE", None), ("WRITE", "csmetrics-relayout")
+    ]
+    # Replacing one metric's slice now copies none of the other's rows.
+    replace_where(old.where("metric = 'fcr_3d'"), SHOP_METRICS_DAILY.path(settings), "stat_date = '2026-03-02' AND metric = 'fcr_3d'", list(BY_METRIC), "r")
+    assert newest_commit(spark, SHOP_METRICS_DAILY.path(settings)).operation_metrics.get("numCopiedRows", "0") == "0"
 
 
 def test_gold_tables_are_registered_when_a_catalog_schema_is_configured(spark, settings):
