@@ -59,25 +59,30 @@ class Table:
         for key, value in self.properties.items():
             builder = builder.property(key, value)
         table = builder.execute()
-        self._complete(spark, settings, table)
+        if self._complete(spark, settings, table):
+            # A DeltaTable keeps the plan it was opened with: the rewritten table needs a new one.
+            table = DeltaTable.forPath(spark, self.path(settings))
         if settings.catalog_schema and self.layer == "gold":
             register(spark, settings, self)
         return table
 
 
-    def _complete(self, spark: SparkSession, settings: Settings, table: DeltaTable) -> None:
+    def _complete(self, spark: SparkSession, settings: Settings, table: DeltaTable) -> bool:
         """A gold table created by an older csmetrics gets what its declaration has gained
         since: its layout (the table rewritten once, `_relayout`) and its properties (one
-        metadata commit). The other layers' declarations have not changed."""
+        metadata commit). The other layers' declarations have not changed. True when the
+        table was rewritten."""
         if self.layer != "gold":
-            return
+            return False
         current = table.detail().select("partitionColumns", "properties").first()
-        if list(current["partitionColumns"]) != list(self.partition_by):
+        relaid = list(current["partitionColumns"]) != list(self.partition_by)
+        if relaid:
             _relayout(spark, self.path(settings), self.partition_by, list(current["partitionColumns"]))
         missing = {k: v for k, v in self.properties.items() if current["properties"].get(k) != v}
         if missing:
             assignments = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in missing.items())
             spark.sql(f"ALTER TABLE delta.{_identifier(self.path(settings))} SET TBLPROPERTIES ({assignments})")
+        return relaid
 
 
 def _relayout(spark: SparkSession, path: str, partition_by: tuple[str, ...], was: list[str]) -> None:

@@ -53,12 +53,13 @@ def test_a_metric_table_of_an_older_layout_is_rewritten_once_by_stat_date_and_me
     old.coalesce(1).write.format("delta").partitionBy("stat_date").option("delta.enableChangeDataFeed", "true").save(SHOP_METRICS_DAILY.path(settings))
     table = DeltaTable.forPath(spark, SHOP_METRICS_DAILY.path(settings))
 
-    SHOP_METRICS_DAILY.ensure(spark, settings)
+    ensured = SHOP_METRICS_DAILY.ensure(spark, settings)
     SHOP_METRICS_DAILY.ensure(spark, settings)
 
     assert table.detail().first()["partitionColumns"] == ["stat_date", "metric"]
     stored = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
     assert sorted(tuple(r) for r in stored.collect()) == sorted(tuple(r) for r in old.collect())
+    assert sorted(tuple(r) for r in ensured.toDF().collect()) == sorted(tuple(r) for r in old.collect())
     assert [(op, who) for op, who in table.history().orderBy("version").select("operation", "userMetadata").collect()] == [
         ("WRITE", None), ("WRITE", "csmetrics-relayout")
     ]
