@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="compact and VACUUM every table, remove old staging tables and Data Docs (weekly; CSMETRICS_RETAIN_DAYS)",
         description="OPTIMIZE (compaction) and VACUUM every Delta table, keeping CSMETRICS_RETAIN_DAYS of history for time travel; "
         "remove staging tables older than CSMETRICS_STAGING_KEEP_DAYS and GX results and Data Docs pages older than CSMETRICS_RETAIN_DAYS. "
-        "Run it away from the daily runs' publish (the csmetrics_maintenance DAG runs it on Sundays at 03:00 UTC).",
+        "Run it away from the daily runs' publish (the csmetrics_maintenance DAG runs it on Sundays at 03:00 UTC). "
+        "After an upgrade it first rewrites, once, each gold table an older csmetrics laid out otherwise "
+        "(docs/scaling.md, \"Gold's layout\").",
     )
 
     report = commands.add_parser(

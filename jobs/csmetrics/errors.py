@@ -5,13 +5,14 @@ from __future__ import annotations
 from csmetrics.config import Settings, SettingsError
 from csmetrics.ingest.run import AccountingError, InvalidInputError
 from csmetrics.quality.gate import QualityGateError
+from csmetrics.tables import LayoutError
 
 # What Spark raises when a task's share of the data does not fit its memory.
 OUT_OF_MEMORY_MARKERS = ("SparkOutOfMemoryError", "AGGREGATE_OUT_OF_MEMORY", "java.lang.OutOfMemoryError")
 
 
 def describe(error: Exception) -> str | None:
-    if isinstance(error, (AccountingError, InvalidInputError, QualityGateError, SettingsError)):
+    if isinstance(error, (AccountingError, InvalidInputError, LayoutError, QualityGateError, SettingsError)):
         return str(error)
     text = str(error)
     marker = next((m for m in OUT_OF_MEMORY_MARKERS if m in text), None)

@@ -44,7 +44,7 @@ def compact_and_vacuum(spark: SparkSession, settings: Settings, table: Table) ->
     if not table.exists(spark, settings):
         return None
     # A table of an older csmetrics gets its declared layout and properties first.
-    delta = table.ensure(spark, settings)
+    delta = table.ensure(spark, settings, relayout=True)
     before = delta.detail().first()["numFiles"]
     delta.optimize().executeCompaction()
     delta.vacuum(settings.retain_days * 24.0)

@@ -40,26 +40,28 @@ class Table:
     def exists(self, spark: SparkSession, settings: Settings) -> bool:
         return DeltaTable.isDeltaTable(spark, self.path(settings))
 
-    def ensure(self, spark: SparkSession, settings: Settings) -> DeltaTable:
+    def ensure(self, spark: SparkSession, settings: Settings, relayout: bool = False) -> DeltaTable:
         """The table, created with its schema, partitioning and properties if it does not
         exist yet, and registered in the configured catalog schema. Once per application and
-        table: later calls only check that the table is still there."""
+        table: later calls only check that the table is still there. A gold table laid out
+        otherwise than declared raises LayoutError, or is rewritten when `relayout` (what
+        `csmetrics maintain` asks)."""
         path = self.path(settings)
         ensured = (spark.sparkContext.applicationId, path)
         if ensured in _ENSURED and _first_commit_exists(spark, path):
             return DeltaTable.forPath(spark, path)
-        table = self._create_or_complete(spark, settings)
+        table = self._create_or_complete(spark, settings, relayout)
         _ENSURED.add(ensured)
         return table
 
-    def _create_or_complete(self, spark: SparkSession, settings: Settings) -> DeltaTable:
+    def _create_or_complete(self, spark: SparkSession, settings: Settings, relayout: bool) -> DeltaTable:
         builder = DeltaTable.createIfNotExists(spark).location(self.path(settings)).addColumns(self.schema)
         if self.partition_by:
             builder = builder.partitionedBy(*self.partition_by)
         for key, value in self.properties.items():
             builder = builder.property(key, value)
         table = builder.execute()
-        if self._complete(spark, settings, table):
+        if self._complete(spark, settings, table, relayout):
             # A DeltaTable keeps the plan it was opened with: the rewritten table needs a new one.
             table = DeltaTable.forPath(spark, self.path(settings))
         if settings.catalog_schema and self.layer == "gold":
@@ -67,17 +69,24 @@ class Table:
         return table
 
 
-    def _complete(self, spark: SparkSession, settings: Settings, table: DeltaTable) -> bool:
+    def _complete(self, spark: SparkSession, settings: Settings, table: DeltaTable, relayout: bool) -> bool:
         """A gold table created by an older csmetrics gets what its declaration has gained
-        since: its layout (the table rewritten once, `_relayout`) and its properties (one
-        metadata commit). The other layers' declarations have not changed. True when the
-        table was rewritten."""
+        since: its properties (one metadata commit) and, when `relayout`, its layout (the
+        table rewritten once, `_relayout`). The other layers' declarations have not changed.
+        True when the table was rewritten."""
         if self.layer != "gold":
             return False
         current = table.detail().select("partitionColumns", "properties").first()
-        relaid = list(current["partitionColumns"]) != list(self.partition_by)
+        was = list(current["partitionColumns"])
+        relaid = was != list(self.partition_by)
+        if relaid and not relayout:
+            raise LayoutError(
+                f"{self.layer}/{self.name} is partitioned by {was}; this csmetrics lays it out by {list(self.partition_by)}. "
+                "Run `csmetrics maintain` once, away from the daily runs: it rewrites the table in one commit "
+                "(docs/scaling.md, \"Gold's layout\", says what feed readers see of it). Then run this date again."
+            )
         if relaid:
-            _relayout(spark, self.path(settings), self.partition_by, list(current["partitionColumns"]))
+            _relayout(spark, self.path(settings), self.partition_by, was)
         missing = {k: v for k, v in self.properties.items() if current["properties"].get(k) != v}
         if missing:
             assignments = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in missing.items())
@@ -85,11 +94,15 @@ class Table:
         return relaid
 
 
+class LayoutError(RuntimeError):
+    """A table's partitioning is not the declared one: `csmetrics maintain` rewrites it."""
+
+
 def _relayout(spark: SparkSession, path: str, partition_by: tuple[str, ...], was: list[str]) -> None:
     """Rewrite the table partitioned by `partition_by`, in one overwrite commit: Delta cannot
-    change a table's partitioning in place. Earlier versions stay readable (time travel) until
-    VACUUM. The Change Data Feed shows that commit as every row deleted and inserted again with
-    the same values (Delta refuses `dataChange=false` for a change of partitioning)."""
+    change a table's partitioning in place (and refuses `dataChange=false` for it). Earlier
+    versions stay readable (time travel) until VACUUM. What the rewrite costs the Change Data
+    Feed and the NOT NULL constraints: docs/scaling.md, "Gold's layout"."""
     logging.getLogger(__name__).warning(
         "Rewriting %s once, partitioned by %s instead of %s (docs/scaling.md, \"Gold's layout\").", path, list(partition_by), was
     )

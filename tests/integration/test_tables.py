@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
+import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import Row
-from pyspark.sql import functions as F
 
 from csmetrics.commits import newest_commit
 from csmetrics.delta_io import replace_where
-from csmetrics.tables import BY_METRIC, BY_NAME, SHOP_METRICS_DAILY, drop_stale_staging, staging_path
+from csmetrics.tables import BY_METRIC, BY_NAME, SHOP_METRICS_DAILY, LayoutError, drop_stale_staging, staging_path
 
 LEADERBOARD_DAILY = BY_NAME["leaderboard_daily"]
 
@@ -42,30 +42,37 @@ def test_every_gold_table_keeps_a_change_feed_even_one_created_without_it(spark,
 
 
 def test_a_metric_table_of_an_older_layout_is_rewritten_once_by_stat_date_and_metric(spark, settings):
-    # shop_metrics_daily as csmetrics laid it out before: by stat_date only, two metrics of a date in one file.
-    rows = [
-        Row(stat_date=date(2026, 3, 2), shop_id="shop-a", metric="pickup_rate", segment="all", value=0.5),
-        Row(stat_date=date(2026, 3, 2), shop_id="shop-a", metric="fcr_3d", segment="all", value=0.25),
-    ]
-    old = spark.createDataFrame(rows).select(
-        *[F.col(f.name).cast(f.dataType) if f.name in rows[0] else F.lit(None).cast(f.dataType).alias(f.name) for f in SHOP_METRICS_DAILY.schema]
+    # shop_metrics_daily as csmetrics created it before: the same declaration, by stat_date
+    # only, two metrics of a date in one file.
+    path = SHOP_METRICS_DAILY.path(settings)
+    DeltaTable.createIfNotExists(spark).location(path).addColumns(SHOP_METRICS_DAILY.schema).partitionedBy("stat_date").property(
+        "delta.enableChangeDataFeed", "true"
+    ).execute()
+    common = dict(
+        stat_date=date(2026, 3, 2), shop_id="shop-a", segment="all", numerator=1.0, denominator=2.0, maturity="final",
+        final_after=datetime(2026, 3, 4), definition_version="v1", run_id="r0", computed_at=datetime(2026, 3, 3),
     )
-    old.coalesce(1).write.format("delta").partitionBy("stat_date").option("delta.enableChangeDataFeed", "true").save(SHOP_METRICS_DAILY.path(settings))
-    table = DeltaTable.forPath(spark, SHOP_METRICS_DAILY.path(settings))
+    metrics = [{**common, "metric": "pickup_rate", "value": 0.5}, {**common, "metric": "fcr_3d", "value": 0.25}]
+    old = spark.createDataFrame([Row(**{f: m[f] for f in SHOP_METRICS_DAILY.schema.fieldNames()}) for m in metrics], SHOP_METRICS_DAILY.schema)
+    old.coalesce(1).write.format("delta").mode("append").save(path)
+    table = DeltaTable.forPath(spark, path)
 
-    ensured = SHOP_METRICS_DAILY.ensure(spark, settings)
+    # A run stops with what to do; `csmetrics maintain` asks for the rewrite.
+    with pytest.raises(LayoutError, match="partitioned by \\['stat_date'\\]; .* Run `csmetrics maintain` once"):
+        SHOP_METRICS_DAILY.ensure(spark, settings)
+    assert table.detail().first()["partitionColumns"] == ["stat_date"]
+    ensured = SHOP_METRICS_DAILY.ensure(spark, settings, relayout=True)
     SHOP_METRICS_DAILY.ensure(spark, settings)
 
     assert table.detail().first()["partitionColumns"] == ["stat_date", "metric"]
-    stored = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
+    stored = spark.read.format("delta").load(path)
     assert sorted(tuple(r) for r in stored.collect()) == sorted(tuple(r) for r in old.collect())
     assert sorted(tuple(r) for r in ensured.toDF().collect()) == sorted(tuple(r) for r in old.collect())
-    assert [(op, who) for op, who in table.history().orderBy("version").select("operation", "userMetadata").collect()] == [
-        ("WRITE", None), ("WRITE", "csmetrics-relayout")
-    ]
+    operations = [(op, who) for op, who in table.history().orderBy("version").select("operation", "userMetadata").collect()]
+    assert operations == [("CREATE TABLE", None), ("WRITE", None), ("WRITE", "csmetrics-relayout")]
     # Replacing one metric's slice now copies none of the other's rows.
-    replace_where(old.where("metric = 'fcr_3d'"), SHOP_METRICS_DAILY.path(settings), "stat_date = '2026-03-02' AND metric = 'fcr_3d'", list(BY_METRIC), "r")
-    assert newest_commit(spark, SHOP_METRICS_DAILY.path(settings)).operation_metrics.get("numCopiedRows", "0") == "0"
+    replace_where(old.where("metric = 'fcr_3d'"), path, "stat_date = '2026-03-02' AND metric = 'fcr_3d'", list(BY_METRIC), "r")
+    assert newest_commit(spark, path).operation_metrics.get("numCopiedRows", "0") == "0"
 
 
 def test_gold_tables_are_registered_when_a_catalog_schema_is_configured(spark, settings):
