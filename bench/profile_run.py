@@ -101,14 +101,20 @@ def main() -> None:
 
 
 def copied_rows(spark, run_id: str) -> dict[str, int]:
-    """Rows of other slices that the run's publish rewrote, per gold table (Delta's metrics of its commits)."""
+    """Rows of other slices that the run's publish copied out of the files it rewrote, per
+    published table (Delta's numCopiedRows of the run's commits): 0 when a replace touches
+    only its slice."""
     from csmetrics.commits import log_commits
     from csmetrics.config import Settings
     from csmetrics.tables import PUBLISHED_TABLES
 
     settings = Settings.from_env()
     return {
-        table.name: sum(int(c.operation_metrics.get("numCopiedRows") or 0) for c in log_commits(spark, table.path(settings)) if c.user_metadata == run_id)
+        table.name: sum(
+            int(c.operation_metrics.get("numCopiedRows") or 0)
+            for c in log_commits(spark, table.path(settings))
+            if c.user_metadata == run_id and c.operation == "WRITE"
+        )
         for table in PUBLISHED_TABLES
         if table.exists(spark, settings)
     }

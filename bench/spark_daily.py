@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from measure import PeakMemory
+from profile_run import copied_rows
 
 WHOLE_RUN_ID, INGEST_RUN_ID = "bench-run", "bench-ingest"  # the whole run's, the compute benchmark's ingest's
 
@@ -80,7 +81,7 @@ def whole_run(run_day: date, spark, warehouse: Path, log) -> tuple[list[dict], d
         timing, _ = timed(name, step, spark, warehouse)
         timings.append(timing)
         if "publish" in name:
-            timing["copied_rows"] = publish_copied_rows(spark, run_id)
+            timing["copied_rows"] = copied_rows(spark, run_id)
     return timings, published_rows(spark, run_id)
 
 
@@ -97,22 +98,6 @@ def published_rows(spark, run_id: str) -> dict[str, object]:
         table.name: spark.read.format("delta").load(table.path(settings)).where(F.col("run_id") == run_id)
         for table in (SHOP_METRICS_DAILY, AGENT_METRICS_DAILY)
     }
-
-
-def publish_copied_rows(spark, run_id: str) -> dict[str, int]:
-    """Rows of other slices each published table's replace copied out of the files it
-    rewrote (Delta's numCopiedRows of the run's commit): 0 when a replace touches only its slice."""
-    from delta.tables import DeltaTable
-
-    from csmetrics.config import Settings
-    from csmetrics.tables import PUBLISHED_TABLES
-
-    copied = {}
-    for table in PUBLISHED_TABLES:
-        history = DeltaTable.forPath(spark, table.path(Settings.from_env())).history(10).collect()
-        commits = [c for c in history if c.userMetadata == run_id and c.operation == "WRITE"]
-        copied[table.name] = sum(int(c.operationMetrics.get("numCopiedRows") or 0) for c in commits)
-    return copied
 
 
 def compute_only(args: argparse.Namespace, spark, settings, plan, run_day: date, log) -> tuple[list[dict], dict[str, object]]:

@@ -48,7 +48,7 @@ class Table:
         `csmetrics maintain` asks)."""
         path = self.path(settings)
         ensured = (spark.sparkContext.applicationId, path)
-        if ensured in _ENSURED and _first_commit_exists(spark, path):
+        if ensured in _ENSURED and _log_exists(spark, path):
             return DeltaTable.forPath(spark, path)
         table = self._create_or_complete(spark, settings, relayout)
         _ENSURED.add(ensured)
@@ -122,12 +122,16 @@ def _relayout(spark: SparkSession, path: str, partition_by: tuple[str, ...], was
 _ENSURED: set[tuple[str, str]] = set()
 
 
-def _first_commit_exists(spark: SparkSession, path: str) -> bool:
-    """Whether the table's first commit is in its log (one file-system call, no Spark job): a
-    table removed and created again at the same path starts over."""
+def _log_exists(spark: SparkSession, path: str) -> bool:
+    """Whether the table's log is still there (file-system calls, no Spark job): a table
+    removed and created again at the same path starts over. Its first commit is the sign;
+    once log cleanup has removed that (after `delta.logRetentionDuration`, 30 days by
+    default), the pointer to its last checkpoint is: cleanup runs only after a checkpoint."""
     jvm = spark.sparkContext._jvm
-    first = jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log/00000000000000000000.json")
-    return first.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(first)
+    log = f"{path}/_delta_log"
+    first = jvm.org.apache.hadoop.fs.Path(f"{log}/00000000000000000000.json")
+    fs = first.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return fs.exists(first) or fs.exists(jvm.org.apache.hadoop.fs.Path(f"{log}/_last_checkpoint"))
 
 
 def register(spark: SparkSession, settings: Settings, table: Table) -> None:

@@ -4,9 +4,11 @@ registration, staging clean-up."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
@@ -81,6 +83,28 @@ def test_gold_tables_are_registered_when_a_catalog_schema_is_configured(spark, s
     assert spark.catalog.tableExists("csmetrics_test.shop_metrics_daily")
     assert spark.table("csmetrics_test.shop_metrics_daily").columns == SHOP_METRICS_DAILY.schema.fieldNames()
     spark.sql("DROP TABLE csmetrics_test.shop_metrics_daily")
+
+
+def test_a_table_is_checked_once_per_application_even_after_log_cleanup_removed_its_first_commit(spark, settings, monkeypatch):
+    path = LEADERBOARD_DAILY.path(settings)
+    LEADERBOARD_DAILY.ensure(spark, settings)
+    checked = []
+    complete = type(LEADERBOARD_DAILY)._create_or_complete
+    monkeypatch.setattr(type(LEADERBOARD_DAILY), "_create_or_complete", lambda *args: checked.append(1) or complete(*args))
+    # A checkpoint, then what log cleanup does 30 days on: the commits before it are removed.
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.checkpointInterval' = '1')")
+    spark.createDataFrame([], LEADERBOARD_DAILY.schema).write.format("delta").mode("append").save(path)
+    log = Path(path) / "_delta_log"
+    assert (log / "_last_checkpoint").exists()
+    for commit in sorted(log.glob("*.json"))[:-1]:
+        commit.unlink()
+    LEADERBOARD_DAILY.ensure(spark, settings)
+    assert checked == []
+    # A table removed while the application runs is created again.
+    shutil.rmtree(path)
+    LEADERBOARD_DAILY.ensure(spark, settings)
+    assert checked == [1]
+    assert DeltaTable.isDeltaTable(spark, path)
 
 
 def test_stale_staging_tables_are_dropped_and_recent_ones_kept(spark, settings):
