@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
-from csmetrics.conformed import paid_days
+from csmetrics.conformed import paid_days, sessions_of_dates
 from csmetrics.metrics.conversation import Reuse, as_is
 from csmetrics.metrics.families import FAMILIES
 from csmetrics.metrics.family import Family, Read
@@ -84,6 +84,7 @@ class PlanInputs:
                 self._ranges[read.table] = (min(first, known[0]), max(last, known[1]))
                 self._readers[read.table] += 1
         self._frames: dict[str, DataFrame] = {}
+        self._sessions_of_dates: DataFrame | None = None
         # Every family and the finishing of the rows read the snapshot: read it once.
         self.shops = persisted(of_plan_shops(read_bronze(spark, settings, "shops", cutoff=plan.cutoff), plan))
 
@@ -95,6 +96,16 @@ class PlanInputs:
             frame = of_plan_shops(frame, self._plan)
             self._frames[table] = frame = self._persisted(frame) if self._readers[table] > 1 else frame
         return frame.where(F.col(EVENT_DATE).between(F.lit(dates[0]), F.lit(dates[1]))).drop(EVENT_DATE)
+
+    def sessions_of_dates(self, dates: list[date]) -> DataFrame:
+        """The sessions of local `dates` (csmetrics.conformed.sessions_of_dates). Conformed once,
+        for every date of the plan's families that read sessions, persisted, and cut to `dates`:
+        every such family reads sessions at least a day either side of its dates (Read's
+        TIMEZONE_MARGIN_DAYS), so the cut holds exactly the rows the family would conform itself."""
+        if self._sessions_of_dates is None:
+            every = sorted({day for name, family in FAMILIES.items() if "sessions" in family.tables for day in self._plan.dates_for(name)})
+            self._sessions_of_dates = self._persisted(sessions_of_dates(self.read("sessions", self._ranges["sessions"]), self.shops, every))
+        return self._sessions_of_dates.where(F.col("stat_date").isin(dates))
 
 
 def event_dates(read: Read, dates: list[date]) -> tuple[date, date]:
@@ -124,6 +135,9 @@ class BronzeInputs:
 
     def paid(self) -> DataFrame:
         return paid_days(self.read("orders"), self.shops)
+
+    def sessions_of_dates(self, dates: list[date]) -> DataFrame:
+        return self._inputs.sessions_of_dates(dates)
 
 
 def of_plan_shops(frame: DataFrame, plan: RunPlan) -> DataFrame:

@@ -18,6 +18,7 @@ from datetime import date, datetime, time
 import pytest
 from pyspark.sql import functions as F
 
+from csmetrics.conformed import sessions_of_dates
 from csmetrics.metrics.families import FAMILIES
 from csmetrics.metrics.long_format import finish
 from csmetrics.metrics.scenes import SCENE_METRICS, UNLABELLED, finish_scenes, worst_scenes
@@ -57,6 +58,9 @@ class HandInputs:
 
     def paid(self):
         return self._frames["paid"]
+
+    def sessions_of_dates(self, dates):
+        return sessions_of_dates(self._sessions, self.shops, dates)
 
     def keep(self, table, frame):
         self.kept.setdefault(table, []).append(frame)

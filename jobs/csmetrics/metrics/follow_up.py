@@ -7,7 +7,7 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from csmetrics.conformed import is_filtered, is_human_reply, received_session_ids, sessions_of_dates, tickets_on
+from csmetrics.conformed import is_filtered, is_human_reply, received_session_ids, tickets_on
 from csmetrics.metrics.buyer_status import BUYER_DAY, PAID_ORDERS, with_after_sale
 from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
@@ -110,13 +110,13 @@ def _fcr(inputs: Inputs, dates: list[date]) -> DataFrame:
     sessions = inputs.read("sessions")
     human_messages = inputs.read("messages").where(is_human_reply())
     # Read twice (shop and scene rows): the compute job persists it.
-    flagged = inputs.reuse(fcr_sessions(sessions_of_dates(sessions, inputs.shops, dates), sessions, human_messages, inputs.paid()))
+    flagged = inputs.reuse(fcr_sessions(inputs.sessions_of_dates(dates), sessions, human_messages, inputs.paid()))
     inputs.keep(SCENE_METRICS, scene_fcr(flagged, fcr_measures()))
     return fcr_of(flagged)
 
 
 def _resolution(inputs: Inputs, dates: list[date]) -> DataFrame:
-    sessions, paid = sessions_of_dates(inputs.read("sessions"), inputs.shops, dates), inputs.paid()
+    sessions, paid = inputs.sessions_of_dates(dates), inputs.paid()
     flagged = inputs.reuse(resolution_buyers(sessions, inputs.read("after_sales"), inputs.read("complaints"), inputs.shops, paid, dates))
     inputs.keep(SCENE_METRICS, scene_resolution(after_sale_sessions(sessions, paid), flagged, BUYER_DAY, resolution_measures()))
     return resolution_of(flagged)

@@ -13,7 +13,6 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from csmetrics.conformed import sessions_of_dates
 from csmetrics.metrics.buyer_status import PAID_ORDERS, consulting_buyers, with_after_sale
 from csmetrics.metrics.family import Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
@@ -73,7 +72,7 @@ ORDERS_LOOKAHEAD_DAYS = 4
 
 
 def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
-    return sales_metrics(sessions_of_dates(inputs.read("sessions"), inputs.shops, dates), inputs.read("orders"), inputs.paid())
+    return sales_metrics(inputs.sessions_of_dates(dates), inputs.read("orders"), inputs.paid())
 
 
 FAMILY = Family("sales", (Read("sessions"), Read("orders", before=PAID_ORDERS.before, after=ORDERS_LOOKAHEAD_DAYS)), _compute)
