@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 from datetime import date, timedelta
+from itertools import takewhile
 from pathlib import Path
 
 FIRST_DAY = date(2026, 3, 2)
@@ -109,11 +110,12 @@ def copied_rows(spark, run_id: str) -> dict[str, int]:
     from csmetrics.tables import PUBLISHED_TABLES
 
     settings = Settings.from_env()
+    # The run's commits are the newest (an id the bench reuses may tag older runs' too).
     return {
         table.name: sum(
             int(c.operation_metrics.get("numCopiedRows") or 0)
-            for c in log_commits(spark, table.path(settings))
-            if c.user_metadata == run_id and c.operation == "WRITE"
+            for c in takewhile(lambda c: c.user_metadata == run_id, log_commits(spark, table.path(settings)))
+            if c.operation == "WRITE"
         )
         for table in PUBLISHED_TABLES
         if table.exists(spark, settings)

@@ -10,12 +10,13 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from csmetrics import conformed
 from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
-from csmetrics.conformed import paid_days, sessions_of_dates
+from csmetrics.conformed import paid_days
 from csmetrics.metrics.conversation import Reuse, as_is
 from csmetrics.metrics.families import FAMILIES
-from csmetrics.metrics.family import Family, Read
+from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS, Family, Read
 from csmetrics.metrics.long_format import agent_rows, finish, shop_rows
 from csmetrics.metrics.scenes import finish_scenes
 from csmetrics.metrics.session_detail import FINAL_WITH as DETAIL_FINAL_WITH
@@ -84,28 +85,42 @@ class PlanInputs:
                 self._ranges[read.table] = (min(first, known[0]), max(last, known[1]))
                 self._readers[read.table] += 1
         self._frames: dict[str, DataFrame] = {}
-        self._sessions_of_dates: DataFrame | None = None
+        self._conformed_sessions: DataFrame | None = None
+        self._conformed_dates: list[date] = []
         # Every family and the finishing of the rows read the snapshot: read it once.
         self.shops = persisted(of_plan_shops(read_bronze(spark, settings, "shops", cutoff=plan.cutoff), plan))
 
     def read(self, table: str, dates: tuple[date, date]) -> DataFrame:
         """`table`'s rows of UTC event dates `dates` (within the plan's widest range)."""
+        return self._stored(table).where(F.col(EVENT_DATE).between(F.lit(dates[0]), F.lit(dates[1]))).drop(EVENT_DATE)
+
+    def _stored(self, table: str) -> DataFrame:
+        """`table` over the plan's widest range, with its UTC event date."""
         frame = self._frames.get(table)
         if frame is None:
             frame = read_bronze(self._spark, self._settings, table, self._ranges[table], self._plan.cutoff, with_event_date=True)
             frame = of_plan_shops(frame, self._plan)
             self._frames[table] = frame = self._persisted(frame) if self._readers[table] > 1 else frame
-        return frame.where(F.col(EVENT_DATE).between(F.lit(dates[0]), F.lit(dates[1]))).drop(EVENT_DATE)
+        return frame
 
     def sessions_of_dates(self, dates: list[date]) -> DataFrame:
-        """The sessions of local `dates` (csmetrics.conformed.sessions_of_dates). Conformed once,
-        for every date of the plan's families that read sessions, persisted, and cut to `dates`:
-        every such family reads sessions at least a day either side of its dates (Read's
-        TIMEZONE_MARGIN_DAYS), so the cut holds exactly the rows the family would conform itself."""
-        if self._sessions_of_dates is None:
-            every = sorted({day for name, family in FAMILIES.items() if "sessions" in family.tables for day in self._plan.dates_for(name)})
-            self._sessions_of_dates = self._persisted(sessions_of_dates(self.read("sessions", self._ranges["sessions"]), self.shops, every))
-        return self._sessions_of_dates.where(F.col("stat_date").isin(dates))
+        """The sessions of local `dates` (csmetrics.conformed.sessions_of_dates) for a family
+        with `conformed_sessions`. They are conformed once, for every date of those families,
+        persisted, and cut to `dates`. Each such family reads sessions at least a day either
+        side of its dates (tests/unit/test_registry.py holds them to it), which is all a local
+        date can reach, so the cut holds exactly the rows the family would conform itself."""
+        if self._conformed_sessions is None:
+            self._conformed_dates = sorted(
+                {day for name, family in FAMILIES.items() if family.conformed_sessions for day in self._plan.dates_for(name)}
+            )
+            # Only the UTC days a session of those local dates can have started on.
+            reach = range(-TIMEZONE_MARGIN_DAYS, TIMEZONE_MARGIN_DAYS + 1)
+            started = sorted({day + timedelta(days=offset) for day in self._conformed_dates for offset in reach})
+            sessions = self._stored("sessions").where(F.col(EVENT_DATE).isin(started)).drop(EVENT_DATE)
+            self._conformed_sessions = self._persisted(conformed.sessions_of_dates(sessions, self.shops, self._conformed_dates))
+        if not set(dates) <= set(self._conformed_dates):
+            raise ValueError(f"sessions of {dates} asked for; conformed for {self._conformed_dates} (a family without conformed_sessions?)")
+        return self._conformed_sessions.where(F.col("stat_date").isin(dates))
 
 
 def event_dates(read: Read, dates: list[date]) -> tuple[date, date]:
@@ -137,6 +152,7 @@ class BronzeInputs:
         return paid_days(self.read("orders"), self.shops)
 
     def sessions_of_dates(self, dates: list[date]) -> DataFrame:
+        """The sessions of the family's `dates`, conformed to local dates (shared by the plan)."""
         return self._inputs.sessions_of_dates(dates)
 
 

@@ -126,7 +126,8 @@ def _log_exists(spark: SparkSession, path: str) -> bool:
     """Whether the table's log is still there (file-system calls, no Spark job): a table
     removed and created again at the same path starts over. Its first commit is the sign;
     once log cleanup has removed that (after `delta.logRetentionDuration`, 30 days by
-    default), the pointer to its last checkpoint is: cleanup runs only after a checkpoint."""
+    default), the pointer to its last checkpoint is: Delta's cleanup deletes no commit
+    before `_last_checkpoint` exists, and never deletes that file."""
     jvm = spark.sparkContext._jvm
     log = f"{path}/_delta_log"
     first = jvm.org.apache.hadoop.fs.Path(f"{log}/00000000000000000000.json")

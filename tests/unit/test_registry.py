@@ -6,7 +6,8 @@ from datetime import date
 from pathlib import Path
 
 from csmetrics import registry
-from csmetrics.metrics.families import recompute_horizon_days
+from csmetrics.metrics.families import FAMILIES, recompute_horizon_days
+from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS
 from csmetrics.plan import RunPlan
 from csmetrics.registry_doc import render
 
@@ -45,3 +46,14 @@ def test_late_record_horizon_per_table():
     assert recompute_horizon_days("messages") == 3
     assert recompute_horizon_days("complaints") == 15
     assert recompute_horizon_days("shops") is None
+
+
+def test_families_sharing_the_conformed_sessions_read_them_a_day_either_side():
+    # PlanInputs.sessions_of_dates conforms sessions once for these families and cuts them to
+    # each family's dates: a family reading less than a local date can reach would get rows
+    # its own read never held.
+    sharing = [family for family in FAMILIES.values() if family.conformed_sessions]
+    assert {family.name for family in sharing} == {"sales", "fcr", "resolution"}
+    for family in sharing:
+        read = family.read_of("sessions")
+        assert min(read.before, read.after) >= TIMEZONE_MARGIN_DAYS, family.name

@@ -52,6 +52,9 @@ class Family:
     name: str
     reads: tuple[Read, ...]
     compute: Callable[[Inputs, list[date]], DataFrame]
+    # Whether `compute` takes its sessions from `Inputs.sessions_of_dates` (conformed once
+    # per run for every family that does; its sessions Read must reach a day either side).
+    conformed_sessions: bool = False
 
     @property
     def tables(self) -> tuple[str, ...]:

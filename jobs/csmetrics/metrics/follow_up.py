@@ -126,9 +126,11 @@ FCR = Family(
     "fcr",
     (Read("sessions", after=RECONTACT_LOOKAHEAD_DAYS), Read("messages", after=MESSAGE_MARGIN_DAYS), PAID_ORDERS),
     _fcr,
+    conformed_sessions=True,
 )
 RESOLUTION = Family(
     "resolution",
     (Read("sessions"), PAID_ORDERS, Read("after_sales"), Read("complaints", after=COMPLAINT_LOOKAHEAD_DAYS)),
     _resolution,
+    conformed_sessions=True,
 )

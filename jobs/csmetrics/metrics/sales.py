@@ -75,4 +75,6 @@ def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
     return sales_metrics(inputs.sessions_of_dates(dates), inputs.read("orders"), inputs.paid())
 
 
-FAMILY = Family("sales", (Read("sessions"), Read("orders", before=PAID_ORDERS.before, after=ORDERS_LOOKAHEAD_DAYS)), _compute)
+FAMILY = Family(
+    "sales", (Read("sessions"), Read("orders", before=PAID_ORDERS.before, after=ORDERS_LOOKAHEAD_DAYS)), _compute, conformed_sessions=True
+)
