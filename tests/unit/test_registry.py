@@ -53,7 +53,7 @@ def test_families_sharing_the_conformed_sessions_read_them_a_day_either_side():
     # each family's dates: a family reading less than a local date can reach would get rows
     # its own read never held.
     sharing = [family for family in FAMILIES.values() if family.conformed_sessions]
-    assert {family.name for family in sharing} == {"sales", "fcr", "resolution"}
+    assert {family.name for family in sharing} == {"conversation", "sales", "fcr", "resolution"}
     for family in sharing:
         read = family.read_of("sessions")
         assert min(read.before, read.after) >= TIMEZONE_MARGIN_DAYS, family.name

@@ -267,10 +267,12 @@ def conversation_frames(
     them so that the message window runs once, instead of once per aggregation.
     """
     of_dates = reuse(sessions_of_dates(sessions, shops, dates))
-    partials = reuse(
-        session_agent_partials(message_features(session_messages(messages, of_dates, business_start, business_end)))
-    )
-    return of_dates, partials
+    return of_dates, partials_of(of_dates, messages, business_start, business_end, reuse)
+
+
+def partials_of(of_dates: DataFrame, messages: DataFrame, business_start: time, business_end: time, reuse: Reuse) -> DataFrame:
+    """The per-(session, agent) partials of the conformed sessions `of_dates`."""
+    return reuse(session_agent_partials(message_features(session_messages(messages, of_dates, business_start, business_end))))
 
 
 def metrics_of(of_dates: DataFrame, partials: DataFrame) -> DataFrame:
@@ -294,10 +296,8 @@ MESSAGE_MARGIN_DAYS = 2
 
 
 def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
-    of_dates, partials = conversation_frames(
-        inputs.read("sessions"), inputs.read("messages"), inputs.shops, dates,
-        inputs.business_start, inputs.business_end, inputs.reuse,
-    )
+    of_dates = inputs.sessions_of_dates(dates)
+    partials = partials_of(of_dates, inputs.read("messages"), inputs.business_start, inputs.business_end, inputs.reuse)
     detail = session_detail(of_dates, partials, inputs.business_start, inputs.business_end, inputs.read("ratings"))
     inputs.keep(SESSION_DETAIL, detail)
     inputs.keep(SCENE_METRICS, scene_sessions(with_after_sale(of_dates, inputs.paid())))
@@ -308,4 +308,5 @@ FAMILY = Family(
     "conversation",
     (Read("sessions"), Read("messages", after=MESSAGE_MARGIN_DAYS), Read("ratings", after=MESSAGE_MARGIN_DAYS), PAID_ORDERS),
     _compute,
+    conformed_sessions=True,
 )
