@@ -187,8 +187,8 @@ def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
     t = datetime(2026, 3, 2, 10)
     tracking = (D, D, t, "hash", "run")  # event_date, _arrival_dt, _landed_at, _row_hash, _run_id
 
-    def rating(rating_id, score=5, target="human", rated=t):
-        return (rating_id, "x", "s1", "b1", target, t, rated, score, None) + tracking
+    def rating(rating_id, score=5, target="human", rated=t, shop="s1"):
+        return (rating_id, "x", shop, "b1", target, t, rated, score, None) + tracking
 
     frame = spark.createDataFrame(
         [
@@ -196,10 +196,11 @@ def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
             rating("lowest", score=1),
             rating("bot", target="bot"),
             rating("dup"), rating("dup"), rating("r9", score=9), rating("rb", target="robot"), rating("early", rated=t - timedelta(hours=1)),
+            rating("unknown shop", shop="s404"),  # valid, but counts in no metric until its shop's row lands
         ],
         bronze_schema(RATINGS),
     )
-    results = run_suite(settings, "bronze_ratings", {ROWS: frame})
+    results = run_suite(settings, "bronze_ratings", {ROWS: as_validated(spark, frame)})
     assert failed(results) == [
         (ROWS, "expect_column_pair_values_a_to_be_greater_than_b"),
         (ROWS, "expect_column_values_to_be_between"),
@@ -208,7 +209,17 @@ def test_bronze_suite_catches_rows_that_break_the_contract(spark, settings):
     ]
     samples = {r.name: r.sample for r in results if not r.success}
     assert samples["expect_column_values_to_be_between"] == [{"rating_id": "r9", "score": 9}]
-    assert failed(results, WARNING) == []
+    # The record of a shop without a snapshot row is a warning that names the record.
+    assert failed(results, WARNING) == [(ROWS, "expect_column_values_to_be_in_set")]
+    (warning,) = [r for r in results if not r.success and r.check.severity == WARNING]
+    assert (warning.unexpected_count, warning.sample) == (1, [{"rating_id": "unknown shop", "has_shop_row": False}])
+
+
+def as_validated(spark, frame, shops=("s1",)):
+    """An event table's bronze rows as the bronze gate validates them: with has_shop_row."""
+    from csmetrics.quality.bronze_gate import with_shop_row
+
+    return with_shop_row(frame, spark.createDataFrame([(shop,) for shop in shops], "shop_id string"))
 
 
 def test_an_unchanged_snapshot_is_not_a_warning(spark, settings):
@@ -240,7 +251,7 @@ def test_empty_batch_is_only_a_warning(spark, settings):
     from csmetrics.schemas.bronze import bronze_schema
     from csmetrics.schemas.raw import COMPLAINTS
 
-    results = run_suite(settings, "bronze_complaints", {ROWS: spark.createDataFrame([], bronze_schema(COMPLAINTS))})
+    results = run_suite(settings, "bronze_complaints", {ROWS: as_validated(spark, spark.createDataFrame([], bronze_schema(COMPLAINTS)))})
     assert failed(results) == [] and failed(results, WARNING) == [(ROWS, "expect_table_row_count_to_be_between")]
     raise_on_critical(results, "")
 

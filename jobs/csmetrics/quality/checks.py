@@ -25,9 +25,6 @@ PER_SHOP_DAY = "per_shop_day"
 COVERAGE = "coverage"
 # consult_sessions against its trailing 7-day median, per shop and for the platform.
 SHOP_VOLUME, PLATFORM_VOLUME = "shop_volume", "platform_volume"
-# One row per new bronze record of an event table: its shop, and whether the shop has a
-# valid row in the shops snapshot.
-SHOP_SNAPSHOT = "shop_snapshot"
 
 # Columns that identify a row of each derived view in failure samples (ROWS use the table keys).
 VIEW_KEYS = {
@@ -35,7 +32,6 @@ VIEW_KEYS = {
     COVERAGE: ["stat_date", "shop_id"],
     SHOP_VOLUME: ["stat_date", "shop_id"],
     PLATFORM_VOLUME: ["stat_date"],
-    SHOP_SNAPSHOT: ["shop_id"],
 }
 
 
