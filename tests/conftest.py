@@ -78,9 +78,12 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 # Every Spark of the session reads it from the environment: in-process runs, Airflow task
 # processes, the crash harness. The production path (generated code, adaptive execution)
 # is what bin/bench and the cluster test run.
+# The driver collects garbage with the throughput collector: G1's threads took an eighth of
+# a warm 3-shop run's CPU on 2 cores, and the run takes 6-12 % less time without them
+# (bench/RESULTS.md, "The driver JVM of a small run").
 TEST_SPARK_CONF = (
     "spark.sql.codegen.wholeStage=false;spark.sql.codegen.factoryMode=NO_CODEGEN;spark.databricks.delta.snapshotPartitions=1;"
-    "spark.sql.adaptive.enabled=false"
+    "spark.sql.adaptive.enabled=false;spark.driver.extraJavaOptions=-XX:+UseParallelGC"
 )
 os.environ.setdefault("CSMETRICS_SPARK_CONF", TEST_SPARK_CONF)
 
