@@ -89,12 +89,16 @@ def parse_step(argv: list[str]) -> argparse.Namespace:
 def run_step(*argv: str):
     """Run the step named by command-line style arguments; return what the step returns."""
     args = parse_step(list(argv))
-    from csmetrics import pipeline, preflight
+    from csmetrics import preflight
+    from csmetrics.spark import start_spark_in_background
 
     restate = args.restate
     if args.start and args.end:
         preflight.check_range(args.start, args.end)
-    preflight.check_run_settings(args.run_id)
+    spark = start_spark_in_background(preflight.check_run_settings(args.run_id))
+    from csmetrics import pipeline
+
+    spark.result()
     steps = {
         "bronze": lambda: pipeline.bronze_phase(args.date, args.run_id, restate),
         "gold": lambda: pipeline.gold_phase(args.date, args.run_id, restate),
