@@ -162,12 +162,9 @@ def _run(args: argparse.Namespace) -> None:
         print(f"landing zone: {out}")
     elif args.command == "run":
         run_id = args.run_id or f"cli__{args.date}"
-        from csmetrics.spark import start_spark_in_background
-
-        spark = start_spark_in_background(preflight.check_run_settings(run_id))
+        preflight.check_run_settings(run_id)
         from csmetrics.pipeline import run_daily
 
-        spark.result()
         run_daily(args.date, run_id, args.restate, progress)
     elif args.command == "restate":
         run_id = args.run_id or f"cli_restate__{args.start}_{args.end}"

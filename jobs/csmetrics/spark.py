@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from delta import configure_spark_with_delta_pip
@@ -96,17 +95,3 @@ def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> 
         # The driver JVM started with the cluster's log4j2 configuration (SPARK_CONF_DIR).
         spark.sparkContext.setLogLevel("ERROR")
     return spark
-
-
-def start_spark_in_background(settings: Settings) -> Future[SparkSession]:
-    """Start the process's Spark session on a thread and return at once; `.result()` gives it.
-
-    The JVM takes seconds to start while Python waits idle: an entry point imports the
-    pipeline meanwhile (Great Expectations alone is about 5 s of Python). A get_spark() called
-    before the start ends waits for it (pyspark's builders share one lock) and gets the same
-    session. Started off the main thread, pyspark installs no Ctrl-C handler of its own."""
-    starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start")
-    try:
-        return starter.submit(get_spark, settings)
-    finally:
-        starter.shutdown(wait=False)

@@ -89,16 +89,12 @@ def parse_step(argv: list[str]) -> argparse.Namespace:
 def run_step(*argv: str):
     """Run the step named by command-line style arguments; return what the step returns."""
     args = parse_step(list(argv))
-    from csmetrics import preflight
-    from csmetrics.spark import start_spark_in_background
+    from csmetrics import pipeline, preflight
 
     restate = args.restate
     if args.start and args.end:
         preflight.check_range(args.start, args.end)
-    spark = start_spark_in_background(preflight.check_run_settings(args.run_id))
-    from csmetrics import pipeline
-
-    spark.result()
+    preflight.check_run_settings(args.run_id)
     steps = {
         "bronze": lambda: pipeline.bronze_phase(args.date, args.run_id, restate),
         "gold": lambda: pipeline.gold_phase(args.date, args.run_id, restate),
