@@ -4,7 +4,8 @@
     .venv/bin/python bench/profile_steps.py backfill --days 5 --work /tmp/profile
 
 `ingest` ingests a landing zone (e.g. one of bin/bench's scales) into a fresh warehouse as the
-run for --run-date would, and times classification, MERGE, quarantine and the rest.
+run for --run-date would (after the run for --after, untimed, when given), and times
+classification, the append to bronze, quarantine and the rest.
 `backfill` generates --days days of 40 shops (kept under --work and reused), backfills them in
 one chunk into a fresh warehouse and times each day's compute, gold gate and publish, and the
 prepare and derive steps. Figures are printed, never asserted (bench/RESULTS.md quotes them).
@@ -55,11 +56,14 @@ def profile_ingest(args: argparse.Namespace) -> None:
     from csmetrics.spark import get_spark
 
     timer = Timer()
-    for name in ("read_files", "_known_shops", "_existing_versions", "_count",
-                 "_write_quarantine", "_check_quarantine_written", "_merge_into_bronze"):
-        timer.wrap(ingest_run, name)
     settings = Settings.from_env()
     spark = get_spark(settings)
+    if args.after:
+        # Bronze to classify against, as a daily run has: the run for an earlier date, untimed.
+        ingest_run.ingest(spark, settings, "profile-before", cutoff(args.after), lambda message: None)
+    for name in ("read_files", "_known_shops", "_existing_versions", "_count",
+                 "_write_quarantine", "_check_quarantine_written", "_append_to_bronze"):
+        timer.wrap(ingest_run, name)
     started = time.perf_counter()
     report = ingest_run.ingest(spark, settings, "profile", cutoff(args.run_date), lambda message: None)
     total = time.perf_counter() - started
@@ -94,6 +98,9 @@ def main() -> None:
     parser.add_argument("--landing", type=Path, help="ingest: the landing zone to read (default WORK/landing)")
     parser.add_argument("--run-date", type=date.fromisoformat, default=FIRST_DAY + timedelta(days=1),
                         help="ingest: the run whose cutoff decides the files read (default 2026-03-03, as bin/bench)")
+    parser.add_argument("--after", type=date.fromisoformat, default=None,
+                        help="ingest: first ingest (untimed) what the run for this earlier date reads, so the timed run "
+                             "classifies against bronze as a daily run does (default: a fresh, empty bronze)")
     parser.add_argument("--days", type=int, default=5, help="backfill: days generated and backfilled (default 5)")
     parser.add_argument("--shuffle-partitions", type=int, default=None,
                         help="spark.sql.shuffle.partitions (default: the project's setting for ingest, 4 for backfill)")

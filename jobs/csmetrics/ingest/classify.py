@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from csmetrics.ingest.validate import with_invalid_reasons
+from csmetrics.ingest.validate import with_validity
 from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.raw import RawTable
 
@@ -28,8 +28,28 @@ def with_event_date(records: DataFrame, table: RawTable) -> DataFrame:
     return records.withColumn(EVENT_DATE, F.to_date(table.event_time))
 
 
+# An event record's content hash: a 64-bit xxHash of its columns, tagged so that it is never
+# mistaken for the SHA-256 hex that bronze stored before (docs/scaling.md, "Records are classified cheaply").
+FINGERPRINT = "xxh64:"
+
+
+def fingerprint(table: RawTable) -> Column:
+    """`xxh64:` and the hex of one xxhash64 over the record's columns. Spark's hash skips a null
+    argument, so each column's null flag is hashed beside it: (a, null) and (null, a) differ."""
+    parts = [part for column in table.columns for part in (F.col(column), F.col(column).isNull())]
+    return F.concat(F.lit(FINGERPRINT), F.hex(F.xxhash64(*parts)))
+
+
+def content_sha256(table: RawTable) -> Column:
+    """SHA-256 of the record's JSON: the hash of every snapshot row, and of the event rows that
+    bronze stored before the fingerprint."""
+    return F.sha2(F.to_json(F.struct(*table.columns)), 256)
+
+
 def with_row_hash(records: DataFrame, table: RawTable) -> DataFrame:
-    return records.withColumn("_row_hash", F.sha2(F.to_json(F.struct(*table.columns)), 256))
+    """Snapshots (a few thousand rows) keep SHA-256: a snapshot row is compared with its key's
+    previous version, whose stored hash must be of the same kind."""
+    return records.withColumn("_row_hash", content_sha256(table) if table.is_snapshot else fingerprint(table))
 
 
 def classify(
@@ -46,7 +66,7 @@ def classify(
     different one is quarantined. Snapshots: a row is a new version when its content differs
     from the key's previous version by landing time, so an unchanged snapshot adds nothing.
     """
-    checked = with_row_hash(with_event_date(with_invalid_reasons(records, table, zones), table), table)
+    checked = with_row_hash(with_event_date(with_validity(records, table, zones), table), table)
     if known_shops is not None:
         known = known_shops.select(F.col("shop_id").alias("_known_shop")).distinct()
         checked = checked.join(F.broadcast(known), F.col("shop_id") == F.col("_known_shop"), "left")
@@ -57,24 +77,33 @@ def classify(
     if table.is_snapshot:
         return _classify_snapshot(checked, table, existing)
     key = version_key(table)
-    valid = F.size("reasons") == 0
-    # First landed wins. Ties break on content.
-    first = Window.partitionBy(valid, *key).orderBy("_landed_at", "_row_hash", "_source_file")
-    ranked = checked.withColumn("_rank", F.row_number().over(first)).withColumn(
-        "_first_hash", F.first("_row_hash").over(first)
-    )
+    valid = F.col("_valid")
+    # The stored versions join first: the window below is partitioned by the key the join
+    # shuffled the records by, so the records (every column, message text included) cross the
+    # network once, not once for the join and once for the window.
     if existing is not None:
         stored = existing.select(*[F.col(k).alias(f"_stored_{k}") for k in key], F.col("_row_hash").alias("_stored_hash"))
         on = [F.col(k) == F.col(f"_stored_{k}") for k in key]
-        ranked = ranked.join(stored, on, "left")
+        checked = checked.join(stored, on, "left")
     else:
-        ranked = ranked.withColumn("_stored_hash", F.lit(None).cast("string"))
+        checked = checked.withColumn("_stored_hash", F.lit(None).cast("string"))
+    # First landed wins (SPEC §2); within one landing, the record earlier in its file.
+    first = Window.partitionBy(valid, *key).orderBy("_landed_at", "_source_file", "_row_index")
+    ranked = checked.withColumn("_rank", F.row_number().over(first)).withColumn(
+        "_first_hash", F.first("_row_hash").over(first)
+    )
 
     key_text = " and ".join(key)
     later_copy = F.col("_rank") > 1
     same_as_first = F.col("_row_hash") == F.col("_first_hash")
     in_bronze = F.col("_stored_hash").isNotNull()
-    same_as_bronze = F.col("_row_hash") == F.col("_stored_hash")
+    # A version stored before the fingerprint is compared by its SHA-256, computed for these
+    # few records only.
+    same_as_bronze = (
+        F.when(~in_bronze, F.lit(False))
+        .when(F.col("_stored_hash").startswith(FINGERPRINT), F.col("_row_hash") == F.col("_stored_hash"))
+        .otherwise(content_sha256(table) == F.col("_stored_hash"))
+    )
     conflict = F.lit(f"conflicting_resend: same {key_text} as an earlier record, different content")
     status = (
         F.when(~valid, QUARANTINE)
@@ -84,7 +113,7 @@ def classify(
         .when(in_bronze, QUARANTINE)
         .otherwise(INSERT)
     )
-    reason = F.when(~valid, F.array_join("reasons", "; ")).when(status == QUARANTINE, conflict)
+    reason = F.when(~valid, F.array_join("reasons", "; ")).when(F.col("status") == QUARANTINE, conflict)
     return ranked.withColumn("status", status).withColumn("reason", reason).drop(
         "_rank", "_first_hash", "_stored_hash", *[f"_stored_{k}" for k in key]
     )
@@ -94,11 +123,11 @@ def _classify_snapshot(checked: DataFrame, table: RawTable, existing: DataFrame 
     """A snapshot row is a new version of its key unless the key's previous version (by
     landing time, stored or landed in this batch) has the same content."""
     key = table.primary_key
-    valid = F.size("reasons") == 0
+    valid = F.col("_valid")
     landed = checked.withColumn("_stored", F.lit(False))
     if existing is not None:
         stored = existing.select(
-            key, "_landed_at", "_row_hash", F.array().cast("array<string>").alias("reasons"), F.lit(True).alias("_stored")
+            key, "_landed_at", "_row_hash", F.lit(True).alias("_valid"), F.lit(True).alias("_stored")
         )
         landed = landed.unionByName(stored, allowMissingColumns=True)
     # Stored versions first on equal landing times, so that re-ingesting a file adds nothing.
