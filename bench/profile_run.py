@@ -33,9 +33,11 @@ def profile(spark, warehouse: Path, run_date: date, run_id: str, restate: bool =
     from csmetrics import pipeline
 
     quiet = lambda message: None  # noqa: E731
+    # As the bronze phase runs them: the gate checks the batch ingest held, and releases it.
+    ingest, validate_bronze = pipeline.bronze_steps(run_date, run_id, restate, quiet)
     calls = {
-        "ingest": lambda: pipeline.ingest_step(run_date, run_id, quiet, restate),
-        "validate_bronze": lambda: pipeline.validate_bronze_step(run_id, quiet),
+        "ingest": ingest,
+        "validate_bronze": validate_bronze,
         # One transaction, as the daily run's gold phase runs it (nothing staged).
         "compute_gate_publish": lambda: pipeline.compute_gate_publish_step(run_date, run_id, restate, quiet),
         "derive": lambda: pipeline.derive_step(run_date, run_id, restate, quiet),

@@ -69,9 +69,11 @@ def whole_run(run_day: date, spark, warehouse: Path, log) -> tuple[list[dict], d
     from csmetrics import pipeline
 
     run_id = WHOLE_RUN_ID
+    # As the bronze phase runs them: the gate checks the batch ingest held, and releases it.
+    ingest, bronze_gate = pipeline.bronze_steps(run_day, run_id, False, log)
     steps = (
-        ("ingest", lambda: pipeline.ingest_step(run_day, run_id, log)),
-        ("bronze gate", lambda: pipeline.validate_bronze_step(run_id, log)),
+        ("ingest", ingest),
+        ("bronze gate", bronze_gate),
         # One transaction, as the daily run's gold phase runs it: the rows stay in memory.
         ("compute, gold gate, publish", lambda: pipeline.compute_gate_publish_step(run_day, run_id, False, log)),
         ("derive", lambda: pipeline.derive_step(run_day, run_id, False, log)),

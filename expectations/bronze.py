@@ -67,7 +67,8 @@ def contract_checks(table: RawTable) -> list[Check]:
 
 def validated_columns(table: RawTable) -> list[str]:
     """The columns of the rows the gate validates: bronze's, and for events `has_shop_row`
-    (quality/bronze_gate.py adds it, so that every check of a table is one aggregation)."""
+    (ingest's appended rows carry it, and quality/bronze_gate.py adds it to rows read back
+    from bronze, so that every check of a table is one aggregation)."""
     return bronze_schema(table).fieldNames() + (["has_shop_row"] if table.event_time else [])
 
 

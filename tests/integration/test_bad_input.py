@@ -237,14 +237,16 @@ def test_the_events_of_a_shop_with_an_invalid_snapshot_row_wait_in_bronze(spark,
     assert [r.shop_id for r in shops.collect()] == ["s1"]
 
 
-def test_events_of_a_shop_missing_from_the_snapshot_are_counted_and_counted_in_once_its_row_lands(spark, settings):
+def test_events_of_a_shop_missing_from_the_snapshot_are_counted_and_counted_in_once_its_row_lands(spark, settings, monkeypatch):
     """No event is dropped without a count: sessions and messages of a shop that the shops
     snapshot does not hold go to bronze, the run reports them in one line (records, shops,
     tables, and the restatement that dates already final will need), and the bronze gate
-    records a warning with the count. Once the shop's row lands, the run for the date
+    records a warning with the count, on the batch as ingest held it (reading no bronze) as
+    on the rows read back from bronze. Once the shop's row lands, the run for the date
     computes its metrics."""
     from csmetrics.compute import metric_rows
     from csmetrics.plan import RunPlan
+    from csmetrics.quality import bronze_gate
     from csmetrics.quality.bronze_gate import validate_bronze
     from tests.conftest import local
 
@@ -260,15 +262,23 @@ def test_events_of_a_shop_missing_from_the_snapshot_are_counted_and_counted_in_o
         for i in (1, 2)
     ], landed_at=at(5))
 
-    report = ingest(spark, settings, RUN, landed_by=None)
+    report = ingest(spark, settings, RUN, landed_by=None, keep_appended=True)
     (line,) = [text for text in report.summary().splitlines() if "without a valid row" in text]
     assert "3 record(s) of 1 shop(s) without a valid row in the shops snapshot (s9): sessions 1, messages 2" in line
     assert "csmetrics restate --start 2026-03-01 --end 2026-03-03" in line
     assert spark.read.format("delta").load(settings.table_path("bronze", "messages")).count() == 2
-    warned = {(r.table, r.unexpected_count) for r in validate_bronze(spark, settings, RUN) if not r.success}
-    assert warned == {("bronze/sessions", 1), ("bronze/messages", 2)}
+
+    def read_back(*args):
+        raise AssertionError("the gate read bronze back")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bronze_gate, "written_by", read_back)
+        held = {(r.table, r.unexpected_count) for r in validate_bronze(spark, settings, RUN, report.appended) if not r.success}
+    report.release_appended()
+    assert held == {("bronze/sessions", 1), ("bronze/messages", 2)}
     recorded = spark.read.format("delta").load(settings.table_path("quality", "validation_results"))
     assert recorded.where("kwargs LIKE '%has_shop_row%' AND NOT success").count() == 2
+    assert {(r.table, r.unexpected_count) for r in validate_bronze(spark, settings, RUN) if not r.success} == held
 
     def consult_sessions(plan):
         rows = metric_rows(spark, settings, plan).where((F.col("metric") == "consult_sessions") & F.col("agent_id").isNull())

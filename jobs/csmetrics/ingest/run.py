@@ -120,6 +120,17 @@ class TableReport:
 class IngestReport:
     run_id: str
     tables: dict[str, TableReport] = field(default_factory=dict)
+    # With ingest(keep_appended=True): per table with new files, the rows appended to bronze
+    # as they were appended (None when no file was readable), with `has_shop_row` for event
+    # tables; held (persisted) until `release_appended`.
+    appended: dict[str, DataFrame | None] = field(default_factory=dict)
+    _held: list[DataFrame] = field(default_factory=list)
+
+    def release_appended(self) -> None:
+        for frame in self._held:
+            frame.unpersist()
+        self._held.clear()
+        self.appended.clear()
 
     def summary(self) -> str:
         lines = [report.line() for report in self.tables.values()]
@@ -167,12 +178,15 @@ class _NewFiles:
 
 
 def ingest(
-    spark: SparkSession, settings: Settings, run_id: str, landed_by: datetime | None, progress=print
+    spark: SparkSession, settings: Settings, run_id: str, landed_by: datetime | None, progress=print, keep_appended: bool = False
 ) -> IngestReport:
     """Ingest every landed file (landed by `landed_by`; None: all) that no earlier run ingested.
 
     The ingest log names each file with its landing time, so a file that lands in an
-    arrival partition already read is ingested by the next run, and no file twice."""
+    arrival partition already read is ingested by the next run, and no file twice.
+
+    `keep_appended`: the report holds what was appended (`IngestReport.appended`) for the
+    bronze gate, which then reads no bronze; the caller releases it."""
     report = IngestReport(run_id)
     log_path = INGEST_LOG.path(settings)
     INGEST_LOG.ensure(spark, settings)
@@ -221,12 +235,18 @@ def ingest(
 
     with commit_metadata(spark, run_id):
         for name, new in pending.items():
+            if new.classified is not None and report.tables[name].inserted:
+                appended = _append_to_bronze(spark, settings, RAW_TABLES[name], new.classified, new.bronze_version, run_id)
+                _check_appended(report.tables[name], appended)
+    for name, new in pending.items():
+        if not keep_appended:
             if new.classified is not None:
-                table_report = report.tables[name]
-                if table_report.inserted:
-                    appended = _append_to_bronze(spark, settings, RAW_TABLES[name], new.classified, new.bronze_version, run_id)
-                    _check_appended(table_report, appended)
                 new.classified.unpersist()
+        elif new.classified is None:
+            report.appended[name] = None
+        else:
+            report._held.append(new.classified)
+            report.appended[name] = appended_rows(new.classified, RAW_TABLES[name], run_id, with_shop_row=True)
     now = datetime.now(UTC)
     log_rows = [
         (name, f.arrival_dt, f.uri, f.landed_at, run_id, now, *_file_accounting(report.tables[name], f.uri))
@@ -484,6 +504,21 @@ class ConcurrentIngestError(RuntimeError):
     """Another ingest appended to a bronze table while this one classified its records."""
 
 
+def appended_rows(classified: DataFrame, table: RawTable, run_id: str, with_shop_row: bool = False) -> DataFrame:
+    """The classified records that go to bronze, in bronze's columns; `with_shop_row` adds
+    whether an event's shop has a valid snapshot row (the bronze gate checks it)."""
+    shop_row = [(~F.col("_without_shop")).alias("has_shop_row")] if with_shop_row and table.event_time else []
+    return classified.where(F.col("status") == INSERT).select(
+        *table.columns,
+        *([EVENT_DATE] if table.event_time else []),
+        "_arrival_dt",
+        "_landed_at",
+        "_row_hash",
+        F.lit(run_id).alias("_run_id"),
+        *shop_row,
+    )
+
+
 def _append_to_bronze(spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, version: int, run_id: str) -> int:
     """Append the new records in one commit; returns the rows it wrote (Delta's metrics).
 
@@ -495,14 +530,7 @@ def _append_to_bronze(spark: SparkSession, settings: Settings, table: RawTable, 
     concurrent commit, or skips the write once this one's transaction is in the log. Either
     way the second run stops here, before its ingest log rows, and its re-run classifies
     the records against the newer bronze (duplicates of what the first wrote)."""
-    rows = classified.where(F.col("status") == INSERT).select(
-        *table.columns,
-        *([EVENT_DATE] if table.event_time else []),
-        "_arrival_dt",
-        "_landed_at",
-        "_row_hash",
-        F.lit(run_id).alias("_run_id"),
-    )
+    rows = appended_rows(classified, table, run_id)
     bronze(table.name).ensure(spark, settings)
     (
         rows.write.format("delta")

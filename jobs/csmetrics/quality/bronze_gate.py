@@ -46,14 +46,23 @@ def with_shop_row(records: DataFrame, shops: DataFrame) -> DataFrame:
     return records.join(F.broadcast(known), "shop_id", "left").fillna(False, ["has_shop_row"])
 
 
-def validate_bronze(spark: SparkSession, settings: Settings, run_id: str) -> list[CheckResult]:
-    """Run the suite of every bronze table this run wrote, keep the results, fail on a critical one."""
+def validate_bronze(
+    spark: SparkSession, settings: Settings, run_id: str, appended: dict[str, DataFrame | None] | None = None
+) -> list[CheckResult]:
+    """Run the suite of every bronze table this run wrote, keep the results, fail on a critical one.
+
+    `appended`: the rows this run's ingest appended, per table (`IngestReport.appended`: held
+    by the ingest of the same application, `has_shop_row` included). Without it, as in a
+    process of its own, they are read back from bronze by run id."""
     project = GxProject(settings)
     results = []
-    for table in ingested_tables(spark, settings, run_id):
-        written = written_by(spark, settings, table, run_id)
-        if RAW_TABLES[table].event_time:
-            written = with_shop_row(written, read_bronze(spark, settings, "shops"))
+    tables = sorted(appended) if appended is not None else ingested_tables(spark, settings, run_id)
+    for table in tables:
+        written = appended.get(table) if appended is not None else None
+        if written is None:
+            written = written_by(spark, settings, table, run_id)
+            if RAW_TABLES[table].event_time:
+                written = with_shop_row(written, read_bronze(spark, settings, "shops"))
         results += validate(project, f"bronze/{table}", {ROWS: written}, bronze_suite.expectations(table), bronze_suite.keys(table), run_id)
     if results:
         record_results(spark, settings, run_id, results)
