@@ -291,6 +291,44 @@ def test_events_of_a_shop_missing_from_the_snapshot_are_counted_and_counted_in_o
     assert consult_sessions(RunPlan(date(2026, 3, 2), ("conversation",), restate=True)) == {(date(2026, 3, 2), "s9"): 1.0}
 
 
+def test_a_retry_of_the_run_checks_again_what_its_earlier_attempts_appended(spark, settings, monkeypatch):
+    """An Airflow retry runs the bronze phase again under the same run id. Its bronze gate
+    checks the run's rows read back from bronze wherever an earlier attempt appended: after a
+    crash between the appends and the ingest log, and after a gate that stopped the run, when
+    the retry finds no new file at all and would otherwise have nothing to check."""
+    from csmetrics.quality.gate import QualityGateError
+    from csmetrics.schemas.bronze import bronze_schema
+    from csmetrics.schemas.raw import RATINGS
+
+    write_landing(settings.landing, "shops", DT, [
+        dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1)),
+    ])
+    write_landing(settings.landing, "ratings", DT, [rating("r1"), rating("r2")])
+
+    def crash(*args):
+        raise RuntimeError("killed after the appends, before the ingest log")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest_run, "_file_accounting", crash)
+        with pytest.raises(RuntimeError, match="killed"):
+            ingest(spark, settings, RUN, landed_by=None, keep_appended=True)
+    # The retry reads the files again (none is logged) and finds its records in bronze already.
+    retry = ingest(spark, settings, RUN, landed_by=None, keep_appended=True)
+    assert (retry.tables["ratings"].inserted, retry.tables["ratings"].duplicates) == (0, 2)
+    assert retry.appended == {"shops": None, "ratings": None}
+    assert {r.table for r in validate_bronze(spark, settings, RUN, retry.appended)} == {"bronze/shops", "bronze/ratings"}
+
+    # A row under the run's id that breaks the contract stops the gate; the next retry finds
+    # no new file and stops again, until the row is removed.
+    bad = (*rating("r9", score=9).values(), date(2026, 3, 2), date(2026, 3, 2), at(5), "hash", RUN)
+    spark.createDataFrame([bad], bronze_schema(RATINGS)).write.format("delta").mode("append").save(settings.table_path("bronze", "ratings"))
+    for _ in range(2):
+        attempt = ingest(spark, settings, RUN, landed_by=None, keep_appended=True)
+        assert attempt.tables == {} and attempt.appended == {"shops": None, "ratings": None}
+        with pytest.raises(QualityGateError, match="expect_column_values_to_be_between"):
+            validate_bronze(spark, settings, RUN, attempt.appended)
+
+
 @pytest.fixture
 def no_broadcast_joins(spark):
     keys = ("spark.sql.autoBroadcastJoinThreshold", "spark.sql.adaptive.autoBroadcastJoinThreshold")

@@ -78,6 +78,13 @@ def test_the_fingerprint_tells_a_null_moved_to_another_column_apart(spark):
     assert hashes[0].startswith("xxh64:") and len(hashes[0]) == len("xxh64:") + 16
 
 
+def test_the_fingerprint_tells_arrays_with_null_elements_apart(spark):
+    tags = [["a", None], [None, "a"], ["a"], [], [None], None, ["a", None]]
+    rows = _ratings(spark, [(*_rating("r1")[:8], t, []) for t in tags])
+    hashes = [r[0] for r in rows.select(fingerprint(RATINGS)).collect()]
+    assert len(set(hashes[:-1])) == len(tags) - 1 and hashes[-1] == hashes[0]
+
+
 def test_a_resend_of_a_record_stored_with_the_older_sha256_is_judged_by_it(spark):
     """Bronze written before the fingerprint holds SHA-256 hex: an exact re-send of such a record
     is a duplicate, a changed one a conflicting re-send; a record stored with the fingerprint is

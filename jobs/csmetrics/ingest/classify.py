@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from csmetrics.ingest.validate import with_validity
 from csmetrics.schemas.bronze import EVENT_DATE
@@ -35,8 +36,14 @@ FINGERPRINT = "xxh64:"
 
 def fingerprint(table: RawTable) -> Column:
     """`xxh64:` and the hex of one xxhash64 over the record's columns. Spark's hash skips a null
-    argument, so each column's null flag is hashed beside it: (a, null) and (null, a) differ."""
-    parts = [part for column in table.columns for part in (F.col(column), F.col(column).isNull())]
+    argument and a null array element, so each column's null flag is hashed beside it, and an
+    array's null flag per element: (a, null) and (null, a) differ, and so do [a, null] and [a]."""
+    parts: list[Column] = []
+    for field in table.schema.fields:
+        column = F.col(field.name)
+        parts += [column, column.isNull()]
+        if isinstance(field.dataType, T.ArrayType):
+            parts.append(F.transform(column, lambda element: element.isNull()))
     return F.concat(F.lit(FINGERPRINT), F.hex(F.xxhash64(*parts)))
 
 

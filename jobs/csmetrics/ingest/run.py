@@ -190,12 +190,12 @@ def ingest(
     report = IngestReport(run_id)
     log_path = INGEST_LOG.path(settings)
     INGEST_LOG.ensure(spark, settings)
-    done = {
-        (row["source_file"], row["landed_us"])
-        for row in spark.read.format("delta").load(log_path)
-        .select("source_file", F.unix_micros("landed_at").alias("landed_us"))
-        .collect()
-    }
+    logged = (
+        spark.read.format("delta").load(log_path).select("table", "run_id", "source_file", F.unix_micros("landed_at").alias("landed_us")).collect()
+    )
+    done = {(row["source_file"], row["landed_us"]) for row in logged}
+    # Tables an earlier attempt of this run (an Airflow retry) ingested files of.
+    tried_before = {row["table"] for row in logged if row["run_id"] == run_id}
     pending: dict[str, _NewFiles] = {}
     zones = known_zones(spark)
     for name, table in RAW_TABLES.items():
@@ -213,7 +213,9 @@ def ingest(
         if landed.records is not None:
             known_shops = _known_shops(spark, settings, pending) if name != "shops" else None
             event_dates = _event_dates(landed.records, table)
-            version = _bronze_version(spark, settings, table)
+            version, newest_by = _bronze_version(spark, settings, table)
+            if newest_by == run_id:
+                tried_before.add(name)
             existing = _existing_versions(spark, settings, table, event_dates, version)
             # Read by four steps (counts, late records, quarantine, append), so cached; on local
             # disk, because a day's batch outgrows memory, and a cache held in memory starves
@@ -239,14 +241,19 @@ def ingest(
                 appended = _append_to_bronze(spark, settings, RAW_TABLES[name], new.classified, new.bronze_version, run_id)
                 _check_appended(report.tables[name], appended)
     for name, new in pending.items():
-        if not keep_appended:
+        if not keep_appended or new.classified is None or name in tried_before:
             if new.classified is not None:
                 new.classified.unpersist()
-        elif new.classified is None:
-            report.appended[name] = None
         else:
             report._held.append(new.classified)
             report.appended[name] = appended_rows(new.classified, RAW_TABLES[name], run_id, with_shop_row=True)
+    if keep_appended:
+        # None: the gate reads the run's rows back from bronze. So it does where this attempt
+        # holds not all of them: no readable file, or an earlier attempt of the run ingested
+        # files of the table (a retry after a failed gate, or after a crash once the append or
+        # the log was committed), whose rows the gate must check again.
+        for name in set(pending) | tried_before:
+            report.appended.setdefault(name, None)
     now = datetime.now(UTC)
     log_rows = [
         (name, f.arrival_dt, f.uri, f.landed_at, run_id, now, *_file_accounting(report.tables[name], f.uri))
@@ -291,11 +298,15 @@ def _event_dates(records: DataFrame, table: RawTable) -> list | None:
     return sorted(r[0] for r in records.select(F.to_date(table.event_time)).distinct().collect() if r[0] is not None)
 
 
-def _bronze_version(spark, settings, table: RawTable) -> int:
+def _bronze_version(spark, settings, table: RawTable) -> tuple[int, str | None]:
     """The current version of the table's bronze (-1 when it does not exist yet): the snapshot
-    a batch is classified against, and what its append's idempotence is keyed on."""
+    a batch is classified against, and what its append's idempotence is keyed on; and the run
+    that made it."""
     path = bronze_path(settings, table.name)
-    return newest_commit(spark, path).version if table_exists(spark, path) else -1
+    if not table_exists(spark, path):
+        return -1, None
+    newest = newest_commit(spark, path)
+    return newest.version, newest.user_metadata
 
 
 def _existing_versions(spark, settings, table: RawTable, event_dates: list | None, version: int) -> DataFrame | None:
