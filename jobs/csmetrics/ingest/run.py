@@ -120,9 +120,10 @@ class TableReport:
 class IngestReport:
     run_id: str
     tables: dict[str, TableReport] = field(default_factory=dict)
-    # With ingest(keep_appended=True): per table with new files, the rows appended to bronze
-    # as they were appended (None when no file was readable), with `has_shop_row` for event
-    # tables; held (persisted) until `release_appended`.
+    # With ingest(keep_appended=True): per table the run ingested, the rows this attempt
+    # appended to bronze, with `has_shop_row` for event tables, held (persisted) until
+    # `release_appended`; None where the gate must read the run's rows back (no readable file,
+    # or an earlier attempt of the run ingested the table).
     appended: dict[str, DataFrame | None] = field(default_factory=dict)
     _held: list[DataFrame] = field(default_factory=list)
 
