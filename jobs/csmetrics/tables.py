@@ -55,13 +55,16 @@ class Table:
         return table
 
     def _create_or_complete(self, spark: SparkSession, settings: Settings, relayout: bool) -> DeltaTable:
+        # A table this call creates has its declaration already: only one that was there may
+        # lack what the declaration has gained since (its inspection is a query per table).
+        existed = _log_exists(spark, self.path(settings))
         builder = DeltaTable.createIfNotExists(spark).location(self.path(settings)).addColumns(self.schema)
         if self.partition_by:
             builder = builder.partitionedBy(*self.partition_by)
         for key, value in self.properties.items():
             builder = builder.property(key, value)
         table = builder.execute()
-        if self._complete(spark, settings, table, relayout):
+        if existed and self._complete(spark, settings, table, relayout):
             # A DeltaTable keeps the plan it was opened with: the rewritten table needs a new one.
             table = DeltaTable.forPath(spark, self.path(settings))
         if settings.catalog_schema and self.layer == "gold":
