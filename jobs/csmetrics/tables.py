@@ -72,7 +72,6 @@ class Table:
             register(spark, settings, self)
         return table
 
-
     def _complete(self, spark: SparkSession, settings: Settings, relayout: bool) -> bool:
         """A gold table created by an older csmetrics gets what its declaration has gained
         since: its properties (one metadata commit) and, when `relayout`, its layout (the
