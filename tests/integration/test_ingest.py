@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from csmetrics.bronze import read_bronze
+from csmetrics.ingest.landing import landed_files, read_files
 from csmetrics.ingest.run import InvalidInputError, ingest
 from csmetrics.schedule import cutoff
+from csmetrics.schemas.raw import RAW_TABLES
 from tests.integration.landing_files import land, write_landing
 
 UTC = UTC
@@ -202,3 +207,31 @@ def test_a_file_whose_records_were_not_all_classified_stops_the_run():
     lost = TableReport("orders", footer_records={"file:/a.parquet": 3}, by_file={"file:/a.parquet": Counter(insert=2)})
     with pytest.raises(AccountingError, match="file:/a.parquet declares 3 records, 2 were classified"):
         _check_classified_every_record(lost)
+
+
+def test_landed_files_schemas_come_from_their_footers_without_a_spark_job(spark, settings, tmp_path):
+    """Each distinct footer's schema is what `spark.read.parquet` infers, taken from the footer
+    ingest reads anyway: a file written from the contract, one with an extra column and a
+    column of another type, and one written by Spark (its schema in the footer's metadata)."""
+    write_landing(settings.landing, "orders", "2026-03-02", [order("o1", at(9))], name="contract")
+    folder = Path(settings.landing) / "orders" / "dt=2026-03-02"
+    other = pa.table({"order_id": ["o2"], "shop_id": ["s1"], "amount": ["12.50"], "coupon": [3]})
+    pq.write_table(other, folder / "other.parquet")
+    written = tmp_path / "by-spark"
+    spark.createDataFrame([("o3", "s1", 7)], "order_id string, shop_id string, amount int").coalesce(1).write.parquet(str(written))
+    (by_spark,) = written.glob("*.parquet")
+    by_spark.rename(folder / "by-spark.parquet")
+    files = landed_files(spark, settings.landing, "orders", landed_by=None)
+    assert len(files) == 3
+
+    spark.sparkContext.setJobGroup("footers", "schemas of the landed files")
+    try:
+        landed = read_files(spark, RAW_TABLES["orders"], files)
+    finally:
+        spark.sparkContext.setJobGroup("", "")
+    assert spark.sparkContext.statusTracker().getJobIdsForGroup("footers") == []
+    assert landed.unreadable == [] and len(landed.groups) == 3
+    inferred = {f.path: spark.read.parquet(f.path).schema for f in files}
+    assert sorted(str(group.schema) for group in landed.groups) == sorted(str(schema) for schema in inferred.values())
+    for group in landed.groups:
+        assert all(inferred[f.path] == group.schema for f in group.files)

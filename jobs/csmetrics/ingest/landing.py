@@ -12,10 +12,12 @@ whose footer cannot be read at all is reported whole.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 
+from py4j.java_gateway import JavaObject
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -234,9 +236,9 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
             unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, landed.misplaced, MISPLACED))
             continue
         try:
-            footer, footer_rows[landed.uri] = _footer(spark, landed.path)
+            footer, footer_rows[landed.uri], metadata = _footer(spark, landed.path)
             if footer not in schemas:
-                schemas[footer] = spark.read.parquet(landed.path).schema
+                schemas[footer] = _spark_schema(spark, landed.path, metadata)
         except Exception as error:  # noqa: BLE001 - any failure to read a footer quarantines the file
             unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, _first_line(error)))
             footer_rows.pop(landed.uri, None)
@@ -249,18 +251,30 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
     return LandedRecords(records, unreadable, footer_rows, groups)
 
 
-def _footer(spark: SparkSession, uri: str) -> tuple[str, int]:
-    """The Parquet schema in a file's footer, as text, and its record count, read through
-    Hadoop's FileSystem."""
+def _footer(spark: SparkSession, uri: str) -> tuple[str, int, JavaObject]:
+    """The Parquet schema in a file's footer, as text, its record count, and the footer
+    itself, read through Hadoop's FileSystem."""
     jvm = spark._jvm
     hadoop_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
         jvm.org.apache.hadoop.fs.Path(uri), spark._jsc.hadoopConfiguration()
     )
     reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(hadoop_file)
     try:
-        return reader.getFooter().getFileMetaData().getSchema().toString(), reader.getRecordCount()
+        metadata = reader.getFooter()
+        return metadata.getFileMetaData().getSchema().toString(), reader.getRecordCount(), metadata
     finally:
         reader.close()
+
+
+def _spark_schema(spark: SparkSession, uri: str, metadata: JavaObject) -> StructType:
+    """The schema `spark.read.parquet(uri).schema` infers, from the footer already read: Spark's
+    own conversion under the session's Parquet settings, without the Spark job that inference
+    starts for each file it asks (one job per distinct footer of every run)."""
+    jvm = spark._jvm
+    parquet = jvm.org.apache.spark.sql.execution.datasources.parquet
+    converter = parquet.ParquetToSparkSchemaConverter(spark._jsparkSession.sessionState().conf())
+    footer = jvm.org.apache.parquet.hadoop.Footer(jvm.org.apache.hadoop.fs.Path(uri), metadata)
+    return StructType.fromJson(json.loads(parquet.ParquetFileFormat.readSchemaFromFooter(footer, converter).json()))
 
 
 def _conform(raw: DataFrame, table: RawTable, file_schema) -> DataFrame:
