@@ -211,27 +211,34 @@ def test_a_file_whose_records_were_not_all_classified_stops_the_run():
 
 def test_landed_files_schemas_come_from_their_footers_without_a_spark_job(spark, settings, tmp_path):
     """Each distinct footer's schema is what `spark.read.parquet` infers, taken from the footer
-    ingest reads anyway: a file written from the contract, one with an extra column and a
-    column of another type, and one written by Spark (its schema in the footer's metadata)."""
+    ingest reads anyway: a file written from the contract, one with a column of another type and
+    an extra column, one with required columns, and one written by Spark (its schema in the
+    footer's metadata). A file with two columns that differ only in case is still refused."""
     write_landing(settings.landing, "orders", "2026-03-02", [order("o1", at(9))], name="contract")
     folder = Path(settings.landing) / "orders" / "dt=2026-03-02"
-    other = pa.table({"order_id": ["o2"], "shop_id": ["s1"], "amount": ["12.50"], "coupon": [3]})
-    pq.write_table(other, folder / "other.parquet")
+    pq.write_table(pa.table({"order_id": ["o2"], "shop_id": ["s1"], "amount": ["12.50"], "coupon": [3]}), folder / "other.parquet")
+    required = pa.schema([pa.field("order_id", pa.string(), nullable=False), pa.field("item_count", pa.int32(), nullable=False)])
+    pq.write_table(pa.table({"order_id": ["o3"], "item_count": [2]}, schema=required), folder / "required.parquet")
+    pq.write_table(pa.table({"order_id": ["o4"], "ORDER_ID": ["o5"]}), folder / "twice.parquet")
     written = tmp_path / "by-spark"
-    spark.createDataFrame([("o3", "s1", 7)], "order_id string, shop_id string, amount int").coalesce(1).write.parquet(str(written))
+    spark.createDataFrame([("o6", "s1", 7)], "order_id string, shop_id string, amount int").coalesce(1).write.parquet(str(written))
     (by_spark,) = written.glob("*.parquet")
     by_spark.rename(folder / "by-spark.parquet")
     files = landed_files(spark, settings.landing, "orders", landed_by=None)
-    assert len(files) == 3
+    assert len(files) == 5
 
-    spark.sparkContext.setJobGroup("footers", "schemas of the landed files")
+    context, group = spark.sparkContext, f"footers-{tmp_path.name}"
+    context.setJobGroup(group, "schemas of the landed files")
     try:
         landed = read_files(spark, RAW_TABLES["orders"], files)
     finally:
-        spark.sparkContext.setJobGroup("", "")
-    assert spark.sparkContext.statusTracker().getJobIdsForGroup("footers") == []
-    assert landed.unreadable == [] and len(landed.groups) == 3
-    inferred = {f.path: spark.read.parquet(f.path).schema for f in files}
-    assert sorted(str(group.schema) for group in landed.groups) == sorted(str(schema) for schema in inferred.values())
-    for group in landed.groups:
-        assert all(inferred[f.path] == group.schema for f in group.files)
+        for key in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            context.setLocalProperty(key, None)
+    assert context.statusTracker().getJobIdsForGroup(group) == []
+    [refused] = landed.unreadable
+    assert refused.path.endswith("twice.parquet") and "COLUMN_ALREADY_EXISTS" in refused.error, refused
+    read = [f for f in files if not f.path.endswith("twice.parquet")]
+    inferred = {f.path: spark.read.parquet(f.path).schema for f in read}
+    assert len(landed.groups) == 4
+    for each in landed.groups:
+        assert all(inferred[f.path] == each.schema for f in each.files)

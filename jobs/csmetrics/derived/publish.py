@@ -10,7 +10,6 @@ from pyspark.sql import functions as F
 from csmetrics import registry
 from csmetrics.bronze import read_bronze
 from csmetrics.commits import record_commits
-from csmetrics.compute import Persisted
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, merge_slice
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
@@ -35,42 +34,14 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     """Weekly rollups and governance for the ISO weeks of `dates`, monthly rollups for their
     months, benchmarks and leaderboards for `dates` themselves; each written by one MERGE that touches only changed rows.
     Returns the rows each MERGE changed."""
-    held = Persisted()
-    try:
-        frames = _derived_frames(spark, settings, dates, held)
-        stamp = datetime.now(UTC)
-        written = {}
-        with commit_metadata(spark, run_id):
-            for table, (rows, partitions) in frames.items():
-                written[table] = _write(spark, settings, table, rows, partitions, run_id, stamp)
-            # From the weekly and monthly rows just written.
-            weeks, months = frames["shop_metrics_weekly"][1], frames["shop_metrics_monthly"][1]
-            trends, spans = _trends(spark, settings, _daily(spark, settings), dates, weeks, months)
-            written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, spans)
-    finally:
-        held.release()
-    record_commits(spark, settings, run_id, "derive", [BY_NAME[name] for name in written])
-    return written
-
-
-def _daily(spark: SparkSession, settings: Settings) -> DataFrame:
-    return spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
-
-
-def _derived_frames(spark: SparkSession, settings: Settings, dates: list[date], held: Persisted) -> dict[str, tuple[DataFrame, list[date]]]:
-    """Each derived table's rows for `dates`, with the partitions they replace. The weekly rows
-    (which governance reads too) and the supported shop rows (benchmarks and leaderboard) are
-    computed once and `held`: Delta computes each MERGE's source in full, from gold again.
-    Held rows take executor memory, then local disk, as many rows as the leaderboard's MERGE
-    holds of its own source."""
     weeks = week_starts(dates)
-    daily = _daily(spark, settings)
+    daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
     last_sunday = weeks[-1] + timedelta(days=6)
     week_days = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday)))
     # Finality of the weeks' days shows in the rows up to the longest window after them.
     horizon = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday + timedelta(days=LONGEST_WINDOW))))
     unfinished = unfinished_frame(spark, settings)
-    weekly = held.materialize(weekly_rows(week_days, final_through(horizon), unfinished))
+    weekly = weekly_rows(week_days, final_through(horizon), unfinished)
     months = sorted({d.replace(day=1) for d in dates})
     month_end = _month_end(months[-1])
     month_days = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end)))
@@ -78,7 +49,9 @@ def _derived_frames(spark: SparkSession, settings: Settings, dates: list[date], 
     monthly = monthly_rows(month_days, final_through(month_horizon), unfinished)
     thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
     shops = read_bronze(spark, settings, "shops")
-    peers = held.materialize(supported(daily.where(F.col("stat_date").isin(dates)), shops, settings.min_support))
+    peers = supported(daily.where(F.col("stat_date").isin(dates)), shops, settings.min_support)
+    scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings)) if SCENE_METRICS_DAILY.exists(spark, settings) else None
+    scene_peers = supported(scenes.where(F.col("stat_date").isin(dates)), shops, settings.min_support) if scenes else None
     frames = {
         "shop_metrics_weekly": (weekly, weeks),
         "shop_metrics_monthly": (monthly, months),
@@ -86,11 +59,18 @@ def _derived_frames(spark: SparkSession, settings: Settings, dates: list[date], 
         "peer_benchmarks_daily": (peer_benchmarks(peers, settings.min_peers), dates),
         "leaderboard_daily": (leaderboard(peers), dates),
     }
-    if SCENE_METRICS_DAILY.exists(spark, settings):
-        scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings))
-        scene_peers = supported(scenes.where(F.col("stat_date").isin(dates)), shops, settings.min_support)
+    if scene_peers is not None:
         frames["scene_benchmarks_daily"] = (peer_benchmarks(scene_peers, settings.min_peers, within=SCENE_COLUMNS), dates)
-    return frames
+    stamp = datetime.now(UTC)
+    written = {}
+    with commit_metadata(spark, run_id):
+        for table, (rows, partitions) in frames.items():
+            written[table] = _write(spark, settings, table, rows, partitions, run_id, stamp)
+        # From the weekly and monthly rows just written.
+        trends, spans = _trends(spark, settings, daily, dates, weeks, months)
+        written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, spans)
+    record_commits(spark, settings, run_id, "derive", [BY_NAME[name] for name in written])
+    return written
 
 
 GRAINS = ["day", "week", "month"]

@@ -229,6 +229,7 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
     # footer is read in the JVM (milliseconds); Spark converts each distinct footer schema once.
     files_by_group: dict[tuple[date, str], list[LandedFile]] = {}
     schemas = {}
+    converter = _schema_converter(spark)
     unreadable = []
     footer_rows = {}
     for landed in files:
@@ -238,7 +239,7 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
         try:
             footer, footer_rows[landed.uri], metadata = _footer(spark, landed.path)
             if footer not in schemas:
-                schemas[footer] = _spark_schema(spark, landed.path, metadata)
+                schemas[footer] = _spark_schema(spark, converter, landed.path, metadata)
         except Exception as error:  # noqa: BLE001 - any failure to read a footer quarantines the file
             unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, _first_line(error)))
             footer_rows.pop(landed.uri, None)
@@ -266,15 +267,21 @@ def _footer(spark: SparkSession, uri: str) -> tuple[str, int, JavaObject]:
         reader.close()
 
 
-def _spark_schema(spark: SparkSession, uri: str, metadata: JavaObject) -> StructType:
-    """The schema `spark.read.parquet(uri).schema` infers, from the footer already read: Spark's
-    own conversion under the session's Parquet settings, without the Spark job that inference
-    starts for each file it asks (one job per distinct footer of every run)."""
+def _schema_converter(spark: SparkSession) -> JavaObject:
+    """Spark's converter of Parquet footer schemas, under the session's Parquet settings."""
+    parquet = spark._jvm.org.apache.spark.sql.execution.datasources.parquet
+    return parquet.ParquetToSparkSchemaConverter(spark._jsparkSession.sessionState().conf())
+
+
+def _spark_schema(spark: SparkSession, converter: JavaObject, uri: str, metadata: JavaObject) -> StructType:
+    """The schema `spark.read.parquet(uri).schema` infers, from the footer already read, without
+    the Spark job that inference starts (one per distinct footer of every run). The reader is
+    still asked, with that schema: it makes every column nullable and refuses a file with
+    duplicate or unreadable columns, as inference did (no job: one path is listed on the driver)."""
     jvm = spark._jvm
-    parquet = jvm.org.apache.spark.sql.execution.datasources.parquet
-    converter = parquet.ParquetToSparkSchemaConverter(spark._jsparkSession.sessionState().conf())
     footer = jvm.org.apache.parquet.hadoop.Footer(jvm.org.apache.hadoop.fs.Path(uri), metadata)
-    return StructType.fromJson(json.loads(parquet.ParquetFileFormat.readSchemaFromFooter(footer, converter).json()))
+    converted = jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat.readSchemaFromFooter(footer, converter)
+    return spark.read.schema(StructType.fromJson(json.loads(converted.json()))).parquet(uri).schema
 
 
 def _conform(raw: DataFrame, table: RawTable, file_schema) -> DataFrame:
