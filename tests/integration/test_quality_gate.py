@@ -12,7 +12,17 @@ import pytest
 from csmetrics.expectations import bronze as bronze_suite
 from csmetrics.quality import gold_views, native
 from csmetrics.quality.checks import COVERAGE, CRITICAL, PER_SHOP_DAY, PLATFORM_VOLUME, ROWS, SHOP_VOLUME, WARNING, Check
-from csmetrics.quality.gate import GxProject, QualityGateError, held_back_shop_days, open_context, raise_on_critical, run_in_gx, validate
+from csmetrics.quality.gate import (
+    GxProject,
+    QualityGateError,
+    TableChecks,
+    held_back_shop_days,
+    open_context,
+    raise_on_critical,
+    run_in_gx,
+    validate,
+    validate_tables,
+)
 from csmetrics.schemas.gold import SHOP_METRICS_DAILY
 
 D = date(2026, 3, 2)
@@ -89,6 +99,60 @@ def test_the_native_checks_answer_as_gx_does(spark, settings):
     for e, n in zip(expectations, by_spark):
         outcomes.setdefault(e.expectation_type, set()).add(n.success)
     assert all(found == {True, False} for found in outcomes.values()), outcomes
+
+
+def jobs_of(spark, group: str, call):
+    """What `call()` returns, and how many Spark jobs it ran."""
+    context = spark.sparkContext
+    context.setJobGroup(group, group)
+    try:
+        result = call()
+    finally:
+        for key in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            context.setLocalProperty(key, None)
+    return result, len(context.statusTracker().getJobIdsForGroup(group))
+
+
+def test_a_gate_decides_every_view_of_every_table_in_one_spark_job(spark, settings, tmp_path):
+    """Views of other shapes and checks are aggregated in one job, and each gets the answers
+    its own aggregation gives: none takes another's counts."""
+    import great_expectations.expectations as gxe
+
+    from csmetrics.schemas.bronze import bronze_schema
+    from csmetrics.schemas.raw import SHOPS
+
+    shop_rows = spark.createDataFrame([row("pickup_rate", 3.0, 2.0, 1.5), row("pickup_rate", 2.0, 3.0, 2 / 3, shop="s2")], SHOP_METRICS_DAILY)
+    pairs = spark.createDataFrame([(1, 2), (3, 1), (3, 1)], "a int, b int")
+    views = [
+        (shop_rows, [gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0, max_value=1),
+                     gxe.ExpectTableRowCountToBeBetween(min_value=2, max_value=2)]),
+        (pairs, [gxe.ExpectColumnValuesToBeUnique(column="a"), gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="b", column_B="a"),
+                 gxe.ExpectTableRowCountToBeBetween(min_value=4)]),
+        (pairs, [gxe.ExpectTableColumnsToMatchSet(column_set=["a", "b"], exact_match=True)]),  # the schema decides: no aggregation
+        (shop_rows.limit(0), [gxe.ExpectColumnValuesToNotBeNull(column="value")]),
+    ]
+    answers, jobs = jobs_of(spark, f"views-{tmp_path.name}", lambda: native.evaluate_views(views))
+    assert jobs == 1
+    assert [[(a.success, a.unexpected_count, a.observed_value) for a in view] for view in answers] == [
+        [(False, 1, None), (True, None, 2)],
+        [(False, None, None), (False, 2, None), (False, None, 3)],
+        [(True, None, ["a", "b"])],
+        [(True, 0, None)],
+    ]
+    assert answers == [native.evaluate(frame, expectations) for frame, expectations in views]
+
+    # A whole gate that passes: two tables, three views, one job, and no GX.
+    good = spark.createDataFrame([row("transfer_sessions", 3.0, None, 3.0), row("received_sessions", 2.0, None, 2.0)], SHOP_METRICS_DAILY)
+    shop_suite = importlib.import_module("csmetrics.expectations.shop_metrics_daily")
+    tables = [
+        TableChecks("gold/shop_metrics_daily", {ROWS: good, PER_SHOP_DAY: gold_views.per_shop_day(good)}, shop_suite.expectations([D], 3.0), shop_suite.KEYS),
+        TableChecks("bronze/shops", {ROWS: spark.createDataFrame([], bronze_schema(SHOPS))}, bronze_suite.expectations("shops"), bronze_suite.keys("shops")),
+    ]
+    project = GxProject(settings)
+    results, jobs = jobs_of(spark, f"gate-{tmp_path.name}", lambda: validate_tables(project, tables, "test-run"))
+    assert jobs == 1 and not project.used
+    assert {r.table for r in results} == {"gold/shop_metrics_daily", "bronze/shops"}
+    assert [r.describe() for r in results if not r.success] == []
 
 
 def failed(results, severity=CRITICAL):

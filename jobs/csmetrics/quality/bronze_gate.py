@@ -10,7 +10,16 @@ from csmetrics.config import Settings
 from csmetrics.delta_io import table_exists
 from csmetrics.expectations import bronze as bronze_suite
 from csmetrics.quality.checks import ROWS
-from csmetrics.quality.gate import CheckResult, GxProject, build_data_docs, data_docs_index, raise_on_critical, record_results, validate
+from csmetrics.quality.gate import (
+    CheckResult,
+    GxProject,
+    TableChecks,
+    build_data_docs,
+    data_docs_index,
+    raise_on_critical,
+    record_results,
+    validate_tables,
+)
 from csmetrics.schemas.bronze import bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES
 from csmetrics.tables import INGEST_LOG
@@ -55,7 +64,7 @@ def validate_bronze(
     by the ingest of the same application, `has_shop_row` included). Without it, as in a
     process of its own, they are read back from bronze by run id."""
     project = GxProject(settings)
-    results = []
+    checked = []
     tables = sorted(appended) if appended is not None else ingested_tables(spark, settings, run_id)
     for table in tables:
         written = appended.get(table) if appended is not None else None
@@ -63,7 +72,8 @@ def validate_bronze(
             written = written_by(spark, settings, table, run_id)
             if RAW_TABLES[table].event_time:
                 written = with_shop_row(written, read_bronze(spark, settings, "shops"))
-        results += validate(project, f"bronze/{table}", {ROWS: written}, bronze_suite.expectations(table), bronze_suite.keys(table), run_id)
+        checked.append(TableChecks(f"bronze/{table}", {ROWS: written}, bronze_suite.expectations(table), bronze_suite.keys(table)))
+    results = validate_tables(project, checked, run_id)
     if results:
         record_results(spark, settings, run_id, results)
         build_data_docs(project)

@@ -1,9 +1,10 @@
 """Run a suite of checks (GX 1.x expectations) on Spark DataFrames, keep the results, block on
 critical failures.
 
-Pass or fail comes from one Spark aggregation per view (quality/native.py); failed checks run
-in GX, whose project lives at `Settings.gx_project` (a file context): their results, with
-counts and failing keys, are kept there and rendered into Data Docs at `data_docs_index(settings)`.
+Pass or fail comes from one Spark aggregation per view, a gate's views in one job
+(quality/native.py); failed checks run in GX, whose project lives at `Settings.gx_project` (a
+file context): their results, with counts and failing keys, are kept there and rendered into
+Data Docs at `data_docs_index(settings)`.
 Every result, passed or failed, goes to the quality/validation_results Delta table.
 """
 
@@ -111,33 +112,53 @@ class GxProject:
         return self._context is not None
 
 
+@dataclass(frozen=True)
+class TableChecks:
+    """A table's checks and the views they read: one of the tables a gate validates."""
+
+    table: str
+    frames: dict[str, DataFrame]
+    checks: list[Check]
+    keys: list[str]
+
+
 def validate(
     project: GxProject, table: str, frames: dict[str, DataFrame], checks: list[Check], keys: list[str], run_id: str
 ) -> list[CheckResult]:
-    """Validate each view of `table` in `frames` with the checks that read it.
+    """Validate each view of `table` in `frames` with the checks that read it (`validate_tables`)."""
+    return validate_tables(project, [TableChecks(table, frames, checks, keys)], run_id)
 
-    Pass or fail comes from one Spark aggregation per view (quality/native.py). Only the checks
-    that failed, and any GX answers alone, run as a GX checkpoint, with counts and sample keys;
-    their results are stored in the GX project and shown in Data Docs, which are built once
-    per gate (`build_data_docs`)."""
+
+def validate_tables(project: GxProject, tables: list[TableChecks], run_id: str) -> list[CheckResult]:
+    """Validate each view of each table with the checks that read it.
+
+    Pass or fail comes from one Spark aggregation per view, every view of the gate in one job
+    (quality/native.py). Only the checks that failed, and any GX answers alone, run as a GX
+    checkpoint, with counts and sample keys; their results are stored in the GX project and
+    shown in Data Docs, which are built once per gate (`build_data_docs`)."""
+    views = []  # (table, view name, frame as checked, its checks)
+    for table in tables:
+        for view, frame in table.frames.items():
+            view_checks = [c for c in table.checks if c.view == view]
+            if not view_checks:
+                continue
+            for column in {c.cast_to_string for c in view_checks if c.cast_to_string}:
+                frame = frame.withColumn(column, F.col(column).cast("string"))
+            views.append((table, view, frame, view_checks))
+    natively = [[c for c in view_checks if native.supports(c.expectation)] for *_, view_checks in views]
+    answers = native.evaluate_views([(frame, [c.expectation for c in checks]) for (_, _, frame, _), checks in zip(views, natively)])
     results = []
-    for view, frame in frames.items():
-        view_checks = [c for c in checks if c.view == view]
-        if not view_checks:
-            continue
-        for column in {c.cast_to_string for c in view_checks if c.cast_to_string}:
-            frame = frame.withColumn(column, F.col(column).cast("string"))
-        native_checks = [c for c in view_checks if native.supports(c.expectation)]
-        outcome = dict(zip(map(id, native_checks), native.evaluate(frame, [c.expectation for c in native_checks])))
+    for (table, view, frame, view_checks), native_checks, answer in zip(views, natively, answers):
+        outcome = dict(zip(map(id, native_checks), answer))
         in_gx = [c for c in view_checks if id(c) not in outcome or not outcome[id(c)].success]
         if in_gx:
-            index_columns = keys if view == ROWS else VIEW_KEYS[view]
+            index_columns = table.keys if view == ROWS else VIEW_KEYS[view]
             summary_format = {"result_format": "SUMMARY", "unexpected_index_column_names": index_columns}
-            name = f"{table.replace('/', '.')}.{view}"
+            name = f"{table.table.replace('/', '.')}.{view}"
             outcome |= run_in_gx(project.context, name, frame, in_gx, summary_format, run_id)
         for check in view_checks:
             found = outcome[id(check)]
-            results.append(CheckResult(table, check, found.success, found.unexpected_count, found.observed_value, list(found.sample)))
+            results.append(CheckResult(table.table, check, found.success, found.unexpected_count, found.observed_value, list(found.sample)))
     return results
 
 

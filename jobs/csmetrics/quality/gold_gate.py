@@ -23,6 +23,7 @@ from csmetrics.quality.gate import (
     CheckResult,
     GxProject,
     QualityGateError,
+    TableChecks,
     build_data_docs,
     data_docs_index,
     docs_line,
@@ -30,7 +31,7 @@ from csmetrics.quality.gate import (
     raise_on_critical,
     record_results,
     summary,
-    validate,
+    validate_tables,
 )
 from csmetrics.schemas.gold import HELD_BACK as HELD_BACK_SCHEMA
 from csmetrics.tables import HELD_BACK, PUBLISHED_TABLES, SHOP_METRICS_DAILY, read_staging, staging_path, write_staging
@@ -73,16 +74,18 @@ def validate_gold(
     in_memory = tables is not None
     tables = tables if in_memory else read_staging(spark, settings, run_id)
     project = GxProject(settings)
-    results, held = [], []
+    checked = []
     for table in (t.name for t in PUBLISHED_TABLES):
         suite = importlib.import_module(f"csmetrics.expectations.{table}")
         frames = {ROWS: tables[table]}
         if table == SHOP_METRICS_DAILY.name:
             frames |= _shop_views(spark, settings, plan, tables[table])
         checks = suite.expectations(plan.every_date, settings.volume_anomaly_factor, settings.volume_collapse_factor)
-        table_results = validate(project, f"gold/{table}", frames, checks, suite.KEYS, run_id)
-        results += table_results
-        held_frame = held_back_shop_days(frames, table_results)
+        checked.append(TableChecks(f"gold/{table}", frames, checks, suite.KEYS))
+    results = validate_tables(project, checked, run_id)
+    held = []
+    for table in checked:
+        held_frame = held_back_shop_days(table.frames, [r for r in results if r.table == table.table])
         if held_frame is not None:
             held.append(held_frame)
     record_results(spark, settings, run_id, results)

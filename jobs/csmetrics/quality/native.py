@@ -1,4 +1,5 @@
-"""Pass or fail of the gates' expectations, computed by Spark in one aggregation per view.
+"""Pass or fail of the gates' expectations, computed by Spark in one aggregation per view,
+and every view of a gate in one Spark job.
 
 GX 1.x on Spark resolves each expectation's metrics in jobs of their own, about a second a
 view on any data, and the gates validate a dozen views a run: a third of a small daily run.
@@ -45,6 +46,38 @@ def supports(expectation) -> bool:
 
 def evaluate(frame: DataFrame, expectations: list) -> list[Outcome]:
     """The outcome of each of `expectations` (all `supports`-ed) on `frame`, in one Spark job."""
+    return evaluate_views([(frame, expectations)])[0]
+
+
+def evaluate_views(views: list[tuple[DataFrame, list]]) -> list[list[Outcome]]:
+    """The outcomes of each view's expectations (all `supports`-ed), as `evaluate` gives them,
+    with every view's aggregation in one Spark job: a gate's views are small, and a job each
+    cost a fixed half second or more."""
+    aggregates, names = [], {}
+    for i, (frame, expectations) in enumerate(views):
+        counts = _counts(expectations)
+        if len(counts) > 1 or any(isinstance(e, gxe.ExpectTableRowCountToBeBetween) for e in expectations):
+            names[i] = list(counts)
+            # One shape for every view (its index, its counts in order), so that they union.
+            aggregates.append(
+                frame.agg(*(column.alias(name) for name, column in counts.items())).select(
+                    F.lit(i).alias("view"), F.array(*(F.col(name).cast("long") for name in counts)).alias("counts")
+                )
+            )
+    rows = {}
+    if aggregates:
+        union = aggregates[0]
+        for aggregate in aggregates[1:]:
+            union = union.unionByName(aggregate)
+        rows = {row["view"]: dict(zip(names[row["view"]], row["counts"])) for row in union.collect()}
+    return [
+        [_outcome(j, expectation, frame, rows.get(i)) for j, expectation in enumerate(expectations)]
+        for i, (frame, expectations) in enumerate(views)
+    ]
+
+
+def _counts(expectations: list) -> dict[str, Column]:
+    """The aggregate columns that decide `expectations`, by name."""
     counts: dict[str, Column] = {"rows": F.count(F.lit(1))}
     for i, expectation in enumerate(expectations):
         if isinstance(expectation, ROW_LEVEL):
@@ -53,9 +86,7 @@ def evaluate(frame: DataFrame, expectations: list) -> list[Outcome]:
             considered, key = _unique_key(expectation)
             counts[f"considered_{i}"] = F.count_if(considered)
             counts[f"distinct_{i}"] = F.count_distinct(F.when(considered, key))
-    needs_data = len(counts) > 1 or any(isinstance(e, gxe.ExpectTableRowCountToBeBetween) for e in expectations)
-    row = frame.agg(*(column.alias(name) for name, column in counts.items())).first() if needs_data else None
-    return [_outcome(i, expectation, frame, row) for i, expectation in enumerate(expectations)]
+    return counts
 
 
 def _unique_key(expectation) -> tuple[Column, Column]:
