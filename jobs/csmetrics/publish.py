@@ -40,21 +40,27 @@ def publish_plan(
         report = validate_gold(spark, settings, plan, run_id, tables)
         # Said before publishing: operators (and the crash test) read it as the step boundary.
         progress("gold gate: " + report.summary())
-        return report, publish(spark, settings, plan, run_id, tables)
+        return report, publish(spark, settings, plan, run_id, tables, report.held_back)
     finally:
         rows.release()
 
 
 def publish(
-    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, tables: dict[str, DataFrame] | None = None
+    spark: SparkSession,
+    settings: Settings,
+    plan: RunPlan,
+    run_id: str,
+    tables: dict[str, DataFrame] | None = None,
+    held_rows: list[tuple] | None = None,
 ) -> dict[str, int]:
     """Replace, per gold table and in one Delta commit each, exactly the (date, metric) slice
     the run owns and the shop-days it retries, except the shop-days the gold gate held back:
-    their rows stay as they were. The rows are `tables`, or what the run staged. Then record
-    what the run left unfinished and what it finalised (csmetrics.finality)."""
+    their rows stay as they were. The rows are `tables`, or what the run staged; the held-back
+    shop-days are `held_rows` (the gate's report, in the same application), or what the gate
+    recorded. Then record what the run left unfinished and what it finalised (csmetrics.finality)."""
     tables = tables if tables is not None else read_staging(spark, settings, run_id)
     written, versions = {}, {}
-    held_rows = held_back(spark, settings, run_id)
+    held_rows = held_rows if held_rows is not None else held_back(spark, settings, run_id)
     held = [(day, shop) for day, shop, _ in held_rows]
     owned = plan.metrics_by_date()
     final_before = set(plan.kept_final)
