@@ -51,8 +51,7 @@ def evaluate(frame: DataFrame, expectations: list) -> list[Outcome]:
 
 def evaluate_views(views: list[tuple[DataFrame, list]]) -> list[list[Outcome]]:
     """The outcomes of each view's expectations (all `supports`-ed), as `evaluate` gives them,
-    with every view's aggregation in one Spark job: a gate's views are small, and a job each
-    cost a fixed half second or more."""
+    with every view's aggregation in one Spark job (the union of one row of counts per view)."""
     aggregates, names = [], {}
     for i, (frame, expectations) in enumerate(views):
         counts = _counts(expectations)
