@@ -1,5 +1,6 @@
 """Pass or fail of the gates' expectations, computed by Spark in one aggregation per view,
-and every view of a gate in one Spark job.
+and every view of a gate in one Spark job (with adaptive execution off; with it on, each
+view's shuffle is a job of its own).
 
 GX 1.x on Spark resolves each expectation's metrics in jobs of their own, about a second a
 view on any data, and the gates validate a dozen views a run: a third of a small daily run.
