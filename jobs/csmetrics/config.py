@@ -98,6 +98,13 @@ class Settings:
     business_end: time = setting(
         time(23, 0, 0), "BUSINESS_END", "end of business hours, local time (after their start, the same day)", time.fromisoformat
     )
+    landing_lookback_days: int = setting(
+        7, "LANDING_LOOKBACK_DAYS", (
+            "a daily run lists the landing zone's arrival partitions of its cutoff's date and this many days before it; "
+            "the run for each Sunday, backfills and restatements list every partition; 0: every run lists every partition"
+        ),
+        _at_least(0),
+    )
     max_invalid_share: float = setting(
         0.01, "MAX_INVALID_SHARE", "share of an event table's records that may be invalid in one run before it fails (snapshot tables are judged per record)",
         _share,

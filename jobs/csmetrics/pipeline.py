@@ -23,7 +23,7 @@ from csmetrics.publish import publish, publish_plan
 from csmetrics.quality.bronze_gate import validate_bronze
 from csmetrics.quality.gate import data_docs_index, summary
 from csmetrics.quality.gold_gate import validate_gold
-from csmetrics.schedule import cutoff
+from csmetrics.schedule import cutoff, first_partition_listed
 from csmetrics.spark import get_spark
 
 
@@ -34,13 +34,16 @@ def ingest_step(run_date: date, run_id: str, progress=print, restate: bool = Fal
 
 
 def _ingest_with_report(
-    run_date: date, run_id: str, progress=print, restate: bool = False, keep_appended: bool = False
+    run_date: date, run_id: str, progress=print, restate: bool = False, keep_appended: bool = False, every_partition: bool = False
 ) -> tuple[str, IngestReport]:
+    """`every_partition`: list every arrival partition, not only the daily run's lookback (a
+    backfill's prepare, which ingests the whole history landed by its last cutoff)."""
     settings = Settings.from_env()
     spark = get_spark(settings)
     landed_by = None if restate else cutoff(run_date)
+    since = None if restate or every_partition else first_partition_listed(run_date, settings.landing_lookback_days)
     check_day_landed(spark, settings, run_date, landed_by, progress)
-    report = ingest(spark, settings, run_id, landed_by, progress, keep_appended)
+    report = ingest(spark, settings, run_id, landed_by, progress, keep_appended, since)
     seen = f"cutoff {landed_by:%Y-%m-%d %H:%M} UTC" if landed_by else "restatement: every landed file"
     summary = report.summary() or f"no new landed files ({seen})"
     progress(summary)
@@ -175,22 +178,22 @@ def release(stat_date: date, shop_id: str | None, run_id: str, progress=print) -
     return _recompute(spark, settings, RunPlan.release(as_of, pending), run_id, progress, "released")
 
 
-def bronze_phase(run_date: date, run_id: str, restate: bool = False, progress=print) -> str:
+def bronze_phase(run_date: date, run_id: str, restate: bool = False, progress=print, every_partition: bool = False) -> str:
     """The daily run's first Spark application: ingest, then the bronze gate on what it wrote
     (held since the append, not read back from bronze)."""
-    ingest_held, bronze_gate = bronze_steps(run_date, run_id, restate, progress)
+    ingest_held, bronze_gate = bronze_steps(run_date, run_id, restate, progress, every_partition)
     summary_text = ingest_held()
     bronze_gate()
     return summary_text
 
 
-def bronze_steps(run_date: date, run_id: str, restate: bool = False, progress=print):
+def bronze_steps(run_date: date, run_id: str, restate: bool = False, progress=print, every_partition: bool = False):
     """The bronze phase's two steps as two calls (the benchmarks time them apart): ingest,
     which holds the rows it appends, then the bronze gate on them, which releases them."""
     held = {}
 
     def ingest_held() -> str:
-        summary_text, held["report"] = _ingest_with_report(run_date, run_id, progress, restate, keep_appended=True)
+        summary_text, held["report"] = _ingest_with_report(run_date, run_id, progress, restate, True, every_partition)
         return summary_text
 
     def bronze_gate() -> str:
@@ -220,7 +223,7 @@ def run_daily(run_date: date, run_id: str, restate: bool = False, progress=print
 
 def backfill_prepare_step(start: date, end: date, restate: bool, progress=print) -> str:
     """Ingest everything that has landed up to the backfill's last cutoff, then the bronze gate."""
-    return bronze_phase(end, backfills.backfill_id(start, end, restate), restate, progress)
+    return bronze_phase(end, backfills.backfill_id(start, end, restate), restate, progress, every_partition=True)
 
 
 def backfill_chunk_step(first: date, last: date, start: date, end: date, restate: bool, progress=print) -> str:

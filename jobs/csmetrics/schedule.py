@@ -32,6 +32,24 @@ def cutoff(run_date: date) -> datetime:
     return day_end + DAY_COMPLETE_AFTER
 
 
+# The run for each Sunday (ISO weekday 7) lists every arrival partition, whatever the lookback.
+FULL_LISTING_WEEKDAY = 7
+
+
+def first_partition_listed(run_date: date, lookback_days: int) -> date | None:
+    """The oldest arrival partition the daily run for `run_date` lists (None: every one).
+
+    Writers land each file in the partition of the UTC date it arrives, so a run finds its
+    new files in the last days' partitions: it lists the partition of its cutoff's date and
+    the `lookback_days` before it, and the time a run spends listing does not grow with the
+    landing zone's history. A file landed in an older partition (against the layout's
+    contract) is ingested by the run for the next Sunday, which lists every partition, as
+    backfills and restatements do (docs/maturity.md). 0: every run lists every partition."""
+    if lookback_days == 0 or run_date.isoweekday() == FULL_LISTING_WEEKDAY:
+        return None
+    return cutoff(run_date).date() - timedelta(days=lookback_days)
+
+
 def daily_timetable():
     """Airflow's timetable for csmetrics_daily: daily data intervals in UTC.
 

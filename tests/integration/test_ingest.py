@@ -110,6 +110,43 @@ def test_a_file_landing_in_a_partition_already_read_is_ingested_by_the_next_run(
     assert seen(date(2026, 3, 3)) == ["o1", "o2", "o3"]
 
 
+def test_a_daily_run_lists_its_lookback_and_a_file_landed_in_an_older_partition_waits_for_sunday(spark, settings, landing, monkeypatch):
+    """Writers land a file in the partition of the UTC day it arrives: a daily run lists the
+    partitions of its cutoff's date and the 7 days before it (CSMETRICS_LANDING_LOOKBACK_DAYS).
+    A file landed in an older partition waits for the run for the next Sunday, which lists
+    them all; so does a backfill's prepare step. A new warehouse's first run lists them all."""
+    from csmetrics.pipeline import backfill_prepare_step, ingest_step
+    from csmetrics.schedule import first_partition_listed
+
+    monkeypatch.setenv("CSMETRICS_ON_EMPTY_DAY", "warn")  # orders only: no sessions or messages
+    assert first_partition_listed(date(2026, 3, 3), 7) == date(2026, 2, 25)  # a Tuesday: cutoff March 4, 14:00
+    assert first_partition_listed(date(2026, 3, 8), 7) is None  # a Sunday
+    assert first_partition_listed(date(2026, 3, 3), 0) is None
+    february = lambda day, hour=12: datetime(2026, 2, day, hour, tzinfo=UTC)  # noqa: E731
+    write_landing(landing, "orders", "2026-02-10", [order("o-feb", february(10, 1), created=february(10, 1))], name="feb")
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))], name="a")
+    said = []
+    ingest_step(date(2026, 3, 2), "daily__0302", progress=said.append)
+    assert any("listing every arrival partition" in line for line in said)
+
+    # Land at March 3, 18:00: one in the partition of that day, two in partitions long read.
+    for dt, name in (("2026-03-03", "b"), ("2026-02-20", "late"), ("2026-02-21", "later")):
+        land(write_landing(landing, "orders", dt, [order(f"o-{name}", at(2))], name=name), at(18, 3))
+    for day in (3, 7, 8):  # Tuesday, Saturday, Sunday
+        said = []
+        ingest_step(date(2026, 3, day), f"daily__030{day}", progress=said.append)
+        assert not any("listing every arrival partition" in line for line in said)
+    # And the backfill's prepare step, after the latest partition the Sunday run listed was read.
+    land(write_landing(landing, "orders", "2026-02-22", [order("o-backfill", at(2))], name="backfill"), at(18, 9))
+    backfill_prepare_step(date(2026, 3, 9), date(2026, 3, 9), False, progress=lambda message: None)
+
+    log = spark.read.format("delta").load(settings.table_path("bronze", "_ingest_log")).where("table = 'orders'")
+    assert sorted((r.source_file.rsplit("/", 1)[-1], r.run_id) for r in log.collect()) == [
+        ("a.parquet", "daily__0302"), ("b.parquet", "daily__0303"), ("backfill.parquet", "backfill__2026-03-09_2026-03-09"),
+        ("feb.parquet", "daily__0302"), ("late.parquet", "daily__0308"), ("later.parquet", "daily__0308"),
+    ]
+
+
 def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicates(spark, settings, landing):
     path = write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))], landed_at=at(10))
     ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)

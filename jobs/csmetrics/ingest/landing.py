@@ -88,12 +88,15 @@ def _hidden(status) -> bool:
     return status.getPath().getName().startswith(("_", "."))
 
 
-def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datetime | None) -> list[LandedFile]:
+def landed_files(
+    spark: SparkSession, landing: str, table: str, landed_by: datetime | None, since: date | None = None
+) -> list[LandedFile]:
     """Every file under `<landing>/<table>/` that had landed by `landed_by` (None: all), oldest first.
 
     A file's landing time is its modification time. Data files lie in arrival partitions
     `dt=YYYY-MM-DD`; arrival partitions after the cutoff's UTC date cannot hold a file landed
-    by it and are not listed. Any other file (directly under the table, in a folder of
+    by it and are not listed, nor are those before `since` (None: every one; a daily run's
+    lookback, `csmetrics.schedule.first_partition_listed`). Any other file (directly under the table, in a folder of
     another name, in a sub-folder of a partition) is returned too, `misplaced`, with its
     landing date as its arrival date, so that it is reported by name rather than skipped
     (SPEC §2: every landed record ends in exactly one place). Files and folders whose name
@@ -107,7 +110,7 @@ def landed_files(spark: SparkSession, landing: str, table: str, landed_by: datet
             where = f"not in an arrival partition {table}/dt=YYYY-MM-DD/"
             found += _files_below(spark, table, entry, landed_by, where)
             continue
-        if landed_by is not None and arrival_dt > landed_by.date():
+        if (landed_by is not None and arrival_dt > landed_by.date()) or (since is not None and arrival_dt < since):
             continue
         for status in _fs_list(spark, entry.getPath().toString()):
             if _hidden(status):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import takewhile
 
 from pyspark import StorageLevel
@@ -179,32 +179,42 @@ class _NewFiles:
 
 
 def ingest(
-    spark: SparkSession, settings: Settings, run_id: str, landed_by: datetime | None, progress=print, keep_appended: bool = False
+    spark: SparkSession,
+    settings: Settings,
+    run_id: str,
+    landed_by: datetime | None,
+    progress=print,
+    keep_appended: bool = False,
+    since: date | None = None,
 ) -> IngestReport:
     """Ingest every landed file (landed by `landed_by`; None: all) that no earlier run ingested.
 
     The ingest log names each file with its landing time, so a file that lands in an
     arrival partition already read is ingested by the next run, and no file twice.
 
+    `since`: list only the arrival partitions from that date on (a daily run's lookback,
+    `csmetrics.schedule.first_partition_listed`), and read only their rows of the ingest log;
+    None: every partition. When the log holds no file of those partitions (a new warehouse,
+    or one resumed after a long pause), every partition is listed.
+
     `keep_appended`: the report holds what was appended (`IngestReport.appended`) for the
     bronze gate, which then reads no bronze; the caller releases it."""
     report = IngestReport(run_id)
     log_path = INGEST_LOG.path(settings)
     INGEST_LOG.ensure(spark, settings)
-    logged = (
-        spark.read.format("delta").load(log_path).select("table", "run_id", "source_file", F.unix_micros("landed_at").alias("landed_us")).collect()
-    )
+    listed = {name: landed_files(spark, settings.landing, name, landed_by, since) for name in RAW_TABLES}
+    logged = _logged_files(spark, log_path, since, listed)
+    if since is not None and not logged:
+        progress(f"no file of the arrival partitions since {since} was ingested before: listing every arrival partition")
+        listed = {name: landed_files(spark, settings.landing, name, landed_by) for name in RAW_TABLES}
+        logged = _logged_files(spark, log_path, None, listed)
     done = {(row["source_file"], row["landed_us"]) for row in logged}
     # Tables an earlier attempt of this run (an Airflow retry) ingested files of.
     tried_before = {row["table"] for row in logged if row["run_id"] == run_id}
     pending: dict[str, _NewFiles] = {}
     zones = known_zones(spark)
     for name, table in RAW_TABLES.items():
-        files = [
-            f
-            for f in landed_files(spark, settings.landing, name, landed_by)
-            if (f.uri, _micros(f.landed_at)) not in done
-        ]
+        files = [f for f in listed[name] if (f.uri, _micros(f.landed_at)) not in done]
         if not files:
             continue
         progress(f"ingest {name}: {len(files)} new file(s)")
@@ -267,6 +277,18 @@ def ingest(
             "userMetadata", run_id
         ).option("mergeSchema", "true").save(log_path)
     return report
+
+
+def _logged_files(spark: SparkSession, log_path: str, since: date | None, listed: dict[str, list[LandedFile]]) -> list:
+    """The ingest log's rows of the files that can be among `listed`: those of the arrival
+    partitions from `since` on and of the misplaced files listed (a misplaced file's arrival
+    date is its landing date); every row when `since` is None."""
+    log = spark.read.format("delta").load(log_path)
+    if since is not None:
+        misplaced = sorted({f.uri for files in listed.values() for f in files if f.misplaced})
+        wanted = F.col("arrival_dt") >= F.lit(since)
+        log = log.where(wanted | F.col("source_file").isin(misplaced) if misplaced else wanted)
+    return log.select("table", "run_id", "source_file", F.unix_micros("landed_at").alias("landed_us")).collect()
 
 
 def _micros(moment: datetime) -> int:
