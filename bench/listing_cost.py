@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of both listings (default 3)")
     parser.add_argument("--work", type=Path, required=True, help="folder for the landing zone and warehouse (emptied first)")
     args = parser.parse_args()
+    if args.work.exists() and any(args.work.iterdir()) and not (args.work / "landing").is_dir():
+        parser.error(f"--work {args.work} holds files this benchmark did not make: give an empty or new folder")
     shutil.rmtree(args.work, ignore_errors=True)
     os.environ["CSMETRICS_WAREHOUSE"] = str(args.work / "warehouse")
     os.environ["CSMETRICS_LANDING"] = str(args.work / "landing")

@@ -54,6 +54,13 @@ def _at_least(minimum: int):
     return parse
 
 
+def _days_back(text: str) -> int:
+    value = _at_least(0)(text)
+    if value > 3660:
+        raise ValueError(f"{value} days is more than ten years (0 lists every partition)")
+    return value
+
+
 def _share(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:  # also refuses nan
@@ -100,10 +107,11 @@ class Settings:
     )
     landing_lookback_days: int = setting(
         7, "LANDING_LOOKBACK_DAYS", (
-            "a daily run lists the landing zone's arrival partitions of its cutoff's date and this many days before it; "
-            "the run for each Sunday, backfills and restatements list every partition; 0: every run lists every partition"
+            "a daily run looks for new files in the landing zone's arrival partitions of its cutoff's date (R + 1) and this "
+            "many days before it; the run for each Sunday, a run whose lookback holds no ingested file, backfills, restatements "
+            "and releases list every partition; 0: every run lists every partition"
         ),
-        _at_least(0),
+        _days_back,
     )
     max_invalid_share: float = setting(
         0.01, "MAX_INVALID_SHARE", "share of an event table's records that may be invalid in one run before it fails (snapshot tables are judged per record)",

@@ -193,7 +193,7 @@ def bronze_steps(run_date: date, run_id: str, restate: bool = False, progress=pr
     held = {}
 
     def ingest_held() -> str:
-        summary_text, held["report"] = _ingest_with_report(run_date, run_id, progress, restate, True, every_partition)
+        summary_text, held["report"] = _ingest_with_report(run_date, run_id, progress, restate, keep_appended=True, every_partition=every_partition)
         return summary_text
 
     def bronze_gate() -> str:

@@ -32,6 +32,14 @@ def cutoff(run_date: date) -> datetime:
     return day_end + DAY_COMPLETE_AFTER
 
 
+def first_run_after(moment: datetime) -> date:
+    """The date of the first run whose cutoff is at or after `moment` (UTC)."""
+    day_after_run = moment.astimezone(UTC).date()
+    if moment > cutoff(day_after_run - timedelta(days=1)):
+        day_after_run += timedelta(days=1)
+    return day_after_run - timedelta(days=1)
+
+
 # The run for each Sunday (ISO weekday 7) lists every arrival partition, whatever the lookback.
 FULL_LISTING_WEEKDAY = 7
 

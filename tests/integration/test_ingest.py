@@ -136,6 +136,10 @@ def test_a_daily_run_lists_its_lookback_and_a_file_landed_in_an_older_partition_
         said = []
         ingest_step(date(2026, 3, day), f"daily__030{day}", progress=said.append)
         assert not any("listing every arrival partition" in line for line in said)
+    # The Sunday run names the two files the daily runs could not see, and what to restate.
+    (warning,) = [line for line in "\n".join(said).splitlines() if "older than the daily runs' lookback" in line]
+    assert "WARNING: 2 file(s)" in warning and "orders/dt=2026-02-20/late.parquet, orders/dt=2026-02-21/later.parquet." in warning
+    assert "csmetrics restate --start 2026-02-19 --end 2026-03-03" in warning
     # And the backfill's prepare step, after the latest partition the Sunday run listed was read.
     land(write_landing(landing, "orders", "2026-02-22", [order("o-backfill", at(2))], name="backfill"), at(18, 9))
     backfill_prepare_step(date(2026, 3, 9), date(2026, 3, 9), False, progress=lambda message: None)
@@ -145,6 +149,32 @@ def test_a_daily_run_lists_its_lookback_and_a_file_landed_in_an_older_partition_
         ("a.parquet", "daily__0302"), ("b.parquet", "daily__0303"), ("backfill.parquet", "backfill__2026-03-09_2026-03-09"),
         ("feb.parquet", "daily__0302"), ("late.parquet", "daily__0308"), ("later.parquet", "daily__0308"),
     ]
+
+
+def test_a_run_whose_lookback_holds_no_ingested_file_lists_every_partition_and_its_retry_knows_what_it_ingested(spark, settings):
+    """After a pause longer than the lookback, a daily run lists every partition, even with
+    a misplaced file logged long ago (it is listed, and its log row read, by every run). Its
+    retry lists the lookback only and still knows the tables its first attempt ingested
+    (the bronze gate then reads their rows back)."""
+    from csmetrics.schedule import first_partition_listed
+
+    settings, landing = replace(settings, unreadable_files="quarantine"), settings.landing
+    write_landing(landing, "shops", "2026-02-01", [
+        dict(shop_id="s1", shop_name="One", platform="tmall", category="food", tier="L1", timezone="Asia/Shanghai", opened_date=date(2025, 1, 1)),
+    ])
+    stray = write_landing(landing, "orders", "2026-02-01", [order("o-stray", at(1))], name="stray")
+    stray.rename(stray.parent.parent / "stray.parquet")  # directly under orders/, not in a partition
+    ingest(spark, settings, "long-ago", landed_by=None)
+    write_landing(landing, "ratings", "2026-02-20", [rating("r-old")], name="old")
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))], name="a")
+    since = first_partition_listed(date(2026, 3, 2), 7)
+    said = []
+    first = ingest(spark, settings, "daily__0302", landed_by=CUTOFF_MARCH_2, progress=said.append, since=since)
+    assert f"no file of the arrival partitions since {since} was ingested before: listing every arrival partition" in said
+    assert (ingested(first, "ratings"), ingested(first, "orders")) == (["dt=2026-02-20/old.parquet"], ["dt=2026-03-02/a.parquet"])
+    retry = ingest(spark, settings, "daily__0302", landed_by=CUTOFF_MARCH_2, keep_appended=True, since=since)
+    assert retry.tables == {} and retry.appended == {"ratings": None, "orders": None}
+    retry.release_appended()
 
 
 def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicates(spark, settings, landing):

@@ -1,8 +1,8 @@
 """Reading the landing zone file by file, by landing time, without trusting the files.
 
 A file's landing time (its modification time) decides which runs see it: the run for R
-reads the files that had landed by its cutoff (csmetrics.schedule), whichever arrival
-partition they are in and whenever the run happens.
+reads the files that had landed by its cutoff (csmetrics.schedule) in the arrival
+partitions it lists (`since`), whenever the run happens.
 
 Files are grouped by their Parquet schema and conformed to the contract: a column of
 another type is cast (a value that does not cast makes its record invalid), a missing

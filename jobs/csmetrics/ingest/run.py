@@ -29,7 +29,7 @@ from csmetrics.ingest.landing import (
     read_files,
 )
 from csmetrics.metrics.families import recompute_horizon_days
-from csmetrics.schedule import DAY_COMPLETE_AFTER
+from csmetrics.schedule import DAY_COMPLETE_AFTER, first_partition_listed, first_run_after
 from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.gold import INGEST_LOG as INGEST_LOG_SCHEMA
 from csmetrics.schemas.gold import QUARANTINE as QUARANTINE_SCHEMA
@@ -125,6 +125,8 @@ class IngestReport:
     # `release_appended`; None where the gate must read the run's rows back (no readable file,
     # or an earlier attempt of the run ingested the table).
     appended: dict[str, DataFrame | None] = field(default_factory=dict)
+    # New files landed in an arrival partition older than the daily runs' lookback.
+    outside_lookback: list[LandedFile] = field(default_factory=list)
     _held: list[DataFrame] = field(default_factory=list)
 
     def release_appended(self) -> None:
@@ -144,7 +146,23 @@ class IngestReport:
         without_shop = self.without_shop_line()
         if without_shop:
             lines.append(without_shop)
+        if self.outside_lookback:
+            lines.append(self.outside_lookback_line())
         return "\n".join(lines)
+
+    def outside_lookback_line(self) -> str:
+        files = sorted(self.outside_lookback, key=lambda f: (f.table, f.arrival_dt, f.uri))
+        named = ", ".join(f"{f.table}/dt={f.arrival_dt}/{f.uri.rsplit('/', 1)[-1]}" for f in files[:5])
+        more = f" and {len(files) - 5} more" if len(files) > 5 else ""
+        first = min(f.arrival_dt for f in files) - timedelta(days=1)
+        last = max(f.landed_at.date() for f in files)
+        return (
+            f"WARNING: {len(files):,d} file(s) landed in an arrival partition older than the daily runs' lookback "
+            f"(CSMETRICS_LANDING_LOOKBACK_DAYS): {named}{more}. A writer must land a file in the partition of the UTC day "
+            "it arrives; daily runs look for new files in their lookback only, so the daily runs since these landed did "
+            "not see them. They are ingested now and count from this run on; dates already final need a restatement "
+            f"(csmetrics restate --start {first} --end {last})."
+        )
 
     def without_shop_line(self) -> str:
         """One line on the records of shops without a valid snapshot row (empty when none)."""
@@ -190,7 +208,7 @@ def ingest(
     """Ingest every landed file (landed by `landed_by`; None: all) that no earlier run ingested.
 
     The ingest log names each file with its landing time, so a file that lands in an
-    arrival partition already read is ingested by the next run, and no file twice.
+    arrival partition already read is ingested by the next run that lists it, and no file twice.
 
     `since`: list only the arrival partitions from that date on (a daily run's lookback,
     `csmetrics.schedule.first_partition_listed`), and read only their rows of the ingest log;
@@ -203,14 +221,15 @@ def ingest(
     log_path = INGEST_LOG.path(settings)
     INGEST_LOG.ensure(spark, settings)
     listed = {name: landed_files(spark, settings.landing, name, landed_by, since) for name in RAW_TABLES}
-    logged = _logged_files(spark, log_path, since, listed)
-    if since is not None and not logged:
+    logged = _logged_files(spark, log_path, run_id, since, listed)
+    if since is not None and not any(row["arrival_dt"] >= since for row in logged):
         progress(f"no file of the arrival partitions since {since} was ingested before: listing every arrival partition")
         listed = {name: landed_files(spark, settings.landing, name, landed_by) for name in RAW_TABLES}
-        logged = _logged_files(spark, log_path, None, listed)
+        logged = _logged_files(spark, log_path, run_id, None, listed)
     done = {(row["source_file"], row["landed_us"]) for row in logged}
     # Tables an earlier attempt of this run (an Airflow retry) ingested files of.
     tried_before = {row["table"] for row in logged if row["run_id"] == run_id}
+    report.outside_lookback = files_outside_lookback(listed, done, settings.landing_lookback_days)
     pending: dict[str, _NewFiles] = {}
     zones = known_zones(spark)
     for name, table in RAW_TABLES.items():
@@ -279,16 +298,36 @@ def ingest(
     return report
 
 
-def _logged_files(spark: SparkSession, log_path: str, since: date | None, listed: dict[str, list[LandedFile]]) -> list:
-    """The ingest log's rows of the files that can be among `listed`: those of the arrival
-    partitions from `since` on and of the misplaced files listed (a misplaced file's arrival
-    date is its landing date); every row when `since` is None."""
+def _logged_files(
+    spark: SparkSession, log_path: str, run_id: str, since: date | None, listed: dict[str, list[LandedFile]]
+) -> list:
+    """The ingest log's rows of the files that can be among `listed`, and of this run's
+    earlier attempts: those of the arrival partitions from `since` on, of the misplaced files
+    listed (a misplaced file's arrival date is its landing date), and of `run_id` (an attempt
+    may have listed every partition); every row when `since` is None."""
     log = spark.read.format("delta").load(log_path)
     if since is not None:
         misplaced = sorted({f.uri for files in listed.values() for f in files if f.misplaced})
-        wanted = F.col("arrival_dt") >= F.lit(since)
-        log = log.where(wanted | F.col("source_file").isin(misplaced) if misplaced else wanted)
-    return log.select("table", "run_id", "source_file", F.unix_micros("landed_at").alias("landed_us")).collect()
+        wanted = (F.col("arrival_dt") >= F.lit(since)) | (F.col("run_id") == run_id)
+        if misplaced:
+            wanted = wanted | F.col("source_file").isin(misplaced)
+        log = log.where(wanted)
+    return log.select("table", "arrival_dt", "run_id", "source_file", F.unix_micros("landed_at").alias("landed_us")).collect()
+
+
+def files_outside_lookback(listed: dict[str, list[LandedFile]], done: set, lookback_days: int) -> list[LandedFile]:
+    """New files that landed in an arrival partition older than the lookback of the first daily
+    run after their landing: against the layout's contract, and not seen by the daily runs
+    until a run that lists every partition (docs/maturity.md)."""
+    if lookback_days == 0:
+        return []
+    return [
+        f
+        for files in listed.values()
+        for f in files
+        if not f.misplaced and (f.uri, _micros(f.landed_at)) not in done
+        and (first := first_partition_listed(first_run_after(f.landed_at), lookback_days)) is not None and f.arrival_dt < first
+    ]
 
 
 def _micros(moment: datetime) -> int:
