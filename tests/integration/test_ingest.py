@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -175,6 +175,38 @@ def test_a_run_whose_lookback_holds_no_ingested_file_lists_every_partition_and_i
     retry = ingest(spark, settings, "daily__0302", landed_by=CUTOFF_MARCH_2, keep_appended=True, since=since)
     assert retry.tables == {} and retry.appended == {"ratings": None, "orders": None}
     retry.release_appended()
+
+
+def test_every_table_is_counted_in_one_spark_job(spark, tmp_path):
+    """Ingest counts the classified batches of every table (by file, status and reason, the
+    late records, the records of shops without a snapshot row) in one Spark job."""
+    from collections import Counter
+
+    from csmetrics.ingest import run as ingest_run
+    from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE
+    from tests.integration.test_quality_gate import jobs_of
+
+    day, on_time, months_later = date(2026, 3, 2), datetime(2026, 3, 2, 12), datetime(2026, 6, 1)
+    events = "_source_file string, status string, reason string, _without_shop boolean, shop_id string, event_date date, _landed_at timestamp"
+    ratings = spark.createDataFrame([
+        ("f1", INSERT, None, False, "s1", day, on_time), ("f1", INSERT, None, False, "s1", day, months_later),
+        ("f1", INSERT, None, True, "new-shop", day, on_time), ("f2", QUARANTINE, "out_of_range:score", False, "s1", day, on_time),
+    ], events)
+    orders = spark.createDataFrame([
+        ("f3", DUPLICATE, None, False, "s1", day, on_time), ("f3", INSERT, None, True, "s9", day + timedelta(days=1), on_time),
+    ], events)
+    agents = spark.createDataFrame([("f4", INSERT, None, "s1")], "_source_file string, status string, reason string, shop_id string")
+    pending = {name: ingest_run._NewFiles([], None, frame) for name, frame in (("ratings", ratings), ("orders", orders), ("agents", agents))}
+    report = ingest_run.IngestReport("r1", {name: ingest_run.TableReport(name) for name in pending})
+
+    _, jobs = jobs_of(spark, f"count-{tmp_path.name}", lambda: ingest_run._count(pending, report))
+    assert jobs == 1
+    r, o, a = (report.tables[name] for name in ("ratings", "orders", "agents"))
+    assert (r.landed, r.inserted, r.quarantined, r.duplicates, r.late_for_final) == (4, 3, 1, 0, 1)
+    assert (r.without_shop, r.shops_without_row, r.without_shop_dates) == (1, {"new-shop"}, (day, day))
+    assert r.reasons == Counter({"out_of_range:score": 1}) and r.by_file == {"f1": Counter({INSERT: 3}), "f2": Counter({QUARANTINE: 1})}
+    assert (o.landed, o.inserted, o.duplicates, o.without_shop, o.without_shop_dates) == (2, 1, 1, 1, (day + timedelta(days=1),) * 2)
+    assert (a.landed, a.inserted, a.without_shop, a.late_for_final) == (1, 1, 0, 0)
 
 
 def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicates(spark, settings, landing):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import reduce
 from itertools import takewhile
 
 from pyspark import StorageLevel
@@ -252,10 +253,12 @@ def ingest(
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
             # million messages in a 4 GB driver).
             classified = classify(landed.records, table, known_shops, existing, zones).persist(StorageLevel.DISK_ONLY)
-            _count(classified, table, table_report)
-            _check_classified_every_record(table_report)
         report.tables[name] = table_report
         pending[name] = _NewFiles(files, landed, classified, event_dates, version)
+    _count(pending, report)
+    for name, new in pending.items():
+        if new.classified is not None:
+            _check_classified_every_record(report.tables[name])
 
     quarantine_path = QUARANTINE_TABLE.path(settings)
     QUARANTINE_TABLE.ensure(spark, settings)
@@ -385,36 +388,47 @@ def _existing_versions(spark, settings, table: RawTable, event_dates: list | Non
     return stored.select(*version_key(table), "_row_hash")
 
 
-def _count(classified: DataFrame, table: RawTable, report: TableReport) -> None:
-    """Count the records by file, status and reason, the late ones, and the inserted records
-    of shops without a snapshot row by shop (one small aggregate)."""
+def _count(pending: dict[str, _NewFiles], report: IngestReport) -> None:
+    """Count every table's records by file, status and reason, the late ones, and the
+    inserted records of shops without a snapshot row by shop: one small aggregate per table,
+    unioned, so that one Spark job classifies and counts every table (the first to read the
+    classified batches, which it persists)."""
+    counts = [_counts(new.classified, RAW_TABLES[name]).withColumn("table", F.lit(name)) for name, new in pending.items() if new.classified is not None]
+    if not counts:
+        return
+    dates: dict[str, list] = {}
+    for row in reduce(DataFrame.unionByName, counts).collect():
+        table_report = report.tables[row["table"]]
+        table_report.late_for_final += row["late"]
+        if row["without_shop"] is not None:
+            table_report.without_shop += row["count"]
+            table_report.shops_without_row.add(row["without_shop"])
+            dates.setdefault(row["table"], []).extend(d for d in (row["first"], row["last"]) if d is not None)
+        table_report.by_file.setdefault(row["_source_file"], Counter())[row["status"]] += row["count"]
+        table_report.landed += row["count"]
+        if row["status"] == INSERT:
+            table_report.inserted += row["count"]
+        elif row["status"] == DUPLICATE:
+            table_report.duplicates += row["count"]
+        else:
+            table_report.quarantined += row["count"]
+            for reason in row["reason"].split("; "):
+                table_report.reasons[reason.split(":", 1)[0] if reason.startswith("conflicting") else reason] += row["count"]
+    for table, seen in dates.items():
+        if seen:
+            report.tables[table].without_shop_dates = (min(seen), max(seen))
+
+
+def _counts(classified: DataFrame, table: RawTable) -> DataFrame:
     if table.event_time:
         without_shop = F.when((F.col("status") == INSERT) & F.col("_without_shop"), F.col("shop_id"))
         dates = [F.min(EVENT_DATE).alias("first"), F.max(EVENT_DATE).alias("last")]
     else:  # snapshots (agents): no event to lose
-        without_shop, dates = F.lit(None).cast("string"), [F.lit(None).alias("first"), F.lit(None).alias("last")]
-    counts = classified.groupBy("_source_file", "status", "reason", without_shop.alias("without_shop")).agg(
+        without_shop = F.lit(None).cast("string")
+        dates = [F.lit(None).cast("date").alias("first"), F.lit(None).cast("date").alias("last")]
+    return classified.groupBy("_source_file", "status", "reason", without_shop.alias("without_shop")).agg(
         F.count(F.lit(1)).alias("count"), F.count_if(is_late_for_final(table)).alias("late"), *dates
     )
-    dates = []
-    for row in counts.collect():
-        report.late_for_final += row["late"]
-        if row["without_shop"] is not None:
-            report.without_shop += row["count"]
-            report.shops_without_row.add(row["without_shop"])
-            dates += [d for d in (row["first"], row["last"]) if d is not None]
-        report.by_file.setdefault(row["_source_file"], Counter())[row["status"]] += row["count"]
-        report.landed += row["count"]
-        if row["status"] == INSERT:
-            report.inserted += row["count"]
-        elif row["status"] == DUPLICATE:
-            report.duplicates += row["count"]
-        else:
-            report.quarantined += row["count"]
-            for reason in row["reason"].split("; "):
-                report.reasons[reason.split(":", 1)[0] if reason.startswith("conflicting") else reason] += row["count"]
-    if dates:
-        report.without_shop_dates = (min(dates), max(dates))
 
 
 def _file_accounting(report: TableReport, uri: str) -> tuple[int | None, ...]:
