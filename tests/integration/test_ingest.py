@@ -191,22 +191,40 @@ def test_every_table_is_counted_in_one_spark_job(spark, tmp_path):
     ratings = spark.createDataFrame([
         ("f1", INSERT, None, False, "s1", day, on_time), ("f1", INSERT, None, False, "s1", day, months_later),
         ("f1", INSERT, None, True, "new-shop", day, on_time), ("f2", QUARANTINE, "out_of_range:score", False, "s1", day, on_time),
+        ("f2", QUARANTINE, "out_of_range:score; conflicting:rated_at", True, "other-shop", day, on_time),
     ], events)
     orders = spark.createDataFrame([
-        ("f3", DUPLICATE, None, False, "s1", day, on_time), ("f3", INSERT, None, True, "s9", day + timedelta(days=1), on_time),
+        ("f3", DUPLICATE, None, True, "s9", day, months_later), ("f3", INSERT, None, True, "s9", day + timedelta(days=1), on_time),
     ], events)
     agents = spark.createDataFrame([("f4", INSERT, None, "s1")], "_source_file string, status string, reason string, shop_id string")
-    pending = {name: ingest_run._NewFiles([], None, frame) for name, frame in (("ratings", ratings), ("orders", orders), ("agents", agents))}
+    frames = (("ratings", ratings), ("orders", orders), ("agents", agents), ("complaints", None))  # complaints: no readable file
+    pending = {name: ingest_run._NewFiles([], None, frame) for name, frame in frames}
     report = ingest_run.IngestReport("r1", {name: ingest_run.TableReport(name) for name in pending})
 
     _, jobs = jobs_of(spark, f"count-{tmp_path.name}", lambda: ingest_run._count(pending, report))
     assert jobs == 1
-    r, o, a = (report.tables[name] for name in ("ratings", "orders", "agents"))
-    assert (r.landed, r.inserted, r.quarantined, r.duplicates, r.late_for_final) == (4, 3, 1, 0, 1)
+    r, o, a, c = (report.tables[name] for name in ("ratings", "orders", "agents", "complaints"))
+    assert (r.landed, r.inserted, r.quarantined, r.duplicates, r.late_for_final) == (5, 3, 2, 0, 1)
     assert (r.without_shop, r.shops_without_row, r.without_shop_dates) == (1, {"new-shop"}, (day, day))
-    assert r.reasons == Counter({"out_of_range:score": 1}) and r.by_file == {"f1": Counter({INSERT: 3}), "f2": Counter({QUARANTINE: 1})}
-    assert (o.landed, o.inserted, o.duplicates, o.without_shop, o.without_shop_dates) == (2, 1, 1, 1, (day + timedelta(days=1),) * 2)
-    assert (a.landed, a.inserted, a.without_shop, a.late_for_final) == (1, 1, 0, 0)
+    assert r.reasons == Counter({"out_of_range:score": 2, "conflicting": 1})
+    assert r.by_file == {"f1": Counter({INSERT: 3}), "f2": Counter({QUARANTINE: 2})}
+    assert (o.landed, o.inserted, o.duplicates, o.late_for_final, o.by_file) == (2, 1, 1, 0, {"f3": Counter({INSERT: 1, DUPLICATE: 1})})
+    assert (o.without_shop, o.shops_without_row, o.without_shop_dates) == (1, {"s9"}, (day + timedelta(days=1),) * 2)
+    assert (a.landed, a.inserted, a.without_shop, a.late_for_final, a.by_file) == (1, 1, 0, 0, {"f4": Counter({INSERT: 1})})
+    assert (c.landed, c.by_file) == (0, {})
+
+
+def test_an_ingest_counts_its_tables_once(spark, settings, landing, monkeypatch):
+    from csmetrics.ingest import run as ingest_run
+
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))])
+    write_landing(landing, "ratings", "2026-03-02", [rating("r1")])
+    calls = []
+    count = ingest_run._count
+    monkeypatch.setattr(ingest_run, "_count", lambda pending, report: (calls.append(sorted(pending)), count(pending, report)))
+    report = ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)
+    assert calls == [["orders", "ratings", "shops"]]
+    assert sorted((t.table, t.landed, t.inserted) for t in report.tables.values()) == [("orders", 1, 1), ("ratings", 1, 1), ("shops", 1, 1)]
 
 
 def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicates(spark, settings, landing):

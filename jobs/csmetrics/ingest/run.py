@@ -391,8 +391,9 @@ def _existing_versions(spark, settings, table: RawTable, event_dates: list | Non
 def _count(pending: dict[str, _NewFiles], report: IngestReport) -> None:
     """Count every table's records by file, status and reason, the late ones, and the
     inserted records of shops without a snapshot row by shop: one small aggregate per table,
-    unioned, so that one Spark job classifies and counts every table (the first to read the
-    classified batches, which it persists)."""
+    unioned and collected once. That action classifies every table's batch (it is the first
+    to read them, and persists them): with adaptive execution off one job, with it on (in
+    production) one job per shuffle, and the known shops' broadcast runs its own."""
     counts = [_counts(new.classified, RAW_TABLES[name]).withColumn("table", F.lit(name)) for name, new in pending.items() if new.classified is not None]
     if not counts:
         return
