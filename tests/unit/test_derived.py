@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
-from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, Threshold, final_through, governance_rows, monthly_rows, parse_thresholds, weekly_rows
+from csmetrics.derived.weekly import (
+    DEFAULT_THRESHOLDS,
+    Threshold,
+    final_through,
+    final_through_each,
+    governance_rows,
+    monthly_rows,
+    parse_thresholds,
+    weekly_rows,
+)
 from csmetrics.metrics.scenes import SCENE_COLUMNS
 
 MONDAY = date(2026, 3, 2)
@@ -52,6 +61,22 @@ def test_a_month_is_summed_like_a_week_and_final_once_its_last_day_is(spark):
     assert (march.value, march.maturity) == (1.0, "provisional")
     # Final through 1 March, but March has 30 more days.
     assert monthly[(date(2026, 3, 1), "consult_sessions")].maturity == "provisional"
+
+
+def test_each_horizon_is_final_through_its_own_latest_final_day(spark):
+    rows = daily(spark, [
+        (MONDAY, "s1", "pickup_rate", "all", 1.0, 1.0, "final"),
+        (MONDAY + timedelta(days=3), "s1", "pickup_rate", "all", 1.0, 1.0, "final"),
+        (MONDAY + timedelta(days=4), "s1", "pickup_rate", "all", 1.0, 1.0, "provisional"),
+        (MONDAY + timedelta(days=9), "s1", "consult_sessions", "all", 2.0, None, "final"),
+        (MONDAY + timedelta(days=20), "s1", "consult_sessions", "all", 2.0, None, "final"),  # outside both horizons
+    ])
+    horizons = {"week": (MONDAY, MONDAY + timedelta(days=6)), "month": (MONDAY + timedelta(days=2), MONDAY + timedelta(days=12))}
+    assert final_through_each(rows, horizons) == {
+        "week": {"pickup_rate": MONDAY + timedelta(days=3)},
+        "month": {"pickup_rate": MONDAY + timedelta(days=3), "consult_sessions": MONDAY + timedelta(days=9)},
+    }
+    assert final_through(rows) == {"pickup_rate": MONDAY + timedelta(days=3), "consult_sessions": MONDAY + timedelta(days=20)}
 
 
 def test_governance_at_the_exact_thresholds_and_without_data(spark):

@@ -14,7 +14,7 @@ from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, merge_slice
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
 from csmetrics.derived.trends import periods_with_change
-from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through, governance_rows, monthly_rows, parse_thresholds, weekly_rows
+from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through_each, governance_rows, monthly_rows, parse_thresholds, weekly_rows
 from csmetrics.finality import unfinished_frame
 from csmetrics.metrics.scenes import SCENE_COLUMNS
 from csmetrics.tables import BY_NAME, SCENE_METRICS_DAILY, SHOP_METRICS_DAILY
@@ -35,45 +35,55 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     months, benchmarks and leaderboards for `dates` themselves; each written by one MERGE that touches only changed rows.
     Returns the rows each MERGE changed."""
     weeks = week_starts(dates)
-    daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
-    last_sunday = weeks[-1] + timedelta(days=6)
-    week_days = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday)))
-    # Finality of the weeks' days shows in the rows up to the longest window after them.
-    horizon = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday + timedelta(days=LONGEST_WINDOW))))
-    unfinished = unfinished_frame(spark, settings)
-    weekly = weekly_rows(week_days, final_through(horizon), unfinished)
     months = sorted({d.replace(day=1) for d in dates})
-    month_end = _month_end(months[-1])
-    month_days = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end)))
-    month_horizon = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end + timedelta(days=LONGEST_WINDOW))))
-    monthly = monthly_rows(month_days, final_through(month_horizon), unfinished)
+    last_sunday, month_end = weeks[-1] + timedelta(days=6), _month_end(months[-1])
+    daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
+    # Finality of the periods' days shows in the rows up to the longest window after them.
+    finality = final_through_each(daily, {
+        "week": (weeks[0], last_sunday + timedelta(days=LONGEST_WINDOW)),
+        "month": (months[0], month_end + timedelta(days=LONGEST_WINDOW)),
+    })
+    # Held-back shop-days are few: read once for the weekly and the monthly rows.
+    unfinished = unfinished_frame(spark, settings).where(
+        F.col("stat_date").between(F.lit(min(weeks[0], months[0])), F.lit(max(last_sunday, month_end)))
+    ).persist()
+    weekly = weekly_rows(daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday))), finality["week"], unfinished)
+    monthly = monthly_rows(daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end))), finality["month"], unfinished)
     thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
     shops = read_bronze(spark, settings, "shops")
     peers = supported(daily.where(F.col("stat_date").isin(dates)), shops, settings.min_support)
     scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings)) if SCENE_METRICS_DAILY.exists(spark, settings) else None
     scene_peers = supported(scenes.where(F.col("stat_date").isin(dates)), shops, settings.min_support) if scenes else None
+    # Governance judges the weekly rows once they are written: a read of them, not their rollup again.
     frames = {
-        "shop_metrics_weekly": (weekly, weeks),
-        "shop_metrics_monthly": (monthly, months),
-        "governance_weekly": (governance_rows(weekly, thresholds), weeks),
-        "peer_benchmarks_daily": (peer_benchmarks(peers, settings.min_peers), dates),
-        "leaderboard_daily": (leaderboard(peers), dates),
+        "shop_metrics_weekly": (lambda: weekly, weeks),
+        "shop_metrics_monthly": (lambda: monthly, months),
+        "governance_weekly": (lambda: governance_rows(_written_weeks(spark, settings, weeks), thresholds), weeks),
+        "peer_benchmarks_daily": (lambda: peer_benchmarks(peers, settings.min_peers), dates),
+        "leaderboard_daily": (lambda: leaderboard(peers), dates),
     }
     if scene_peers is not None:
-        frames["scene_benchmarks_daily"] = (peer_benchmarks(scene_peers, settings.min_peers, within=SCENE_COLUMNS), dates)
+        frames["scene_benchmarks_daily"] = (lambda: peer_benchmarks(scene_peers, settings.min_peers, within=SCENE_COLUMNS), dates)
     stamp = datetime.now(UTC)
     written = {}
-    with commit_metadata(spark, run_id):
-        for table, (rows, partitions) in frames.items():
-            written[table] = _write(spark, settings, table, rows, partitions, run_id, stamp)
-        # From the weekly and monthly rows just written.
-        trends, spans = _trends(spark, settings, daily, dates, weeks, months)
-        written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, spans)
+    try:
+        with commit_metadata(spark, run_id):
+            for table, (rows, partitions) in frames.items():
+                written[table] = _write(spark, settings, table, rows(), partitions, run_id, stamp)
+            # From the weekly and monthly rows just written.
+            trends, spans = _trends(spark, settings, daily, dates, weeks, months)
+            written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, spans)
+    finally:
+        unfinished.unpersist()
     record_commits(spark, settings, run_id, "derive", [BY_NAME[name] for name in written])
     return written
 
 
 GRAINS = ["day", "week", "month"]
+
+
+def _written_weeks(spark: SparkSession, settings: Settings, weeks: list[date]) -> DataFrame:
+    return spark.read.format("delta").load(BY_NAME["shop_metrics_weekly"].path(settings)).where(F.col("week_start").isin(weeks))
 
 
 def _next_month(first: date) -> date:

@@ -3,8 +3,9 @@ checked on the weeks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -21,30 +22,41 @@ def _by_metric(attribute) -> Column:
     return F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(attribute(m)))])
 
 
-def final_through(daily: DataFrame) -> DataFrame:
-    """(metric, final_through): the latest stat_date whose rows of the metric are final.
-    Maturity moves forward one whole (date, metric) slice at a time, so every earlier date
-    is final too."""
-    return daily.where(F.col("maturity") == "final").groupBy("metric").agg(F.max("stat_date").alias("final_through"))
+def final_through(daily: DataFrame) -> dict[str, date]:
+    """{metric: the latest stat_date whose rows of the metric are final}, collected on the
+    driver (a row per metric). Maturity moves forward one whole (date, metric) slice at a
+    time, so every earlier date is final too."""
+    final = daily.where(F.col("maturity") == "final")
+    return {row.metric: row.final_through for row in final.groupBy("metric").agg(F.max("stat_date").alias("final_through")).collect()}
+
+
+def final_through_each(daily: DataFrame, horizons: Mapping[str, tuple[date, date]]) -> dict[str, dict[str, date]]:
+    """`final_through` of the rows within each named horizon [first, last], all of them in
+    one aggregate over one read of `daily`."""
+    first, last = min(span[0] for span in horizons.values()), max(span[1] for span in horizons.values())
+    final = daily.where((F.col("maturity") == "final") & F.col("stat_date").between(F.lit(first), F.lit(last)))
+    within = {name: F.when(F.col("stat_date").between(F.lit(a), F.lit(b)), F.col("stat_date")) for name, (a, b) in horizons.items()}
+    latest = final.groupBy("metric").agg(*[F.max(day).alias(name) for name, day in within.items()]).collect()
+    return {name: {row.metric: row[name] for row in latest if row[name] is not None} for name in horizons}
 
 
 def month_start(day: Column) -> Column:
     return F.trunc(day, "month")
 
 
-def weekly_rows(daily: DataFrame, finality: DataFrame, unfinished: DataFrame | None = None) -> DataFrame:
+def weekly_rows(daily: DataFrame, finality: Mapping[str, date], unfinished: DataFrame | None = None) -> DataFrame:
     """ISO-week rows (`week_start`): see `period_rows`."""
     return period_rows(daily, finality, "week_start", week_start, lambda start: F.date_add(start, 6), unfinished)
 
 
-def monthly_rows(daily: DataFrame, finality: DataFrame, unfinished: DataFrame | None = None) -> DataFrame:
+def monthly_rows(daily: DataFrame, finality: Mapping[str, date], unfinished: DataFrame | None = None) -> DataFrame:
     """Calendar-month rows (`month_start`, the 1st): see `period_rows`."""
     return period_rows(daily, finality, "month_start", month_start, F.last_day, unfinished)
 
 
 def period_rows(
     daily: DataFrame,
-    finality: DataFrame,
+    finality: Mapping[str, date],
     key: str,
     start: Callable[[Column], Column],
     last_day: Callable[[Column], Column],
@@ -54,7 +66,7 @@ def period_rows(
     weighs each day by its volume (it is not the mean of daily rates).
 
     A period is final for a shop once all of its days are final for the metric
-    (`finality` from `final_through`) and for that shop: none of its rows of the period is
+    (`finality`, from `final_through`) and for that shop: none of its rows of the period is
     provisional and none of its days is held back from becoming final (`unfinished`:
     stat_date, shop_id, metric of held-back slices, csmetrics.finality)."""
     has_denominator = _by_metric(lambda m: m.has_denominator)[F.col("metric")]
@@ -71,10 +83,12 @@ def period_rows(
         summed = summed.join(F.broadcast(waiting), [key, "shop_id", "metric"], "left")
     else:
         summed = summed.withColumn("_unfinished", F.lit(None).cast("boolean"))
-    all_days_final = (
-        (last_day(F.col(key)) <= F.col("final_through")) & (F.col("_days_maturity") == "final") & F.col("_unfinished").isNull()
+    final_through = (
+        F.create_map(*[x for metric, day in finality.items() for x in (F.lit(metric), F.lit(day))])[F.col("metric")]
+        if finality else F.lit(None).cast("date")
     )
-    return summed.join(F.broadcast(finality), "metric", "left").select(
+    all_days_final = (last_day(F.col(key)) <= final_through) & (F.col("_days_maturity") == "final") & F.col("_unfinished").isNull()
+    return summed.select(
         key,
         "shop_id",
         "metric",

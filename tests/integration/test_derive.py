@@ -1,0 +1,39 @@
+"""Derive on a copy of a warehouse that holds one published day (tests/conftest.py `one_day`)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+from csmetrics.derived.publish import derive
+from csmetrics.plan import RunPlan
+from tests.integration.test_quality_gate import jobs_of
+from tests.integration.warehouses import Warehouse
+
+DAY = date(2026, 3, 2)
+DERIVED = (
+    "shop_metrics_weekly", "shop_metrics_monthly", "shop_metric_trends", "governance_weekly", "peer_benchmarks_daily",
+    "scene_benchmarks_daily", "leaderboard_daily",
+)
+# Derive's Spark jobs for one day of three shops (bench/RESULTS.md, "Derive reads each gold
+# input once"): 82 when the weekly, monthly and governance sources each rolled up gold again.
+DERIVE_JOBS = 72
+
+
+def rows(spark, settings, table):
+    return sorted(tuple(r) for r in spark.read.format("delta").load(settings.table_path("gold", table)).drop("run_id", "computed_at").collect())
+
+
+def test_derive_again_changes_no_row_and_reads_each_gold_input_once(spark, one_day, tmp_path):
+    _, landing, published = one_day
+    shutil.copytree(published.warehouse, tmp_path / "warehouse")
+    with Warehouse(tmp_path, landing) as settings:
+        before = {table: rows(spark, settings, table) for table in DERIVED}
+        written, jobs = jobs_of(spark, f"derive-{tmp_path.name}", lambda: derive(spark, settings, list(RunPlan(DAY).dates), "derive-again"))
+        after = {table: rows(spark, settings, table) for table in DERIVED}
+
+    assert written == dict.fromkeys(written, 0) and set(written) == set(DERIVED)
+    assert after == before
+    # Every table but the benchmarks has rows: three shops are too few peers.
+    assert all(after[table] for table in DERIVED if not table.endswith("benchmarks_daily"))
+    assert jobs <= DERIVE_JOBS, jobs
