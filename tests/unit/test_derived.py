@@ -11,9 +11,8 @@ from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
 from csmetrics.derived.weekly import (
     DEFAULT_THRESHOLDS,
     Threshold,
-    final_through,
-    final_through_each,
     governance_rows,
+    latest_final_days,
     monthly_rows,
     parse_thresholds,
     weekly_rows,
@@ -38,7 +37,7 @@ def test_weekly_rate_is_summed_numerators_over_summed_denominators(spark):
         (MONDAY, "s1", "consult_sessions", "all", 4.0, None, "final"),
         (MONDAY + timedelta(days=6), "s1", "consult_sessions", "all", 6.0, None, "final"),
     ])
-    weekly = {r.metric: r for r in weekly_rows(rows, final_through(rows)).collect()}
+    weekly = {r.metric: r for r in weekly_rows(rows, finality(rows)).collect()}
     # 2 / 10 = 0.2, not the mean of the daily rates (0.556).
     assert (weekly["pickup_rate"].numerator, weekly["pickup_rate"].denominator, weekly["pickup_rate"].value) == (2.0, 10.0, 0.2)
     assert (weekly["consult_sessions"].value, weekly["consult_sessions"].denominator) == (10.0, None)
@@ -54,13 +53,18 @@ def test_a_month_is_summed_like_a_week_and_final_once_its_last_day_is(spark):
         (date(2026, 3, 1), "s1", "pickup_rate", "all", 3.0, 3.0, "provisional"),
         (date(2026, 3, 1), "s1", "consult_sessions", "all", 5.0, None, "final"),
     ])
-    monthly = {(r.month_start, r.metric): r for r in monthly_rows(rows, final_through(rows)).collect()}
+    monthly = {(r.month_start, r.metric): r for r in monthly_rows(rows, finality(rows)).collect()}
     february, march = monthly[(date(2026, 2, 1), "pickup_rate")], monthly[(date(2026, 3, 1), "pickup_rate")]
     # 2 / 10, not the mean of 100 % and 11 %; every day of February is final.
     assert (february.numerator, february.denominator, february.value, february.days_with_data, february.maturity) == (2.0, 10.0, 0.2, 2, "final")
     assert (march.value, march.maturity) == (1.0, "provisional")
     # Final through 1 March, but March has 30 more days.
     assert monthly[(date(2026, 3, 1), "consult_sessions")].maturity == "provisional"
+
+
+def finality(rows) -> dict:
+    """{metric: its latest final day} over every row, as derive collects it."""
+    return {r.metric: r.rows for r in latest_final_days(rows, {"rows": (date(2000, 1, 1), date(2100, 1, 1))}).collect() if r.rows is not None}
 
 
 def test_each_horizon_is_final_through_its_own_latest_final_day(spark):
@@ -72,11 +76,18 @@ def test_each_horizon_is_final_through_its_own_latest_final_day(spark):
         (MONDAY + timedelta(days=20), "s1", "consult_sessions", "all", 2.0, None, "final"),  # outside both horizons
     ])
     horizons = {"week": (MONDAY, MONDAY + timedelta(days=6)), "month": (MONDAY + timedelta(days=2), MONDAY + timedelta(days=12))}
-    assert final_through_each(rows, horizons) == {
-        "week": {"pickup_rate": MONDAY + timedelta(days=3)},
-        "month": {"pickup_rate": MONDAY + timedelta(days=3), "consult_sessions": MONDAY + timedelta(days=9)},
-    }
-    assert final_through(rows) == {"pickup_rate": MONDAY + timedelta(days=3), "consult_sessions": MONDAY + timedelta(days=20)}
+    latest = {r.metric: (r.week, r.month) for r in latest_final_days(rows, horizons).collect()}
+    assert latest == {"pickup_rate": (MONDAY + timedelta(days=3), MONDAY + timedelta(days=3)), "consult_sessions": (None, MONDAY + timedelta(days=9))}
+
+
+def test_a_week_of_a_metric_with_no_final_day_is_provisional(spark):
+    rows = daily(spark, [
+        (MONDAY + timedelta(days=day), "s1", metric, "all", 1.0, 1.0, "final") for day in range(7) for metric in ("pickup_rate", "reply_3min_rate")
+    ])
+    for known in ({"pickup_rate": MONDAY + timedelta(days=6)}, {}):
+        maturity = {r.metric: r.maturity for r in weekly_rows(rows, known).collect()}
+        # reply_3min_rate is missing from what is known to be final: its week waits.
+        assert maturity == {"pickup_rate": "final" if known else "provisional", "reply_3min_rate": "provisional"}
 
 
 def test_governance_at_the_exact_thresholds_and_without_data(spark):
@@ -90,7 +101,7 @@ def test_governance_at_the_exact_thresholds_and_without_data(spark):
         *week("unrated", reply_3min_rate=0.95, avg_response_seconds=30.0, pickup_rate=0.9, avg_wait_seconds=599.0),
         *week("good", reply_3min_rate=1.0, avg_response_seconds=10.0, pickup_rate=1.0, avg_wait_seconds=5.0, satisfaction_rate=1.0),
     ])
-    weekly = weekly_rows(rows, final_through(rows))
+    weekly = weekly_rows(rows, finality(rows))
     result = {(r.shop_id, r.metric): (r.status, r.overall_status) for r in governance_rows(weekly, DEFAULT_THRESHOLDS).collect()}
     assert result[("edge", "reply_3min_rate")] == ("pass", "fail")
     assert result[("edge", "avg_response_seconds")][0] == "pass"

@@ -14,7 +14,16 @@ from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, merge_slice
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
 from csmetrics.derived.trends import periods_with_change
-from csmetrics.derived.weekly import DEFAULT_THRESHOLDS, final_through_each, governance_rows, monthly_rows, parse_thresholds, weekly_rows
+from csmetrics.derived.weekly import (
+    DEFAULT_THRESHOLDS,
+    governance_rows,
+    latest_final_days,
+    month_start,
+    monthly_rows,
+    parse_thresholds,
+    week_start,
+    weekly_rows,
+)
 from csmetrics.finality import unfinished_frame
 from csmetrics.metrics.scenes import SCENE_COLUMNS
 from csmetrics.tables import BY_NAME, SCENE_METRICS_DAILY, SHOP_METRICS_DAILY
@@ -34,39 +43,42 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     """Weekly rollups and governance for the ISO weeks of `dates`, monthly rollups for their
     months, benchmarks and leaderboards for `dates` themselves; each written by one MERGE that touches only changed rows.
     Returns the rows each MERGE changed."""
+    thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
     weeks = week_starts(dates)
     months = sorted({d.replace(day=1) for d in dates})
     last_sunday, month_end = weeks[-1] + timedelta(days=6), _month_end(months[-1])
     daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
     # Finality of the periods' days shows in the rows up to the longest window after them.
-    finality = final_through_each(daily, {
+    finality = _final_through(daily, {
         "week": (weeks[0], last_sunday + timedelta(days=LONGEST_WINDOW)),
         "month": (months[0], month_end + timedelta(days=LONGEST_WINDOW)),
     })
+    # `dates` may have gaps (a settled held-back day weeks back): only their own weeks and
+    # months are rolled up, as the MERGEs replace only those.
+    week_days = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday)) & week_start(F.col("stat_date")).isin(weeks))
+    month_days = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end)) & month_start(F.col("stat_date")).isin(months))
+    shops = read_bronze(spark, settings, "shops")
+    peers = supported(daily.where(F.col("stat_date").isin(dates)), shops, settings.min_support)
+    scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings)) if SCENE_METRICS_DAILY.exists(spark, settings) else None
     # Held-back shop-days are few: read once for the weekly and the monthly rows.
     unfinished = unfinished_frame(spark, settings).where(
         F.col("stat_date").between(F.lit(min(weeks[0], months[0])), F.lit(max(last_sunday, month_end)))
     ).persist()
-    weekly = weekly_rows(daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday))), finality["week"], unfinished)
-    monthly = monthly_rows(daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end))), finality["month"], unfinished)
-    thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
-    shops = read_bronze(spark, settings, "shops")
-    peers = supported(daily.where(F.col("stat_date").isin(dates)), shops, settings.min_support)
-    scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings)) if SCENE_METRICS_DAILY.exists(spark, settings) else None
-    scene_peers = supported(scenes.where(F.col("stat_date").isin(dates)), shops, settings.min_support) if scenes else None
-    # Governance judges the weekly rows once they are written: a read of them, not their rollup again.
-    frames = {
-        "shop_metrics_weekly": (lambda: weekly, weeks),
-        "shop_metrics_monthly": (lambda: monthly, months),
-        "governance_weekly": (lambda: governance_rows(_written_weeks(spark, settings, weeks), thresholds), weeks),
-        "peer_benchmarks_daily": (lambda: peer_benchmarks(peers, settings.min_peers), dates),
-        "leaderboard_daily": (lambda: leaderboard(peers), dates),
-    }
-    if scene_peers is not None:
-        frames["scene_benchmarks_daily"] = (lambda: peer_benchmarks(scene_peers, settings.min_peers, within=SCENE_COLUMNS), dates)
-    stamp = datetime.now(UTC)
-    written = {}
     try:
+        # Each source is built when its MERGE's turn comes: governance judges the weekly rows
+        # written before it (a read of them, not their rollup again).
+        frames = {
+            "shop_metrics_weekly": (lambda: weekly_rows(week_days, finality["week"], unfinished), weeks),
+            "shop_metrics_monthly": (lambda: monthly_rows(month_days, finality["month"], unfinished), months),
+            "governance_weekly": (lambda: governance_rows(_written_weeks(spark, settings, weeks), thresholds), weeks),
+            "peer_benchmarks_daily": (lambda: peer_benchmarks(peers, settings.min_peers), dates),
+            "leaderboard_daily": (lambda: leaderboard(peers), dates),
+        }
+        if scenes is not None:
+            scene_peers = supported(scenes.where(F.col("stat_date").isin(dates)), shops, settings.min_support)
+            frames["scene_benchmarks_daily"] = (lambda: peer_benchmarks(scene_peers, settings.min_peers, within=SCENE_COLUMNS), dates)
+        stamp = datetime.now(UTC)
+        written = {}
         with commit_metadata(spark, run_id):
             for table, (rows, partitions) in frames.items():
                 written[table] = _write(spark, settings, table, rows(), partitions, run_id, stamp)
@@ -80,6 +92,12 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
 
 
 GRAINS = ["day", "week", "month"]
+
+
+def _final_through(daily: DataFrame, horizons: dict[str, tuple[date, date]]) -> dict[str, dict[str, date]]:
+    """{horizon: {metric: final through}}: one small aggregate, collected (a row per metric)."""
+    latest = latest_final_days(daily, horizons).collect()
+    return {name: {row.metric: row[name] for row in latest if row[name] is not None} for name in horizons}
 
 
 def _written_weeks(spark: SparkSession, settings: Settings, weeks: list[date]) -> DataFrame:

@@ -22,22 +22,16 @@ def _by_metric(attribute) -> Column:
     return F.create_map(*[x for m in registry.METRICS for x in (F.lit(m.id), F.lit(attribute(m)))])
 
 
-def final_through(daily: DataFrame) -> dict[str, date]:
-    """{metric: the latest stat_date whose rows of the metric are final}, collected on the
-    driver (a row per metric). Maturity moves forward one whole (date, metric) slice at a
-    time, so every earlier date is final too."""
-    final = daily.where(F.col("maturity") == "final")
-    return {row.metric: row.final_through for row in final.groupBy("metric").agg(F.max("stat_date").alias("final_through")).collect()}
-
-
-def final_through_each(daily: DataFrame, horizons: Mapping[str, tuple[date, date]]) -> dict[str, dict[str, date]]:
-    """`final_through` of the rows within each named horizon [first, last], all of them in
-    one aggregate over one read of `daily`."""
+def latest_final_days(daily: DataFrame, horizons: Mapping[str, tuple[date, date]]) -> DataFrame:
+    """(metric, one column per named horizon [first, last]): the latest stat_date within it
+    whose rows of the metric are final, all horizons in one aggregate over one read of
+    `daily`. Maturity moves forward one whole (date, metric) slice at a time, so every
+    earlier date is final too. A row per metric: derive collects it as the `finality` of
+    `period_rows`."""
     first, last = min(span[0] for span in horizons.values()), max(span[1] for span in horizons.values())
     final = daily.where((F.col("maturity") == "final") & F.col("stat_date").between(F.lit(first), F.lit(last)))
     within = {name: F.when(F.col("stat_date").between(F.lit(a), F.lit(b)), F.col("stat_date")) for name, (a, b) in horizons.items()}
-    latest = final.groupBy("metric").agg(*[F.max(day).alias(name) for name, day in within.items()]).collect()
-    return {name: {row.metric: row[name] for row in latest if row[name] is not None} for name in horizons}
+    return final.groupBy("metric").agg(*[F.max(day).alias(name) for name, day in within.items()])
 
 
 def month_start(day: Column) -> Column:
@@ -66,7 +60,7 @@ def period_rows(
     weighs each day by its volume (it is not the mean of daily rates).
 
     A period is final for a shop once all of its days are final for the metric
-    (`finality`, from `final_through`) and for that shop: none of its rows of the period is
+    (`finality`: {metric: its latest final day}, `latest_final_days`) and for that shop: none of its rows of the period is
     provisional and none of its days is held back from becoming final (`unfinished`:
     stat_date, shop_id, metric of held-back slices, csmetrics.finality)."""
     has_denominator = _by_metric(lambda m: m.has_denominator)[F.col("metric")]
