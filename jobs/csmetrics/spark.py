@@ -29,8 +29,8 @@ def spark_settings(settings: Settings) -> dict[str, str]:
         "spark.databricks.delta.snapshotPartitions": "4",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-        # PySpark records the Python call site of every DataFrame and function call in the
-        # JVM, for error messages: four round trips and a stack walk a call, half of a small
+        # PySpark records the Python call site of every Column method and F.col in the JVM,
+        # for error messages: about ten round trips and a stack walk a call, half of a small
         # run's round trips (docs/scaling.md). Errors keep their class, values and stack;
         # CSMETRICS_SPARK_CONF can set it back to true to find the Python line.
         "spark.python.sql.dataFrameDebugging.enabled": "false",
