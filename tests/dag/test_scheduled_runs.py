@@ -79,8 +79,17 @@ class Airflow:
         self.processes: list[subprocess.Popen] = []
         self.logs: dict[int, Path] = {}
 
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True)
+    def cli(self, *args: str, attempts: int = 3) -> str:
+        """Run an `airflow` command against this deployment. Against SQLite, a command that
+        writes can still fail at once with "database is locked" (infra/README.md): the CI saw
+        `backfill create` fail so within seconds, while the DAG processor and the scheduler
+        were starting. An operator runs it again; so does this."""
+        for attempt in range(1, attempts + 1):
+            done = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True)
+            if done.returncode == 0 or "database is locked" not in done.stderr or attempt == attempts:
+                break
+            warnings.warn(f"airflow {' '.join(args)}: database is locked (attempt {attempt}); running it again", stacklevel=2)
+            time.sleep(5)
         assert done.returncode == 0, f"airflow {' '.join(args)}:\n{done.stderr[-3000:]}"
         return done.stdout
 
