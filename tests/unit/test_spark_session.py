@@ -34,3 +34,16 @@ def test_building_a_query_sends_the_jvm_no_python_call_site(spark, monkeypatch):
 def test_the_python_call_site_can_be_turned_back_on_to_debug():
     assert spark_settings(Settings())[DEBUGGING] == "false"
     assert spark_settings(Settings(spark_conf={DEBUGGING: "true"}))[DEBUGGING] == "true"
+
+
+def test_a_local_warehouse_gets_no_hadoop_checksum_files(spark, tmp_path):
+    """On a local disk the session writes through Hadoop's raw local file system: no
+    `.<name>.crc` beside each data and log file, and no `chmod` process for each (spark.py).
+    Delta's own checksum of each version (`_delta_log/<version>.crc`) is still written."""
+    path = str(tmp_path / "table")
+    spark.range(4).selectExpr("id", "id % 2 AS part").write.format("delta").partitionBy("part").save(path)
+    spark.range(4, 6).selectExpr("id", "id % 2 AS part").write.format("delta").mode("append").partitionBy("part").save(path)
+    files = [p.relative_to(tmp_path / "table") for p in (tmp_path / "table").rglob("*") if p.is_file()]
+    assert [f for f in files if f.name.startswith(".") and f.name.endswith(".crc")] == []
+    assert {f.name for f in files if f.parent.name == "_delta_log"} >= {"00000000000000000001.json", "00000000000000000001.crc"}
+    assert sorted(r.id for r in spark.read.format("delta").load(path).collect()) == list(range(6))
