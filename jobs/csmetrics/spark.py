@@ -8,6 +8,7 @@ from pathlib import Path
 from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
 
+from csmetrics import local_fs
 from csmetrics.config import Settings
 from csmetrics.logs import driver_java_options, route_library_logs
 
@@ -34,14 +35,8 @@ def spark_settings(settings: Settings) -> dict[str, str]:
         # run's round trips (docs/scaling.md). Errors keep their class, values and stack;
         # CSMETRICS_SPARK_CONF can set it back to true to find the Python line.
         "spark.python.sql.dataFrameDebugging.enabled": "false",
-        # A warehouse on a local disk (`file:`): Hadoop's default local file system writes a
-        # `.<name>.crc` checksum beside every file and, without its native library (pip's
-        # pyspark has none), starts a `chmod` or `readlink` process for each file it creates
-        # or renames: about 970 processes of some 7 ms each in a 3-shop run (docs/scaling.md).
-        # The raw one writes no checksum files and starts half as many. Other schemes (s3a,
-        # abfss, hdfs) are not affected.
-        "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
-        "spark.hadoop.fs.AbstractFileSystem.file.impl": "org.apache.hadoop.fs.local.RawLocalFs",
+        # A warehouse on a local disk: no checksum file beside each file (csmetrics.local_fs).
+        **local_fs.RAW,
     }
     conf.update(settings.spark_conf)
     # The project's log4j2 configuration first: options given in CSMETRICS_SPARK_CONF follow
@@ -82,6 +77,17 @@ def _remember_delta_jars(spark: SparkSession) -> None:
         manifest.write_text("\n".join(jars) + "\n")
 
 
+def _with_local_file_system(conf: dict[str, str], settings: Settings) -> dict[str, str]:
+    """The process-free local file system (csmetrics.local_fs) for a local application whose
+    JVM starts now: its driver class path can still hold the class. (A running application
+    keeps its file system: getOrCreate applies only SQL settings to it.)"""
+    from pyspark import SparkContext
+
+    if SparkContext._gateway is None and not under_spark_submit() and local_fs.in_one_jvm(settings.spark_master):
+        return conf | local_fs.local_settings(settings.spark_conf)
+    return conf
+
+
 def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> SparkSession:
     """Return the process's SparkSession, creating it with the project's settings.
 
@@ -90,7 +96,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "csmetrics") -> 
     settings = settings or Settings.from_env()
     route_library_logs(settings)
     builder = SparkSession.builder
-    for key, value in spark_settings(settings).items():
+    for key, value in _with_local_file_system(spark_settings(settings), settings).items():
         builder = builder.config(key, value)
     if under_spark_submit():
         # spark-submit already chose the master, the application's name and shipped the
