@@ -1,16 +1,16 @@
-"""The file system of a warehouse on a local disk (`file:` paths) in a local Spark application.
+"""The file system of a warehouse on a local disk (`file:` paths).
 
 Hadoop's default local file system writes a `.<name>.crc` checksum beside every file and,
 without Hadoop's native library (pip's pyspark has none), starts a process for each file it
-creates (`chmod`, to set its permissions) and for both names of each rename (`readlink`):
-about 970 processes of some 7 ms each in a 3-shop run (docs/scaling.md). Every session uses
-Hadoop's raw local file system, which writes no checksum files. In a local application it
-uses `ProcessFreeLocalFileSystem` (`java/`) instead: the raw one, with those two calls made
-through java.nio. Its class is compiled once per source and Spark version into the user's
-cache (javac, a few seconds; bin/setup does it); where no javac is found, the raw one stays.
-Executors of a cluster have no such class: applications on one keep the raw one, and
-warehouses on s3a, abfss or hdfs are not affected at all.
-"""
+creates (`chmod`, to set its permissions) and for each name of a rename (`readlink`): about
+970 processes of some 7 ms each in a 3-shop run (docs/scaling.md). Every session uses
+Hadoop's raw local file system (RAW), which writes no checksum files. A local application
+(`local[*]`, executors in the driver's JVM) uses `ProcessFreeLocalFileSystem` (`java/`)
+instead: the raw one, with those two calls made through java.nio. Its class is compiled once
+per source and Spark version into the user's cache (javac, a few seconds; bin/setup does it);
+where it cannot be built (no javac, a cache that cannot be written), the raw one stays, with a
+warning in the log. Executors of a cluster have no such class: applications on one keep the
+raw one. Warehouses on s3a, abfss or hdfs are not affected at all."""
 
 from __future__ import annotations
 
@@ -64,7 +64,16 @@ def built_jar() -> Path | None:
         return jar
     javac = _javac()
     if javac is None:
+        log.warning("no javac (a JDK's compiler): local runs use Hadoop's raw local file system, which starts a process per file")
         return None
+    try:
+        return _build(javac, jar)
+    except (OSError, subprocess.SubprocessError) as error:
+        log.warning("%s could not be built into %s (%s); local runs use Hadoop's raw local file system", SOURCE.name, jar, error)
+        return None
+
+
+def _build(javac: str, jar: Path) -> Path | None:
     jar.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=jar.parent) as work:
         classes = Path(work, "classes")

@@ -16,8 +16,9 @@ from csmetrics.config import Settings
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # Python libraries that log at INFO what a run's user does not need (GX: one line per
-# expectation and store operation).
-CHATTY_LIBRARIES = ("great_expectations", "py4j")
+# expectation and store operation), and the local file system's build, whose fallback to
+# Hadoop's raw one costs speed, not results (csmetrics.local_fs).
+CHATTY_LIBRARIES = ("great_expectations", "py4j", "csmetrics.local_fs")
 HANDLERS = ("csmetrics-log-file", "csmetrics-terminal")
 LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO}
 

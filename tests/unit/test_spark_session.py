@@ -142,6 +142,8 @@ def test_a_session_on_a_cluster_or_with_its_own_file_system_keeps_hadoop_raw_one
     assert local_fs.local_settings({"spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.LocalFileSystem"}) == {}
     added = local_fs.local_settings({"spark.driver.extraClassPath": "/opt/extra.jar"})
     assert added["spark.driver.extraClassPath"] == f"/opt/extra.jar{os.pathsep}{local_fs.jar_path()}"
+    # A cache that cannot be written, then no javac: the session starts with the raw one.
+    monkeypatch.setattr(local_fs, "jar_path", lambda: Path("/proc/csmetrics/process-free-local-fs.jar"))
+    assert local_fs.local_settings({}) == {}
     monkeypatch.setattr(local_fs, "_javac", lambda: None)
-    monkeypatch.setattr(local_fs, "jar_path", lambda: Path("/nonexistent/process-free-local-fs.jar"))
     assert local_fs.local_settings({}) == {}
