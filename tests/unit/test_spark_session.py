@@ -42,12 +42,17 @@ def test_the_python_call_site_can_be_turned_back_on_to_debug():
     assert spark_settings(Settings(spark_conf={DEBUGGING: "true"}))[DEBUGGING] == "true"
 
 
+def write_two_versions(spark, path: str) -> None:
+    """A Delta table of two partitions, created and appended to: two log versions."""
+    spark.range(4).selectExpr("id", "id % 2 AS part").write.format("delta").partitionBy("part").save(path)
+    spark.range(4, 6).selectExpr("id", "id % 2 AS part").write.format("delta").mode("append").partitionBy("part").save(path)
+
+
 def test_a_local_warehouse_gets_no_hadoop_checksum_files(spark, tmp_path):
     """On a local disk the session writes no `.<name>.crc` beside each data and log file
     (csmetrics.local_fs). Delta's own checksum of each version is still written."""
     path = str(tmp_path / "table")
-    spark.range(4).selectExpr("id", "id % 2 AS part").write.format("delta").partitionBy("part").save(path)
-    spark.range(4, 6).selectExpr("id", "id % 2 AS part").write.format("delta").mode("append").partitionBy("part").save(path)
+    write_two_versions(spark, path)
     files = [p.relative_to(tmp_path / "table") for p in (tmp_path / "table").rglob("*") if p.is_file()]
     assert [f for f in files if f.name.startswith(".") and f.name.endswith(".crc")] == []
     assert {f.name for f in files if f.parent.name == "_delta_log"} >= {"00000000000000000001.json", "00000000000000000001.crc"}
@@ -88,11 +93,7 @@ def test_a_local_session_starts_no_process_for_each_local_file(spark, tmp_path):
     assert fs.getClass().getName() == local_fs.CLASS
     path = str(tmp_path / "table")
 
-    def write_twice():
-        spark.range(4).selectExpr("id", "id % 2 AS part").write.format("delta").partitionBy("part").save(path)
-        spark.range(4, 6).selectExpr("id", "id % 2 AS part").write.format("delta").mode("append").partitionBy("part").save(path)
-
-    assert [c for c in processes_started(spark, tmp_path, write_twice) if c.split()[0] in ("chmod", "readlink")] == []
+    assert [c for c in processes_started(spark, tmp_path, lambda: write_two_versions(spark, path)) if c.split()[0] in ("chmod", "readlink")] == []
 
     folder = jvm.org.apache.hadoop.fs.Path(str(tmp_path / "made"))
     assert fs.mkdirs(folder, jvm.org.apache.hadoop.fs.permission.FsPermission(0o750))
