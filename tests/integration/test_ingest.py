@@ -359,3 +359,31 @@ def test_landed_files_schemas_come_from_their_footers_without_a_spark_job(spark,
     assert len(landed.groups) == 4
     for each in landed.groups:
         assert all(inferred[f.path] == each.schema for f in each.files)
+
+
+def test_the_classified_batch_is_held_on_disk_with_uncompressed_columns_and_other_caches_keep_the_setting(spark):
+    """Ingest's batch is persisted on local disk without the columnar cache's compression
+    (CPU the disk does not need); the session's setting is left as it was for other caches."""
+    from pyspark import StorageLevel
+
+    from csmetrics.ingest.run import COLUMNAR_CACHE_COMPRESSED, persist_on_disk
+
+    def disk_bytes(frame) -> int:
+        """The local disk the frame's cache takes once computed."""
+        def on_disk() -> int:
+            return sum(info.diskSize() for info in spark.sparkContext._jsc.sc().getRDDStorageInfo())
+
+        before = on_disk()
+        frame.count()
+        return on_disk() - before
+
+    repetitive = spark.range(100_000).selectExpr("id % 4 AS a", "concat('the same text ', id % 3) AS b")
+    held = persist_on_disk(spark, repetitive.where("a >= 0"))
+    assert spark.conf.get(COLUMNAR_CACHE_COMPRESSED) == "true"
+    cached = repetitive.where("a >= 1").persist(StorageLevel.DISK_ONLY)
+    try:
+        # These repetitive columns take about five times the disk uncompressed.
+        assert disk_bytes(held) > 3 * disk_bytes(cached) > 0
+    finally:
+        held.unpersist(True)
+        cached.unpersist(True)
