@@ -44,12 +44,12 @@ class Table:
     def ensure(self, spark: SparkSession, settings: Settings, relayout: bool = False) -> DeltaTable:
         """The table, created with its schema, partitioning and properties if it does not
         exist yet, and registered in the configured catalog schema. Once per application and
-        table: later calls only check that the table is still there. A gold table laid out
+        table: later calls only check that the table is still there (but for `relayout`). A gold table laid out
         otherwise than declared raises LayoutError, or is rewritten when `relayout` (what
         `csmetrics maintain` asks)."""
         path = self.path(settings)
         ensured = (spark.sparkContext.applicationId, path)
-        if ensured in _ENSURED and _log_exists(spark, path):
+        if ensured in _ENSURED and not relayout and _log_exists(spark, path):
             return DeltaTable.forPath(spark, path)
         table = self._create_or_complete(spark, settings, relayout)
         _ENSURED.add(ensured)
@@ -73,11 +73,15 @@ class Table:
         return table
 
     def _complete(self, spark: SparkSession, settings: Settings, relayout: bool) -> bool:
-        """A gold table created by an older csmetrics gets what its declaration has gained
-        since: its properties (one metadata commit) and, when `relayout`, its layout (the
-        table rewritten once, `_relayout`). The other layers' declarations have not changed.
+        """A table created by an older csmetrics gets what its declaration has gained since:
+        its properties (one metadata commit) and, for a gold table when `relayout`, its layout
+        (the table rewritten once, `_relayout`). A gold table is completed by the first step
+        that opens it; the other layers (whose layouts have not changed) only by `csmetrics
+        maintain` (`relayout`), so that a daily run pays no query per bronze table for it.
         True when the table was rewritten."""
         if self.layer != "gold":
+            if relayout:
+                self._set_missing_properties(spark, settings, _properties(spark, self.path(settings)))
             return False
         was, properties = _layout(spark, self.path(settings))
         relaid = was != list(self.partition_by)
@@ -89,11 +93,14 @@ class Table:
             )
         if relaid:
             _relayout(spark, self.path(settings), self.partition_by, was)
+        self._set_missing_properties(spark, settings, properties)
+        return relaid
+
+    def _set_missing_properties(self, spark: SparkSession, settings: Settings, properties: dict[str, str]) -> None:
         missing = {k: v for k, v in self.properties.items() if properties.get(k) != v}
         if missing:
             assignments = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in missing.items())
             spark.sql(f"ALTER TABLE delta.{_identifier(self.path(settings))} SET TBLPROPERTIES ({assignments})")
-        return relaid
 
 
 def _layout(spark: SparkSession, path: str) -> tuple[list[str], dict[str, str]]:
@@ -101,7 +108,7 @@ def _layout(spark: SparkSession, path: str) -> tuple[list[str], dict[str, str]]:
     says the same and also counts the table's files: a job over its whole state, about 1.5 s
     a table in a new driver, each task of a daily run paying it for every gold table.)"""
     identifier = f"delta.{_identifier(path)}"
-    properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {identifier}").collect()}
+    properties = _properties(spark, path)
     described = [r.col_name for r in spark.sql(f"DESCRIBE TABLE {identifier}").collect()]
     # DESCRIBE lists the columns, then "# Partition Information", a "# col_name" header and
     # the partition columns in order, up to the next section, if any.
@@ -109,6 +116,10 @@ def _layout(spark: SparkSession, path: str) -> tuple[list[str], dict[str, str]]:
     after = described[described.index(header) + 2 :] if header in described else []
     partition_columns = list(takewhile(lambda name: name and not name.startswith("#"), after))
     return partition_columns, properties
+
+
+def _properties(spark: SparkSession, path: str) -> dict[str, str]:
+    return {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES delta.{_identifier(path)}").collect()}
 
 
 class LayoutError(RuntimeError):
@@ -243,10 +254,21 @@ RUN_COMMITS = Table("run_commits", "quality", schemas.RUN_COMMITS)
 BY_NAME: dict[str, Table] = {t.name: t for t in (*PUBLISHED_TABLES, *DERIVED_TABLES)}
 
 
+# Bronze is read by shop, by the time its files landed (as of a run's cutoff) and by the run
+# that wrote it (the bronze gate's read-back): Delta's file statistics of those columns only.
+# Statistics of every column cost about a sixth of ingest's append (bench/RESULTS.md).
+BRONZE_STATS_COLUMNS = ("shop_id", "_landed_at", "_run_id")
+
+
 def bronze(name: str) -> Table:
     """The bronze table of a raw table of the contract, partitioned by UTC event date (events)."""
     raw = RAW_TABLES[name]
-    return Table(name, "bronze", bronze_schema(raw), (EVENT_DATE,) if raw.event_time else (), (raw.primary_key,))
+    schema = bronze_schema(raw)
+    stats = ",".join(column for column in BRONZE_STATS_COLUMNS if column in schema.fieldNames())
+    return Table(
+        name, "bronze", schema, (EVENT_DATE,) if raw.event_time else (), (raw.primary_key,),
+        {"delta.dataSkippingStatsColumns": stats},
+    )
 
 
 def safe_name(text: str) -> str:
