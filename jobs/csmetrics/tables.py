@@ -80,7 +80,7 @@ class Table:
         maintain` (`relayout`), so that a daily run pays no query per bronze table for it.
         True when the table was rewritten."""
         if self.layer != "gold":
-            if relayout:
+            if relayout and self.properties:
                 self._set_missing_properties(spark, settings, _properties(spark, self.path(settings)))
             return False
         was, properties = _layout(spark, self.path(settings))
@@ -256,7 +256,7 @@ BY_NAME: dict[str, Table] = {t.name: t for t in (*PUBLISHED_TABLES, *DERIVED_TAB
 
 # Bronze is read by shop, by the time its files landed (as of a run's cutoff) and by the run
 # that wrote it (the bronze gate's read-back): Delta's file statistics of those columns only.
-# Statistics of every column cost about a sixth of ingest's append (bench/RESULTS.md).
+# Statistics of every column cost about an eighth of ingest's append (bench/RESULTS.md).
 BRONZE_STATS_COLUMNS = ("shop_id", "_landed_at", "_run_id")
 
 

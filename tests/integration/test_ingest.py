@@ -214,16 +214,19 @@ def test_every_table_is_counted_in_one_spark_job(spark, tmp_path):
     assert (c.landed, c.by_file) == (0, {})
 
 
-def test_an_ingest_counts_its_tables_once(spark, settings, landing, monkeypatch):
+def test_an_ingest_counts_its_tables_once_and_holds_each_batch_on_disk_uncompressed(spark, settings, landing, monkeypatch):
     from csmetrics.ingest import run as ingest_run
 
     write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))])
     write_landing(landing, "ratings", "2026-03-02", [rating("r1")])
-    calls = []
-    count = ingest_run._count
+    calls, held = [], []
+    count, persist = ingest_run._count, ingest_run.persist_on_disk
     monkeypatch.setattr(ingest_run, "_count", lambda pending, report: (calls.append(sorted(pending)), count(pending, report)))
+    monkeypatch.setattr(ingest_run, "persist_on_disk", lambda spark, frame: held.append(frame.columns) or persist(spark, frame))
     report = ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)
     assert calls == [["orders", "ratings", "shops"]]
+    # Each table's classified batch (the next test: held without column compression).
+    assert len(held) == 3 and all("status" in columns for columns in held)
     assert sorted((t.table, t.landed, t.inserted) for t in report.tables.values()) == [("orders", 1, 1), ("ratings", 1, 1), ("shops", 1, 1)]
 
 
@@ -369,20 +372,19 @@ def test_the_classified_batch_is_held_on_disk_with_uncompressed_columns_and_othe
     from csmetrics.ingest.run import COLUMNAR_CACHE_COMPRESSED, persist_on_disk
 
     def disk_bytes(frame) -> int:
-        """The local disk the frame's cache takes once computed."""
-        def on_disk() -> int:
-            return sum(info.diskSize() for info in spark.sparkContext._jsc.sc().getRDDStorageInfo())
-
-        before = on_disk()
+        """The local disk of the frame's own cache, once computed."""
         frame.count()
-        return on_disk() - before
+        relation = frame._jdf.queryExecution().withCachedData()
+        assert relation.nodeName() == "InMemoryRelation"
+        rdd_id = relation.cacheBuilder().cachedColumnBuffers().id()
+        return sum(info.diskSize() for info in spark.sparkContext._jsc.sc().getRDDStorageInfo() if info.id() == rdd_id)
 
     repetitive = spark.range(100_000).selectExpr("id % 4 AS a", "concat('the same text ', id % 3) AS b")
     held = persist_on_disk(spark, repetitive.where("a >= 0"))
     assert spark.conf.get(COLUMNAR_CACHE_COMPRESSED) == "true"
-    cached = repetitive.where("a >= 1").persist(StorageLevel.DISK_ONLY)
+    cached = repetitive.where("a >= 0 AND b IS NOT NULL").persist(StorageLevel.DISK_ONLY)
     try:
-        # These repetitive columns take about five times the disk uncompressed.
+        # The same rows, uncompressed, take about five times the disk.
         assert disk_bytes(held) > 3 * disk_bytes(cached) > 0
     finally:
         held.unpersist(True)

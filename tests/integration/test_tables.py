@@ -146,7 +146,7 @@ def test_stale_staging_tables_are_dropped_and_recent_ones_kept(spark, settings):
 
 
 def test_bronze_keeps_file_statistics_of_the_columns_it_is_read_by_and_maintain_gives_them_to_an_older_table(spark, settings, monkeypatch):
-    """Delta's statistics of every column cost about a sixth of ingest's append: a bronze table
+    """Delta's statistics of every column cost about an eighth of ingest's append: a bronze table
     keeps those of shop_id, _landed_at and _run_id (its reads filter on them). A bronze table
     of an older csmetrics gets the setting from `csmetrics maintain`, not from a daily run."""
     import json

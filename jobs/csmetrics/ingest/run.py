@@ -304,10 +304,10 @@ def ingest(
 
 def persist_on_disk(spark: SparkSession, frame: DataFrame) -> DataFrame:
     """`frame` persisted on local disk, its columns not compressed. Spark compresses a
-    cached frame's columns (dictionary and run-length encodings) by default, which a batch
-    held in memory needs; on disk, a batch of landed records shrank by 5 % for a sixth of the
-    ingest's CPU (bench/RESULTS.md). The setting is taken when the frame is persisted, so
-    the caches of other steps keep it."""
+    cached frame's columns (dictionary and run-length encodings) by default, which a frame
+    held in memory needs; on disk it saved little space for about a tenth of the executors'
+    time in ingest (bench/RESULTS.md). Spark takes the setting when the frame is persisted,
+    so the caches of other steps keep it."""
     previous = spark.conf.get(COLUMNAR_CACHE_COMPRESSED, None)
     spark.conf.set(COLUMNAR_CACHE_COMPRESSED, "false")
     try:
