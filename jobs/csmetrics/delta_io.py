@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+
+from csmetrics.spark import session_setting
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
-@contextmanager
-def commit_metadata(spark: SparkSession, run_id: str):
+def commit_metadata(spark: SparkSession, run_id: str) -> AbstractContextManager[None]:
     """Tag the Delta commits made inside the block with the run id (DESCRIBE HISTORY shows it)."""
-    key = "spark.databricks.delta.commitInfo.userMetadata"
-    spark.conf.set(key, run_id)
-    try:
-        yield
-    finally:
-        spark.conf.unset(key)
+    return session_setting(spark, "spark.databricks.delta.commitInfo.userMetadata", run_id)
 
 
 def replace_where(frame: DataFrame, path: str, predicate: str, partition_by: list[str], run_id: str) -> None:

@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 from csmetrics.config import Settings
 from csmetrics.quality.gate import open_context
 from csmetrics.schemas.raw import RAW_TABLES
+from csmetrics.spark import session_setting
 from csmetrics.tables import (
     BACKFILL_CHUNKS,
     BY_NAME,
@@ -75,16 +76,12 @@ LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 
 def maintain(spark: SparkSession, settings: Settings, progress=print) -> dict[str, tuple[int, int]]:
     files = {}
-    previous = spark.conf.get(LISTING_PARALLELISM)
-    spark.conf.set(LISTING_PARALLELISM, str(spark.sparkContext.defaultParallelism))
-    try:
+    with session_setting(spark, LISTING_PARALLELISM, str(spark.sparkContext.defaultParallelism)):
         for table in maintained_tables():
             counted = compact_and_vacuum(spark, settings, table)
             if counted:
                 files[f"{table.layer}/{table.name}"] = counted
                 progress(f"{table.layer}/{table.name}: {counted[0]} -> {counted[1]} files")
-    finally:
-        spark.conf.set(LISTING_PARALLELISM, previous)
     progress(f"staging: {drop_stale_staging(spark, settings)} stale table(s) removed")
     progress(f"Data Docs: {drop_old_gx_runs(settings)} validation run(s) older than {settings.retain_days} days removed")
     return files

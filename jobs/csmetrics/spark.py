@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from delta import configure_spark_with_delta_pip
@@ -43,6 +45,20 @@ def spark_settings(settings: Settings) -> dict[str, str]:
     # it, and the JVM lets the last -D of a name win.
     conf["spark.driver.extraJavaOptions"] = f"{driver_java_options(settings)} {settings.spark_conf.get('spark.driver.extraJavaOptions', '')}".strip()
     return conf
+
+
+@contextmanager
+def session_setting(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+    """`key` set to `value` in the session inside the block; as it was (or unset) after it."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
 
 
 def under_spark_submit() -> bool:

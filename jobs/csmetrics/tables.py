@@ -44,9 +44,9 @@ class Table:
     def ensure(self, spark: SparkSession, settings: Settings, relayout: bool = False) -> DeltaTable:
         """The table, created with its schema, partitioning and properties if it does not
         exist yet, and registered in the configured catalog schema. Once per application and
-        table: later calls only check that the table is still there (but for `relayout`). A gold table laid out
-        otherwise than declared raises LayoutError, or is rewritten when `relayout` (what
-        `csmetrics maintain` asks)."""
+        table (but for `relayout`): later calls only check that the table is still there. A
+        gold table laid out otherwise than declared raises LayoutError, or is rewritten when
+        `relayout` (what `csmetrics maintain` asks)."""
         path = self.path(settings)
         ensured = (spark.sparkContext.applicationId, path)
         if ensured in _ENSURED and not relayout and _log_exists(spark, path):

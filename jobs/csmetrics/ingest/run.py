@@ -35,6 +35,7 @@ from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.gold import INGEST_LOG as INGEST_LOG_SCHEMA
 from csmetrics.schemas.gold import QUARANTINE as QUARANTINE_SCHEMA
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
+from csmetrics.spark import session_setting
 from csmetrics.tables import INGEST_LOG, bronze
 from csmetrics.tables import QUARANTINE as QUARANTINE_TABLE
 from csmetrics.timezones import known_zones
@@ -308,15 +309,8 @@ def persist_on_disk(spark: SparkSession, frame: DataFrame) -> DataFrame:
     held in memory needs; on disk it saved little space for about a tenth of the executors'
     time in ingest (bench/RESULTS.md). Spark takes the setting when the frame is persisted,
     so the caches of other steps keep it."""
-    previous = spark.conf.get(COLUMNAR_CACHE_COMPRESSED, None)
-    spark.conf.set(COLUMNAR_CACHE_COMPRESSED, "false")
-    try:
+    with session_setting(spark, COLUMNAR_CACHE_COMPRESSED, "false"):
         return frame.persist(StorageLevel.DISK_ONLY)
-    finally:
-        if previous is None:
-            spark.conf.unset(COLUMNAR_CACHE_COMPRESSED)
-        else:
-            spark.conf.set(COLUMNAR_CACHE_COMPRESSED, previous)
 
 
 def _logged_files(
