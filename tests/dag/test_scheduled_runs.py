@@ -4,8 +4,8 @@ A real scheduler, DAG processor and API server (LocalExecutor, the embedded SQLi
 database) run `airflow backfill create` for two past dates, both runs at once (the backfill's
 --max-active-runs 2): the dates come from the DAG's timetable, not from a test, and the DAG
 itself must keep the two runs from ingesting a file twice or colliding on a publish. The module then checks what each run computed against the raw
-landed files (read with pyarrow, not the pipeline), against the CLI on a second warehouse,
-and that the chunked backfill DAG's re-run of the dates changes nothing.
+landed files (read with pyarrow, not the pipeline), its final rows against the DuckDB reference
+(bench/reference/check_gold.py), and that the chunked backfill DAG's re-run of the dates changes nothing.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from pyspark.sql import functions as F
 
 from csmetrics.airflow_db import SQLITE_AIRFLOW_ENV
 from csmetrics.assets import DERIVED, PUBLISHED
-from csmetrics.pipeline import run_daily
 from csmetrics.schedule import cutoff
 from csmetrics_generate import GenerateOptions, generate
 from tests.dag.conftest import DAGS
-from tests.integration.warehouses import Warehouse, same_rows
+from tests.integration.warehouses import same_rows
 
+ROOT = Path(__file__).resolve().parents[2]
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
 UTC = UTC
 # Two runs of three tasks, each a process (the two phases each with their own Spark driver).
@@ -355,18 +355,21 @@ def test_task_logs_hold_progress_not_library_chatter(scheduled, task):
     assert (scheduled["root"] / "csmetrics.log").exists()
 
 
-def test_the_scheduled_runs_equal_the_command_line(spark, scheduled, tmp_path):
-    """What the scheduler's runs left equals `csmetrics run` of the same dates. (That a re-run
-    changes nothing, under the same scheduler: the chunked backfill test below.)"""
-    tables = ("shop_metrics_daily", "agent_metrics_daily")
-    scheduled_gold = {t: gold(spark, scheduled["warehouse"], t) for t in tables}
-    assert len(scheduled_gold["shop_metrics_daily"]) > 100
-    with Warehouse(tmp_path, Path(scheduled["landing"])) as settings:
-        for day in (DAY1, DAY2):
-            run_daily(day, f"cli__{day}", progress=quiet)
-        cli_gold = {t: gold(spark, settings.warehouse, t) for t in tables}
-        # Other processes sum in another order: doubles agree to a relative 1e-9.
-        assert [t for t in tables if not same_rows(cli_gold[t], scheduled_gold[t])] == []
+def test_the_scheduled_runs_final_rows_equal_the_duckdb_reference(scheduled):
+    """Every final row the scheduler's runs left (shop and agent grain) equals the DuckDB
+    reference of SPEC computed from the files each run's cutoff let it see: an implementation
+    this project's Spark code shares nothing with, run as a user runs it."""
+    checked = subprocess.run(
+        [sys.executable, str(ROOT / "bench/reference/check_gold.py"), "--landing", scheduled["landing"],
+         "--warehouse", scheduled["warehouse"], "--first-run", str(DAY1), "--last-run", str(DAY2)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    compared = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in checked.stdout.splitlines()
+                if line and line.split()[0] in {"pickup_rate", "reply_3min_rate", "consult_sessions"}}
+    # The runs made final the window-0 metrics of both dates and window 1 of the first.
+    assert len(compared) == 3 and all(same > 0 for same in compared.values()), checked.stdout
+    assert checked.stdout.rstrip().endswith("every final row equals the reference")
 
 
 def test_the_chunked_backfill_dag_under_the_scheduler_changes_nothing_and_triggers_the_consumer(spark, scheduled):
