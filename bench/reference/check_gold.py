@@ -61,6 +61,9 @@ def reference(con: duckdb.DuckDBPyConnection, landing: Path, first_run: date, la
             slices_by_run[run_date].append((run_date - timedelta(days=metric.window_days), metric.id))
     con.execute("CREATE TABLE reference (stat_date DATE, shop_id VARCHAR, agent_id VARCHAR, segment VARCHAR, metric VARCHAR, "
                 "numerator DOUBLE, denominator DOUBLE)")
+    # Every slice a run of the range made final, with reference rows or not: gold's final rows
+    # of a slice the reference left empty are compared too (as rows only gold has).
+    con.execute("CREATE TABLE made_final (stat_date DATE, metric VARCHAR)")
     for run_date, slices in sorted(slices_by_run.items()):
         out = scratch / f"reference_{run_date}.parquet"
         dates = sorted({day for day, _ in slices})
@@ -68,11 +71,12 @@ def reference(con: duckdb.DuckDBPyConnection, landing: Path, first_run: date, la
         print(f"  run {run_date}: reference of {len(dates)} dates, {result['rows']:,d} rows in {result['wall_seconds']:.1f} s", flush=True)
         con.execute("CREATE OR REPLACE TEMP TABLE owned (stat_date DATE, metric VARCHAR)")
         con.executemany("INSERT INTO owned VALUES (?, ?)", [(day.isoformat(), metric) for day, metric in slices])
+        con.execute("INSERT INTO made_final SELECT * FROM owned")
         con.execute(f"INSERT INTO reference SELECT {KEYS}, numerator, denominator FROM read_parquet('{out}') JOIN owned USING (stat_date, metric)")
 
 
 def compare(con: duckdb.DuckDBPyConnection) -> int:
-    con.execute(f"""
+    con.execute("""
         CREATE TABLE compared AS
         SELECT coalesce(g.metric, r.metric) AS metric,
                CASE WHEN r.metric IS NULL THEN 'only gold'
@@ -84,7 +88,7 @@ def compare(con: duckdb.DuckDBPyConnection) -> int:
                coalesce(g.agent_id, r.agent_id) AS agent_id, coalesce(g.segment, r.segment) AS segment,
                g.numerator AS gold_numerator, r.numerator AS reference_numerator,
                g.denominator AS gold_denominator, r.denominator AS reference_denominator
-        FROM (SELECT * FROM gold WHERE (stat_date, metric) IN (SELECT stat_date, metric FROM reference)) g
+        FROM (SELECT * FROM gold WHERE (stat_date, metric) IN (SELECT stat_date, metric FROM made_final)) g
         FULL JOIN (SELECT * FROM reference WHERE (stat_date, shop_id) NOT IN (SELECT stat_date, shop_id FROM held)) r
           ON g.stat_date = r.stat_date AND g.shop_id = r.shop_id AND g.agent_id IS NOT DISTINCT FROM r.agent_id
          AND g.segment = r.segment AND g.metric = r.metric
