@@ -46,13 +46,20 @@ def dates(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def five_shop_settings():
+    """The module's settings, for its tests only (the modules after it see their own)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CSMETRICS_SHUFFLE_PARTITIONS", "2")
+        # Five shops: let every shop with data be a peer, and every group have benchmarks, so benchmarks have rows.
+        env.setenv("CSMETRICS_MIN_SUPPORT", "1")
+        env.setenv("CSMETRICS_MIN_PEERS", "1")
+        env.setenv("CSMETRICS_MIN_SCENE_RATINGS", "2")
+        yield
+
+
 @pytest.fixture(scope="module")
-def runs(spark, tmp_path_factory):
-    os.environ["CSMETRICS_SHUFFLE_PARTITIONS"] = "2"
-    # Five shops: let every shop with data be a peer, and every group have benchmarks, so benchmarks have rows.
-    os.environ["CSMETRICS_MIN_SUPPORT"] = "1"
-    os.environ["CSMETRICS_MIN_PEERS"] = "1"
-    os.environ["CSMETRICS_MIN_SCENE_RATINGS"] = "2"
+def runs(spark, tmp_path_factory, five_shop_settings):
     root = tmp_path_factory.mktemp("maturity")
     source = root / "generated"
     generate(GenerateOptions(str(source), shops=5, days=DAYS, start=START, seed=5), quiet)
