@@ -46,7 +46,7 @@ def dates(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def five_shop_settings():
     """The module's settings, for its tests only (the modules after it see their own)."""
     with pytest.MonkeyPatch.context() as env:
