@@ -1,6 +1,6 @@
 """csmetrics_leaderboard_export: an example downstream DAG, run whenever gold/leaderboard_daily changes.
 
-Scheduled on the table's Airflow Asset (csmetrics.assets), which the gold task of
+Scheduled on the table's Airflow Asset (csmetrics.assets), which the run task of
 csmetrics_daily and the derive task of csmetrics_backfill update. It writes one CSV per stat_date for a
 dashboard, re-writing only the dates the table's Change Data Feed shows as changed since
 its last export (csmetrics.export; `csmetrics export` by hand). No Spark. Wiring only.

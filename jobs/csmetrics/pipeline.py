@@ -1,5 +1,5 @@
 """Entry points of the runs: each step on its own (the CLI's and spark-submit's steps), and
-the daily run's two phases, one Spark application each (csmetrics_daily's two tasks).
+the daily run's two phases, run one after the other in one Spark application (csmetrics_daily's task).
 
 Each takes the run's logical date and id from its caller (Airflow or the CLI) and never
 looks at the clock to decide what to read or write.
@@ -179,7 +179,7 @@ def release(stat_date: date, shop_id: str | None, run_id: str, progress=print) -
 
 
 def bronze_phase(run_date: date, run_id: str, restate: bool = False, progress=print, every_partition: bool = False) -> str:
-    """The daily run's first Spark application: ingest, then the bronze gate on what it wrote
+    """The daily run's first phase: ingest, then the bronze gate on what it wrote
     (held since the append, not read back from bronze)."""
     ingest_held, bronze_gate = bronze_steps(run_date, run_id, restate, progress, every_partition)
     summary_text = ingest_held()
@@ -207,7 +207,7 @@ def bronze_steps(run_date: date, run_id: str, restate: bool = False, progress=pr
 
 
 def gold_phase(run_date: date, run_id: str, restate: bool = False, progress=print) -> dict[str, int]:
-    """The daily run's second Spark application: compute, the gold gate, publish and the
+    """The daily run's second phase: compute, the gold gate, publish and the
     derived tables, from one plan (what gold and quality/unfinished held when it started)."""
     settings = Settings.from_env()
     spark = get_spark(settings)

@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = StepParser(prog="csmetrics-step", description="Run one csmetrics pipeline step.")
     parser.add_argument(
         "step", choices=STEPS,
-        help="the step to run: bronze (ingest, then the bronze gate) and gold (compute, gold gate, publish, derive) "
-        "are csmetrics_daily's two tasks; the others run one step each, run does a whole day",
+        help="the step to run: run does a whole day (csmetrics_daily's task); bronze (ingest, then the bronze gate) and "
+        "gold (compute, gold gate, publish, derive) are its two halves; the others run one step each",
     )
     parser.add_argument("--date", type=_date, help="the run's logical date (daily steps)")
     parser.add_argument("--run-id", help="the run id recorded in the tables (daily steps)")

@@ -8,18 +8,18 @@ def test_dags_import_without_errors(dagbag):
     assert "csmetrics_daily" in dagbag.dag_ids
 
 
-def test_daily_dag_runs_its_two_phases_in_order(dagbag):
+def test_daily_dag_waits_for_the_day_then_runs_it_in_one_task(dagbag):
     dag = dagbag.get_dag("csmetrics_daily")
-    order = ["wait_until_day_complete", "bronze", "gold"]
+    order = ["wait_until_day_complete", "run"]
     assert sorted(dag.task_ids) == sorted(order)
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     # A topological sort exists only without cycles.
     assert [t.task_id for t in dag.topological_sort()] == order
     assert dag.max_active_runs == 1 and dag.catchup is False
-    # Under a backfill's own max active runs, each phase runs for one date at a time.
-    assert [dag.get_task(t).max_active_tis_per_dag for t in order[1:]] == [1, 1]
-    assert [dag.get_task(t).op_args[0] for t in order[1:]] == ["bronze", "gold"]
+    # Under a backfill's own max active runs, the run goes for one date at a time.
+    assert dag.get_task("run").max_active_tis_per_dag == 1
+    assert dag.get_task("run").op_args[0] == "run"
     assert dag.params["restate"] is False
 
 
@@ -36,14 +36,14 @@ def test_backfill_dag_maps_one_task_per_chunk(dagbag):
 def test_gold_tables_are_assets_that_the_export_dag_is_scheduled_on(dagbag):
     daily, backfill = dagbag.get_dag("csmetrics_daily"), dagbag.get_dag("csmetrics_backfill")
     names = lambda task: sorted(asset.name for asset in task.outlets)  # noqa: E731
-    assert names(daily.get_task("gold")) == [
+    assert names(daily.get_task("run")) == [
         "csmetrics.gold.agent_metrics_daily", "csmetrics.gold.governance_weekly", "csmetrics.gold.leaderboard_daily",
         "csmetrics.gold.peer_benchmarks_daily", "csmetrics.gold.scene_benchmarks_daily", "csmetrics.gold.scene_metrics_daily",
         "csmetrics.gold.session_detail_daily", "csmetrics.gold.shop_metric_trends", "csmetrics.gold.shop_metrics_daily",
         "csmetrics.gold.shop_metrics_monthly", "csmetrics.gold.shop_metrics_weekly",
     ]
-    assert names(backfill.get_task("derive")) == names(daily.get_task("gold"))
-    assert [t.task_id for t in daily.tasks if t.outlets] == ["gold"]
+    assert names(backfill.get_task("derive")) == names(daily.get_task("run"))
+    assert [t.task_id for t in daily.tasks if t.outlets] == ["run"]
     export = dagbag.get_dag("csmetrics_leaderboard_export")
     assert [asset.name for asset in export.timetable.asset_condition.objects] == ["csmetrics.gold.leaderboard_daily"]
 
@@ -66,10 +66,10 @@ def test_one_setting_switches_every_step_to_spark_submit(airflow_home, monkeypat
     daily = bag.get_dag("csmetrics_daily")
     steps = [t for t in daily.tasks if t.task_id != "wait_until_day_complete"]
     assert steps and all(isinstance(t, SparkSubmitOperator) for t in steps)
-    gold = daily.get_task("gold")
-    assert gold._conn_id == "spark_csmetrics" and gold.packages.startswith("io.delta:delta-spark_4.2_2.13:")
-    assert gold.application.endswith("jobs/csmetrics/submit.py")
-    assert gold.application_args[:3] == ["gold", "--date", "{{ data_interval_start | ds }}"]
+    run = daily.get_task("run")
+    assert run._conn_id == "spark_csmetrics" and run.packages.startswith("io.delta:delta-spark_4.2_2.13:")
+    assert run.application.endswith("jobs/csmetrics/submit.py")
+    assert run.application_args[:3] == ["run", "--date", "{{ data_interval_start | ds }}"]
 
 
 def test_every_task_has_an_owner_a_timeout_and_a_failure_alert(dagbag):
@@ -94,11 +94,11 @@ def test_a_failed_task_logs_one_line_saying_what_failed_and_what_to_do(caplog):
 
     from csmetrics.orchestration import report_failure
 
-    ti = SimpleNamespace(dag_id="csmetrics_daily", task_id="gold", run_id="scheduled__2026-03-02T00:00:00+00:00", try_number=2)
+    ti = SimpleNamespace(dag_id="csmetrics_daily", task_id="run", run_id="scheduled__2026-03-02T00:00:00+00:00", try_number=2)
     report_failure({"task_instance": ti, "ds": "2026-03-02", "exception": ValueError("DELTA_CONCURRENT_APPEND")})
     [record] = [r for r in caplog.records if r.name == "csmetrics.alerts"]
     assert record.levelname == "ERROR"
     assert record.getMessage() == (
-        "csmetrics csmetrics_daily.gold failed for 2026-03-02 (run scheduled__2026-03-02T00:00:00+00:00, try 2): "
+        "csmetrics csmetrics_daily.run failed for 2026-03-02 (run scheduled__2026-03-02T00:00:00+00:00, try 2): "
         "DELTA_CONCURRENT_APPEND. Every step is idempotent: fix the cause, then clear the task."
     )
