@@ -76,8 +76,8 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 # as its own Spark job, which on tiny days is pure overhead: without it a warm 3-shop run
 # takes 327 jobs instead of 597 and 66 s instead of 81 s (bench/profile_run.py, 2 cores).
 # Every Spark of the session reads it from the environment: in-process runs, Airflow task
-# processes, the crash harness. The production path (generated code, adaptive execution)
-# is what bin/bench and the cluster test run.
+# processes, the crash harness, the cluster test's submit. The production path (generated
+# code, adaptive execution) is what bin/bench runs, against the DuckDB reference.
 # The driver collects garbage with the throughput collector: G1's threads took an eighth of
 # a warm 3-shop run's CPU on 2 cores, and the run takes 6-12 % less time without them
 # (bench/RESULTS.md, "The driver JVM of a small run").
