@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -16,7 +15,7 @@ from csmetrics.config import Settings
 from csmetrics.conformed import paid_days
 from csmetrics.metrics.conversation import Reuse, as_is
 from csmetrics.metrics.families import FAMILIES
-from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS, Family, Read
+from csmetrics.metrics.family import METRIC_ROWS, TIMEZONE_MARGIN_DAYS, Family, Read
 from csmetrics.metrics.long_format import agent_rows, finish, shop_rows
 from csmetrics.metrics.scenes import finish_scenes
 from csmetrics.metrics.session_detail import FINAL_WITH as DETAIL_FINAL_WITH
@@ -132,18 +131,12 @@ class BronzeInputs:
     """One family's declared inputs (the plan's, cut to the UTC event dates its `Read` gives
     around the family's dates)."""
 
-    def __init__(self, settings: Settings, plan: RunPlan, family: Family, inputs: PlanInputs, reuse: Reuse, kept: dict[str, DataFrame]):
+    def __init__(self, settings: Settings, plan: RunPlan, family: Family, inputs: PlanInputs, reuse: Reuse):
         self._inputs, self._family = inputs, family
         self._dates = plan.dates_for(family.name)
         self.shops = inputs.shops
         self.business_start, self.business_end = settings.business_start, settings.business_end
         self.reuse = reuse
-        self._kept = kept
-
-    def keep(self, table: str, frame: DataFrame) -> None:
-        """Rows of a table the family computes beside its metric rows (the session detail,
-        the scene metrics); several families' rows of one table are unioned."""
-        self._kept[table] = self._kept[table].unionByName(frame) if table in self._kept else frame
 
     def read(self, table: str) -> DataFrame:
         return self._inputs.read(table, event_dates(self._family.read_of(table), self._dates))
@@ -161,37 +154,27 @@ def of_plan_shops(frame: DataFrame, plan: RunPlan) -> DataFrame:
     return frame if plan.shop_ids is None else frame.where(F.col("shop_id").isin(list(plan.shop_ids)))
 
 
-def metric_rows(
-    spark: SparkSession, settings: Settings, plan: RunPlan, reuse: Reuse = as_is, kept: dict[str, DataFrame] | None = None,
-    inputs: PlanInputs | None = None,
-) -> DataFrame:
-    """Long metric rows (both grains) of every (stat_date, metric) slice the plan owns: each
-    family of the plan computes its dates from its declared inputs. Tables a family computes
-    beside its metrics go into `kept`."""
-    kept = {} if kept is None else kept
+def family_tables(
+    spark: SparkSession, settings: Settings, plan: RunPlan, reuse: Reuse = as_is, inputs: PlanInputs | None = None
+) -> dict[str, DataFrame]:
+    """What every family of the plan computes from its declared inputs, unioned by table:
+    the long metric rows of both grains (METRIC_ROWS), cut to exactly the (stat_date, metric)
+    slices the plan owns, and the gold tables families compute beside them (the scene
+    metrics, the session detail: csmetrics.metrics.family)."""
     inputs = inputs or PlanInputs(spark, settings, plan, reuse)
-    parts = [
-        family.compute(BronzeInputs(settings, plan, family, inputs, reuse, kept), plan.dates_for(name))
-        for name, family in FAMILIES.items()
-        if plan.dates_for(name)
-    ]
+    tables: dict[str, DataFrame] = {}
+    for name, family in FAMILIES.items():
+        if not plan.dates_for(name):
+            continue
+        for table, frame in family.compute(BronzeInputs(settings, plan, family, inputs, reuse), plan.dates_for(name)).items():
+            tables[table] = tables[table].unionByName(frame) if table in tables else frame
     # Families compute whole date ranges; keep exactly the slices the plan owns.
-    return reduce(DataFrame.unionByName, parts).where(F.expr(plan.replace_predicate()))
+    tables[METRIC_ROWS] = tables[METRIC_ROWS].where(F.expr(plan.replace_predicate()))
+    return tables
 
 
-def finished_rows(
-    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, reuse: Reuse = as_is, kept: dict[str, DataFrame] | None = None,
-    inputs: PlanInputs | None = None,
-) -> DataFrame:
-    """Metric rows of both grains with value, maturity and lineage (lazy)."""
-    inputs = inputs or PlanInputs(spark, settings, plan, reuse)
-    rows = metric_rows(spark, settings, plan, reuse, kept, inputs)
-    return finish(rows, inputs.shops, plan.run_date, run_id, datetime.now(UTC), F.expr(plan.kept_final_predicate()))
-
-
-def detail_rows(spark: SparkSession, plan: RunPlan, run_id: str, kept: dict[str, DataFrame]) -> DataFrame:
+def detail_rows(spark: SparkSession, plan: RunPlan, run_id: str, detail: DataFrame | None) -> DataFrame:
     """The session detail of the dates the plan owns the conversation metrics of (empty when none)."""
-    detail = kept.get(SESSION_DETAIL_DAILY.name)
     if detail is None:
         return spark.createDataFrame([], SESSION_DETAIL_DAILY.schema)
     owned = plan.dates_for("conversation")
@@ -199,10 +182,9 @@ def detail_rows(spark: SparkSession, plan: RunPlan, run_id: str, kept: dict[str,
     return finish_detail(detail.where(F.col("stat_date").isin(owned)), plan.run_date, run_id, datetime.now(UTC), kept_final)
 
 
-def scene_rows(spark: SparkSession, plan: RunPlan, run_id: str, kept: dict[str, DataFrame], shops: DataFrame) -> DataFrame:
+def scene_rows(spark: SparkSession, plan: RunPlan, run_id: str, rows: DataFrame | None, shops: DataFrame) -> DataFrame:
     """The scene metrics of the (date, metric) slices the plan owns (empty when no family
     with a scene view runs)."""
-    rows = kept.get(SCENE_METRICS_DAILY.name)
     if rows is None:
         return spark.createDataFrame([], SCENE_METRICS_DAILY.schema)
     return finish_scenes(
@@ -215,17 +197,21 @@ def staged_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: 
     """Each published table's rows of the plan's slices (empty frames when it owns none)."""
     if not plan.dates:
         return {table.name: spark.createDataFrame([], table.schema) for table in PUBLISHED_TABLES}
-    kept: dict[str, DataFrame] = {}
     inputs = PlanInputs(spark, settings, plan, persisted)
+    computed = family_tables(spark, settings, plan, persisted, inputs)
     # Every table comes from one computation: without persisting the finished rows, each
     # write would run the whole job again. They are few (shops x metrics x dates); the work
     # behind them is large.
-    finished = persisted(finished_rows(spark, settings, plan, run_id, persisted, kept, inputs))
+    finished = persisted(
+        finish(computed[METRIC_ROWS], inputs.shops, plan.run_date, run_id, datetime.now(UTC), F.expr(plan.kept_final_predicate()))
+    )
     return {
         SHOP_METRICS_DAILY.name: shop_rows(finished, SHOP_METRICS_DAILY.schema),
         AGENT_METRICS_DAILY.name: agent_rows(finished, AGENT_METRICS_DAILY.schema),
-        SESSION_DETAIL_DAILY.name: detail_rows(spark, plan, run_id, kept).select(*SESSION_DETAIL_DAILY.schema.fieldNames()),
-        SCENE_METRICS_DAILY.name: scene_rows(spark, plan, run_id, kept, inputs.shops).select(*SCENE_METRICS_DAILY.schema.fieldNames()),
+        SESSION_DETAIL_DAILY.name: detail_rows(spark, plan, run_id, computed.get(SESSION_DETAIL_DAILY.name))
+        .select(*SESSION_DETAIL_DAILY.schema.fieldNames()),
+        SCENE_METRICS_DAILY.name: scene_rows(spark, plan, run_id, computed.get(SCENE_METRICS_DAILY.name), inputs.shops)
+        .select(*SCENE_METRICS_DAILY.schema.fieldNames()),
     }
 
 

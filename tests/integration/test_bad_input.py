@@ -244,7 +244,8 @@ def test_events_of_a_shop_missing_from_the_snapshot_are_counted_and_counted_in_o
     records a warning with the count, on the batch as ingest held it (reading no bronze) as
     on the rows read back from bronze. Once the shop's row lands, the run for the date
     computes its metrics."""
-    from csmetrics.compute import metric_rows
+    from csmetrics.compute import family_tables
+    from csmetrics.metrics.family import METRIC_ROWS
     from csmetrics.plan import RunPlan
     from csmetrics.quality import bronze_gate
     from csmetrics.quality.bronze_gate import validate_bronze
@@ -281,7 +282,7 @@ def test_events_of_a_shop_missing_from_the_snapshot_are_counted_and_counted_in_o
     assert {(r.table, r.unexpected_count) for r in validate_bronze(spark, settings, RUN) if not r.success} == held
 
     def consult_sessions(plan):
-        rows = metric_rows(spark, settings, plan).where((F.col("metric") == "consult_sessions") & F.col("agent_id").isNull())
+        rows = family_tables(spark, settings, plan)[METRIC_ROWS].where((F.col("metric") == "consult_sessions") & F.col("agent_id").isNull())
         return {(r.stat_date, r.shop_id): r.numerator for r in rows.collect()}
 
     assert consult_sessions(RunPlan(date(2026, 3, 2), ("conversation",))) == {}

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.conformed import sessions_of_dates
 from csmetrics.metrics.families import FAMILIES
+from csmetrics.metrics.family import METRIC_ROWS
 from csmetrics.metrics.long_format import finish
 from csmetrics.metrics.scenes import SCENE_METRICS, UNLABELLED, finish_scenes, worst_scenes
 from csmetrics.schemas.gold import SCENE_METRICS_DAILY
@@ -42,13 +43,12 @@ def labelled(row: tuple) -> tuple:
 
 
 class HandInputs:
-    """A family's inputs from the hand-built frames; what it keeps is collected."""
+    """A family's inputs from the hand-built frames."""
 
     def __init__(self, tables: dict, sessions):
         self._frames, self._sessions = tables, sessions
         self.shops = tables["shops"]
         self.business_start, self.business_end = time(8), time(23)
-        self.kept: dict[str, list] = {}
 
     def read(self, table):
         return self._sessions if table == "sessions" else self._frames[table]
@@ -62,17 +62,14 @@ class HandInputs:
     def sessions_of_dates(self, dates):
         return sessions_of_dates(self._sessions, self.shops, dates)
 
-    def keep(self, table, frame):
-        self.kept.setdefault(table, []).append(frame)
-
 
 def computed(tables, sessions, dates):
     """Per family: (its shop rows by (metric, segment), its scene rows by (level, scene, metric, segment))."""
     out = {}
     for name in ("conversation", "satisfaction", "fcr", "resolution"):
-        inputs = HandInputs(tables, sessions)
-        metrics = FAMILIES[name].compute(inputs, dates).where(F.col("agent_id").isNull() & (F.col("shop_id") == "s1"))
-        (scenes,) = inputs.kept[SCENE_METRICS]
+        family_tables = FAMILIES[name].compute(HandInputs(tables, sessions), dates)
+        metrics = family_tables[METRIC_ROWS].where(F.col("agent_id").isNull() & (F.col("shop_id") == "s1"))
+        scenes = family_tables[SCENE_METRICS]
         out[name] = (
             {(r.metric, r.segment): (r.numerator, r.denominator) for r in metrics.where(F.col("stat_date") == D).collect()},
             {
@@ -202,8 +199,8 @@ def test_a_dst_day_shop(spark, frames):  # noqa: F811
     ]
     sessions = spark.createDataFrame(rows, SESSIONS.schema)
     inputs = HandInputs(frames | {"messages": spark.createDataFrame([], MESSAGES.schema)}, sessions)
-    metrics = FAMILIES["conversation"].compute(inputs, [DST_DAY])
-    (scenes,) = inputs.kept[SCENE_METRICS]
+    family_tables = FAMILIES["conversation"].compute(inputs, [DST_DAY])
+    metrics, scenes = family_tables[METRIC_ROWS], family_tables[SCENE_METRICS]
     finished = finish_scenes(scenes, frames["shops"], date(2026, 3, 10), "run-1", datetime(2026, 3, 10))
     got = {(r.scene, r.segment): (r.numerator, r.denominator, r.value, r.maturity, r.final_after) for r in finished.collect()}
     end_of_next_day = datetime(2026, 3, 10, 7, 0)  # 2026-03-10 00:00 PDT, as UTC
@@ -212,7 +209,7 @@ def test_a_dst_day_shop(spark, frames):  # noqa: F811
     shop = finish(metrics, frames["shops"], date(2026, 3, 10), "run-1", datetime(2026, 3, 10))
     consult = shop.where((F.col("metric") == "consult_sessions") & F.col("agent_id").isNull()).collect()
     assert [(r.stat_date, r.value) for r in consult] == [(DST_DAY, 2.0)]
-    (detail,) = inputs.kept["session_detail_daily"]
+    detail = family_tables["session_detail_daily"]
     assert sorted(r.session_id for r in detail.collect()) == ["P1", "P2"]
 
 

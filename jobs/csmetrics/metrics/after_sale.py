@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.conformed import tickets_on, with_local_date
 from csmetrics.metrics.buyer_status import PAYMENT_LAG_DAYS
-from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS, Family, Inputs, Read
+from csmetrics.metrics.family import METRIC_ROWS, TIMEZONE_MARGIN_DAYS, Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
 from csmetrics.timezones import seconds_between
 
@@ -65,12 +65,12 @@ def complaint_cohort_metrics(orders: DataFrame, complaints: DataFrame, shops: Da
 TICKET_OPEN_DAYS = 60
 
 
-def _tickets(inputs: Inputs, dates: list[date]) -> DataFrame:
-    return ticket_metrics(inputs.read("after_sales"), inputs.shops, dates)
+def _tickets(inputs: Inputs, dates: list[date]) -> dict[str, DataFrame]:
+    return {METRIC_ROWS: ticket_metrics(inputs.read("after_sales"), inputs.shops, dates)}
 
 
-def _complaint_cohort(inputs: Inputs, dates: list[date]) -> DataFrame:
-    return complaint_cohort_metrics(inputs.read("orders"), inputs.read("complaints"), inputs.shops, dates)
+def _complaint_cohort(inputs: Inputs, dates: list[date]) -> dict[str, DataFrame]:
+    return {METRIC_ROWS: complaint_cohort_metrics(inputs.read("orders"), inputs.read("complaints"), inputs.shops, dates)}
 
 
 TICKETS = Family("after_sale", (Read("after_sales", before=TICKET_OPEN_DAYS + TIMEZONE_MARGIN_DAYS),), _tickets)

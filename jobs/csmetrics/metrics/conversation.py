@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.conformed import is_human_reply, is_reply_after_transfer, is_valid_reply, sessions_of_dates
 from csmetrics.metrics.buyer_status import PAID_ORDERS, with_after_sale
-from csmetrics.metrics.family import Family, Inputs, Read
+from csmetrics.metrics.family import METRIC_ROWS, Family, Inputs, Read
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate_both_grains, count_where
 from csmetrics.metrics.scenes import SCENE_METRICS, scene_sessions
 from csmetrics.metrics.session_detail import SESSION_DETAIL, session_detail
@@ -295,13 +295,14 @@ def conversation_metrics(sessions: DataFrame, messages: DataFrame, shops: DataFr
 MESSAGE_MARGIN_DAYS = 2
 
 
-def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
+def _compute(inputs: Inputs, dates: list[date]) -> dict[str, DataFrame]:
     of_dates = inputs.sessions_of_dates(dates)
     partials = partials_of(of_dates, inputs.read("messages"), inputs.business_start, inputs.business_end, inputs.reuse)
-    detail = session_detail(of_dates, partials, inputs.business_start, inputs.business_end, inputs.read("ratings"))
-    inputs.keep(SESSION_DETAIL, detail)
-    inputs.keep(SCENE_METRICS, scene_sessions(with_after_sale(of_dates, inputs.paid())))
-    return metrics_of(of_dates, partials)
+    return {
+        METRIC_ROWS: metrics_of(of_dates, partials),
+        SESSION_DETAIL: session_detail(of_dates, partials, inputs.business_start, inputs.business_end, inputs.read("ratings")),
+        SCENE_METRICS: scene_sessions(with_after_sale(of_dates, inputs.paid())),
+    }
 
 
 FAMILY = Family(

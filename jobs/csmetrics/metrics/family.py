@@ -2,8 +2,10 @@
 around its dates it reads each of them, and how it computes from them.
 
 The compute job loops over the plan's families (csmetrics.metrics.families.FAMILIES): it
-reads each declared input pruned to its range and calls the family's `compute`. A family's
-metrics are those of the registry under its name; their windows live there only.
+reads each declared input pruned to its range and calls the family's `compute`, which returns
+its tables by name: its long metric rows under METRIC_ROWS, and the rows of the gold tables it
+computes beside them (the scene metrics, the session detail) under those tables' names. A
+family's metrics are those of the registry under its name; their windows live there only.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pyspark.sql import DataFrame
 # Local dates reach one day either side of UTC dates (offsets -12 h .. +14 h): every input
 # read for local dates D is read over UTC event dates [D - 1, D + 1] at least.
 TIMEZONE_MARGIN_DAYS = 1
+# The key of a family's long metric rows (both grains) among the tables its `compute` returns.
+METRIC_ROWS = "metric_rows"
 
 
 @dataclass(frozen=True)
@@ -44,14 +48,13 @@ class Inputs(Protocol):
 
     def sessions_of_dates(self, dates: list[date]) -> DataFrame: ...
 
-    def keep(self, table: str, frame: DataFrame) -> None: ...
-
 
 @dataclass(frozen=True)
 class Family:
     name: str
     reads: tuple[Read, ...]
-    compute: Callable[[Inputs, list[date]], DataFrame]
+    # Its tables of the dates: METRIC_ROWS, and any gold table it computes beside them.
+    compute: Callable[[Inputs, list[date]], dict[str, DataFrame]]
     # Whether `compute` takes its sessions from `Inputs.sessions_of_dates` (conformed once
     # per run for every family that does; its sessions Read must reach a day either side).
     conformed_sessions: bool = False

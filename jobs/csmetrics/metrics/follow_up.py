@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.conformed import is_filtered, is_human_reply, received_session_ids, tickets_on
 from csmetrics.metrics.buyer_status import BUYER_DAY, PAID_ORDERS, with_after_sale
-from csmetrics.metrics.family import Family, Inputs, Read
+from csmetrics.metrics.family import METRIC_ROWS, Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
 from csmetrics.metrics.scenes import SCENE_METRICS, scene_fcr, scene_resolution
 from csmetrics.registry import BY_ID
@@ -106,20 +106,21 @@ COMPLAINT_LOOKAHEAD_DAYS = 16
 MESSAGE_MARGIN_DAYS = 2
 
 
-def _fcr(inputs: Inputs, dates: list[date]) -> DataFrame:
+def _fcr(inputs: Inputs, dates: list[date]) -> dict[str, DataFrame]:
     sessions = inputs.read("sessions")
     human_messages = inputs.read("messages").where(is_human_reply())
     # Read twice (shop and scene rows): the compute job persists it.
     flagged = inputs.reuse(fcr_sessions(inputs.sessions_of_dates(dates), sessions, human_messages, inputs.paid()))
-    inputs.keep(SCENE_METRICS, scene_fcr(flagged, fcr_measures()))
-    return fcr_of(flagged)
+    return {METRIC_ROWS: fcr_of(flagged), SCENE_METRICS: scene_fcr(flagged, fcr_measures())}
 
 
-def _resolution(inputs: Inputs, dates: list[date]) -> DataFrame:
+def _resolution(inputs: Inputs, dates: list[date]) -> dict[str, DataFrame]:
     sessions, paid = inputs.sessions_of_dates(dates), inputs.paid()
     flagged = inputs.reuse(resolution_buyers(sessions, inputs.read("after_sales"), inputs.read("complaints"), inputs.shops, paid, dates))
-    inputs.keep(SCENE_METRICS, scene_resolution(after_sale_sessions(sessions, paid), flagged, BUYER_DAY, resolution_measures()))
-    return resolution_of(flagged)
+    return {
+        METRIC_ROWS: resolution_of(flagged),
+        SCENE_METRICS: scene_resolution(after_sale_sessions(sessions, paid), flagged, BUYER_DAY, resolution_measures()),
+    }
 
 
 FCR = Family(

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from csmetrics.metrics.buyer_status import PAID_ORDERS, consulting_buyers, with_after_sale
-from csmetrics.metrics.family import Family, Inputs, Read
+from csmetrics.metrics.family import METRIC_ROWS, Family, Inputs, Read
 from csmetrics.metrics.long_format import aggregate, count_where
 from csmetrics.registry import BY_ID
 from csmetrics.timezones import local_day_end
@@ -71,8 +71,8 @@ def sales_metrics(sessions_of_dates: DataFrame, orders: DataFrame, paid: DataFra
 ORDERS_LOOKAHEAD_DAYS = 4
 
 
-def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
-    return sales_metrics(inputs.sessions_of_dates(dates), inputs.read("orders"), inputs.paid())
+def _compute(inputs: Inputs, dates: list[date]) -> dict[str, DataFrame]:
+    return {METRIC_ROWS: sales_metrics(inputs.sessions_of_dates(dates), inputs.read("orders"), inputs.paid())}
 
 
 FAMILY = Family(

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.conformed import is_filtered, with_local_date
 from csmetrics.metrics.buyer_status import PAID_ORDERS, with_after_sale
-from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS, Family, Inputs, Read
+from csmetrics.metrics.family import METRIC_ROWS, TIMEZONE_MARGIN_DAYS, Family, Inputs, Read
 from csmetrics.metrics.long_format import UNASSIGNED, aggregate, count_where
 from csmetrics.metrics.scenes import LABELS, SCENE_METRICS, scene_satisfaction
 from csmetrics.registry import AGENT_RATING_SEGMENT, BY_ID
@@ -74,11 +74,10 @@ def metrics_of_rated(rated: DataFrame) -> DataFrame:
 RATED_SESSION_LOOKBACK_DAYS = 1
 
 
-def _compute(inputs: Inputs, dates: list[date]) -> DataFrame:
+def _compute(inputs: Inputs, dates: list[date]) -> dict[str, DataFrame]:
     population = rated_population(inputs.read("ratings"), inputs.read("sessions"), inputs.shops, dates)
     rated = inputs.reuse(with_after_sale(population, inputs.paid()))  # read by shop and scene rows
-    inputs.keep(SCENE_METRICS, scene_satisfaction(rated, satisfaction_measures()))
-    return metrics_of_rated(rated)
+    return {METRIC_ROWS: metrics_of_rated(rated), SCENE_METRICS: scene_satisfaction(rated, satisfaction_measures())}
 
 
 FAMILY = Family(
