@@ -106,7 +106,7 @@ class Table:
 def _layout(spark: SparkSession, path: str) -> tuple[list[str], dict[str, str]]:
     """The table's partition columns and properties, from its metadata. (`DeltaTable.detail()`
     says the same and also counts the table's files: a job over its whole state, about 1.5 s
-    a table in a new driver, each task of a daily run paying it for every gold table.)"""
+    a table in a new driver, each daily run paying it for every gold table.)"""
     identifier = f"delta.{_identifier(path)}"
     properties = _properties(spark, path)
     described = [r.col_name for r in spark.sql(f"DESCRIBE TABLE {identifier}").collect()]
