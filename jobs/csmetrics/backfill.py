@@ -1,9 +1,10 @@
 """Backfill a date range with the daily jobs: ingest once, then chunks of days per Spark job.
 
 Each day of the range computes only the slices its daily run would leave behind
-(`RunPlan.backfill_day`), so chunks are independent: they can run in any order, and a failed
-chunk is re-run alone. Finished chunks are recorded in `quality/backfill_chunks`; running
-the same backfill again skips them.
+(`RunPlan.backfill_day`), from bronze as of its own cutoff. Those slices are disjoint, so a
+chunk gates and publishes its days together (`RunPlan.backfill_days`), and chunks are
+independent: they can run in any order, and a failed chunk is re-run alone. Finished chunks
+are recorded in `quality/backfill_chunks`; running the same backfill again skips them.
 """
 
 from __future__ import annotations
@@ -68,21 +69,30 @@ def finished_chunks(spark: SparkSession, settings: Settings, backfill: str) -> s
 def run_chunk(
     spark: SparkSession, settings: Settings, chunk: Chunk, end: date, restate: bool, backfill: str, progress=print
 ) -> None:
-    """The backfilled slices of each day of `chunk`, each day's one slice transaction
-    (compute, gold gate, publish: csmetrics.publish.publish_plan); then record the chunk."""
-    for day in chunk.days:
-        run_id = day_run_id(backfill, day)
-        # The last day runs as its daily run would: it also keeps final slices final when
-        # restating, and retries held-back shop-days (csmetrics.finality).
-        plan = plan_run(spark, settings, day, restate) if day >= end else RunPlan.backfill_day(day, end, restate)
-        publish_plan(spark, settings, plan, run_id)
-        progress(f"  {day} done")
+    """The backfilled slices of `chunk` in one slice transaction (compute, gold gate,
+    publish: csmetrics.publish.publish_plan): every day before `end` computes its own slices
+    as of its own cutoff, and the chunk gates them once and publishes them in one commit per
+    table. The backfill's last day runs after them as its daily run would: it also keeps
+    final slices final when restating, and retries held-back shop-days (csmetrics.finality).
+    Then record the chunk."""
+    before_end = [day for day in chunk.days if day < end]
+    if before_end:
+        publish_plan(spark, settings, RunPlan.backfill_days(before_end, end, restate), days_run_id(backfill, before_end))
+        progress(f"  {Chunk(before_end[0], before_end[-1])} done")
+    if end in chunk.days:
+        publish_plan(spark, settings, plan_run(spark, settings, end, restate), day_run_id(backfill, end))
+        progress(f"  {end} done")
     row = [(backfill, chunk.first, chunk.last, datetime.now(UTC))]
     spark.createDataFrame(row, BACKFILL_CHUNKS_SCHEMA).write.format("delta").mode("append").save(_log_path(settings))
 
 
 def day_run_id(backfill: str, day: date) -> str:
     return f"{backfill}__{day}"
+
+
+def days_run_id(backfill: str, days: list[date]) -> str:
+    """The run id of a chunk's days before the backfill's end (one day: that day's)."""
+    return day_run_id(backfill, days[0]) if len(days) == 1 else f"{backfill}__{days[0]}_{days[-1]}"
 
 
 def derive_range(spark: SparkSession, settings: Settings, start: date, end: date, backfill: str) -> dict[str, int]:

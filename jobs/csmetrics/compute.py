@@ -195,6 +195,8 @@ def scene_rows(spark: SparkSession, plan: RunPlan, run_id: str, rows: DataFrame 
 
 def staged_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, persisted: Persisted) -> dict[str, DataFrame]:
     """Each published table's rows of the plan's slices (empty frames when it owns none)."""
+    if plan.parts:
+        raise ValueError("a backfill chunk's days are computed one by one, each as of its own cutoff (publish_plan)")
     if not plan.dates:
         return {table.name: spark.createDataFrame([], table.schema) for table in PUBLISHED_TABLES}
     inputs = PlanInputs(spark, settings, plan, persisted)

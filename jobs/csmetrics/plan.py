@@ -37,6 +37,9 @@ class RunPlan:
     # Publish even shop-days that fail row-level checks: an operator accepted them
     # (`csmetrics release`); the checks are still run and recorded.
     accept: bool = False
+    # The backfill days of a chunk (`RunPlan.backfill_days`): each computes its own slices
+    # from what had landed by its own cutoff; the chunk gates and publishes them together.
+    parts: tuple[RunPlan, ...] = ()
 
     @classmethod
     def restatement(cls, final_slices: list[tuple[date, str]]) -> RunPlan:
@@ -60,6 +63,18 @@ class RunPlan:
             sorted((run_date - timedelta(days=m.window_days), m.id) for f in registry.families() for m in registry.metrics(f))
         )
         return cls(run_date, restate=restate, slices=owned)
+
+    @classmethod
+    def backfill_days(cls, days: list[date], end: date, restate: bool = False) -> RunPlan:
+        """The backfill days of a chunk before `end` as one plan: the slices of every day
+        (`backfill_day`, disjoint and all final), each day's computed as of its own cutoff
+        (`parts`), gated and published at once. Its date is the chunk's last day, by which
+        every slice is final."""
+        if not days or max(days) >= end:
+            raise ValueError(f"backfill days {days} must come before the backfill's end {end}")
+        parts = tuple(cls.backfill_day(day, end, restate) for day in sorted(days))
+        slices = tuple(sorted(s for part in parts for s in part.slices or ()))
+        return cls(parts[-1].run_date, restate=restate, slices=slices, parts=parts)
 
     @classmethod
     def release(cls, run_date: date, pending: list[tuple[date, str, str]]) -> RunPlan:

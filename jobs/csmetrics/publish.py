@@ -33,10 +33,16 @@ def publish_plan(
     drop_stale_staging(spark, settings)
     inputs, rows = Persisted(), Persisted()
     try:
-        try:
-            tables = {name: rows.materialize(frame) for name, frame in computed_tables(spark, settings, plan, run_id, inputs).items()}
-        finally:
-            inputs.release()
+        tables: dict[str, DataFrame] = {}
+        # A chunk of backfill days computes each day as of its own cutoff, one after the
+        # other (one day's plan, not a union of them all, is what Spark plans at a time),
+        # and gates and publishes their disjoint slices together.
+        for part in plan.parts or (plan,):
+            try:
+                computed = {name: rows.materialize(frame) for name, frame in computed_tables(spark, settings, part, run_id, inputs).items()}
+            finally:
+                inputs.release()
+            tables = {name: tables[name].unionByName(frame) if name in tables else frame for name, frame in computed.items()}
         report = validate_gold(spark, settings, plan, run_id, tables)
         # Said before publishing: operators (and the crash test) read it as the step boundary.
         progress("gold gate: " + report.summary())

@@ -70,6 +70,15 @@ def runs(spark, tmp_path_factory, five_shop_settings):
         "kind": "refund_only", "created_at": closed - timedelta(days=2), "closed_at": closed,
         "merchant_wait_seconds": 600, "responsibility": "merchant", "updated_at": closed,
     }], name="part-fixture")
+    # Another of R1's tickets lands after the cutoff of the run for R1 (R1 + 1 14:00), before
+    # that of the run for R1 + 1: late for R1's final after-sale slices. A backfill day must
+    # read as of its own cutoff, not its chunk's last.
+    landed = datetime(R1.year, R1.month, R1.day, 20, tzinfo=UTC) + timedelta(days=1)
+    write_landing(str(source), "after_sales", str(R1 + timedelta(days=1)), [{
+        "ticket_id": "t-late-for-r1", "order_id": "o-late-for-r1", "shop_id": "shop0", "buyer_id": "buyer-fixture",
+        "kind": "refund_only", "created_at": closed - timedelta(days=1), "closed_at": closed,
+        "merchant_wait_seconds": 7200, "responsibility": "merchant", "updated_at": closed,
+    }], name="part-late-for-r1", landed_at=landed)
 
     daily = Warehouse(root / "daily")
     with daily as settings:

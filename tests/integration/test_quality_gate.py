@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -478,3 +478,38 @@ def test_a_run_in_one_application_stages_nothing_unless_its_gate_stops_it(spark,
     assert [r.value for r in staged.collect()] == [1.0, 1.0]
     assert [r.value for r in spark.read.format("delta").load(gold_path).collect()] == [0.5]
     assert held_in_memory(spark) == held_before
+
+
+def test_a_backfill_chunk_expects_each_days_sessions_as_its_own_cutoff_saw_them(spark, settings):
+    """A chunk's days are computed as of their own cutoffs (RunPlan.backfill_days), so the
+    gold gate's coverage must expect the sessions each day saw, not those of the chunk's last
+    cutoff: a session that landed after its day's run read its input would otherwise hold
+    back a shop-day that the daily run published."""
+    from csmetrics.ingest.run import ingest
+    from csmetrics.plan import RunPlan
+    from csmetrics.quality.gold_gate import sessions_seen
+    from tests.integration.landing_files import write_landing
+
+    def session(session_id, shop, started):
+        return dict(session_id=session_id, shop_id=shop, buyer_id="b1", started_at=started, ended_at=None,
+                    transferred_to_human_at=None, queue_entered_at=None, assigned_at=None, last_agent_id=None,
+                    is_internal=False, is_spam=False, scene_l1=None, scene_l2=None, scene_l3=None, updated_at=started)
+
+    def utc(day, hour):
+        return datetime(2026, 3, day, hour, tzinfo=UTC)
+
+    write_landing(settings.landing, "shops", "2026-03-01", [
+        dict(shop_id=shop, shop_name=shop, platform="tmall", category="food", tier="L1", timezone="UTC", opened_date=date(2025, 1, 1))
+        for shop in ("s1", "s2")
+    ])
+    # The chunk's days are 03-03 (conversation date 03-02, cutoff 03-04 14:00) and 03-04
+    # (conversation date 03-03, cutoff 03-05 14:00); the backfill ends on 03-05.
+    write_landing(settings.landing, "sessions", "2026-03-03", [session("seen", "s1", utc(2, 10))], name="on-time", landed_at=utc(3, 12))
+    # s2's session of 03-02 lands at 03-04 20:00: after the cutoff of the run for 03-03.
+    write_landing(settings.landing, "sessions", "2026-03-04", [session("late", "s2", utc(2, 11))], name="late", landed_at=utc(4, 20))
+    write_landing(settings.landing, "sessions", "2026-03-04", [session("next", "s2", utc(3, 9))], name="next", landed_at=utc(4, 12))
+    ingest(spark, settings, "prepare", landed_by=None)
+
+    plan = RunPlan.backfill_days([date(2026, 3, 3), date(2026, 3, 4)], date(2026, 3, 5))
+    expected = sorted((r.stat_date, r.shop_id) for r in sessions_seen(spark, settings, plan).select("stat_date", "shop_id").collect())
+    assert expected == [(date(2026, 3, 2), "s1"), (date(2026, 3, 3), "s2")]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+
+import pytest
 
 from csmetrics import registry
 from csmetrics.metrics.families import FAMILIES, recompute_horizon_days
@@ -39,6 +41,22 @@ def test_range_restatement_keeps_its_slices_final():
     assert plan.run_date == date(2026, 3, 5)  # fcr_3d of 03-02 became final with the run for 03-05
     assert plan.cutoff is None
     assert plan.metrics_by_date() == {date(2026, 3, 2): ["fcr_3d", "pickup_rate"]}
+
+
+def test_a_backfill_chunk_plans_each_days_final_slices_with_its_own_cutoff():
+    plan = RunPlan.backfill_days([date(2026, 3, 3), date(2026, 3, 4)], end=date(2026, 3, 10))
+    assert plan.run_date == date(2026, 3, 4)
+    assert [part.cutoff for part in plan.parts] == [datetime(2026, 3, 4, 14, tzinfo=UTC), datetime(2026, 3, 5, 14, tzinfo=UTC)]
+    by_date = plan.metrics_by_date()
+    # Each day's window-w metrics of its date - w: pickup_rate (w = 1) of 03-02 and 03-03,
+    # fcr_3d (w = 3) of 02-28 and 03-01, complaints (w = 0) of the days themselves.
+    assert [day for day, metrics in by_date.items() if "pickup_rate" in metrics] == [date(2026, 3, 2), date(2026, 3, 3)]
+    assert [day for day, metrics in by_date.items() if "fcr_3d" in metrics] == [date(2026, 2, 28), date(2026, 3, 1)]
+    assert [day for day, metrics in by_date.items() if "complaint_rate_14d" in metrics] == [date(2026, 3, 3), date(2026, 3, 4)]
+    assert plan.final_by_date() == by_date
+    assert sorted(plan.slices) == sorted(s for part in plan.parts for s in part.slices)
+    with pytest.raises(ValueError, match="before the backfill's end"):
+        RunPlan.backfill_days([date(2026, 3, 9), date(2026, 3, 10)], end=date(2026, 3, 10))
 
 
 def test_late_record_horizon_per_table():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -152,18 +153,24 @@ def _shop_views(spark: SparkSession, settings: Settings, plan: RunPlan, rows: Da
     # Coverage and volume are about the run's own dates, every shop: retried shop-days of
     # earlier dates (a few shops) say nothing about them.
     rows = rows.where(F.col("stat_date").isin(dates))
-    sessions = read_bronze(
-        spark,
-        settings,
-        "sessions",
-        (dates[0] - timedelta(days=TIMEZONE_MARGIN_DAYS), dates[-1] + timedelta(days=TIMEZONE_MARGIN_DAYS)),
-        plan.cutoff,
-    )
-    views[COVERAGE] = gold_views.conversation_coverage(rows, sessions_of_dates(sessions, read_bronze(spark, settings, "shops", cutoff=plan.cutoff), dates))
+    views[COVERAGE] = gold_views.conversation_coverage(rows, sessions_seen(spark, settings, plan))
     history = _published_volume(spark, settings, dates)
     views[SHOP_VOLUME] = gold_views.shop_volume(rows, history, dates)
     views[PLATFORM_VOLUME] = gold_views.platform_volume(rows, history, dates)
     return views
+
+
+def sessions_seen(spark: SparkSession, settings: Settings, plan: RunPlan) -> DataFrame:
+    """The sessions of the plan's conversation dates as its compute saw them: as of the
+    plan's cutoff, or of each backfill day's own in a chunk (RunPlan.parts)."""
+    seen, margin = [], timedelta(days=TIMEZONE_MARGIN_DAYS)
+    for part in plan.parts or (plan,):
+        dates = part.dates_for("conversation")
+        if not dates:
+            continue
+        sessions = read_bronze(spark, settings, "sessions", (dates[0] - margin, dates[-1] + margin), part.cutoff)
+        seen.append(sessions_of_dates(sessions, read_bronze(spark, settings, "shops", cutoff=part.cutoff), dates))
+    return reduce(DataFrame.unionByName, seen)
 
 
 def _published_volume(spark: SparkSession, settings: Settings, dates) -> DataFrame:
