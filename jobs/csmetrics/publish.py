@@ -14,6 +14,7 @@ from csmetrics.delta_io import replace_where, sql_in, sql_literal
 from csmetrics.finality import final_slices, settle
 from csmetrics.metrics.session_detail import FINAL_WITH as DETAIL_FINAL_WITH
 from csmetrics.plan import RunPlan, any_of, slices_predicate
+from csmetrics.quality.gate import QualityGateError
 from csmetrics.quality.gold_gate import GoldGateReport, held_back, validate_gold
 from csmetrics.tables import BY_METRIC, BY_NAME, PUBLISHED_TABLES, SESSION_DETAIL_DAILY, drop_run_staging, drop_stale_staging, read_staging
 
@@ -23,13 +24,16 @@ def gold_path(settings: Settings, table: str) -> str:
 
 
 def publish_plan(
-    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, progress=lambda message: None
-) -> tuple[GoldGateReport, dict[str, int]]:
+    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, progress=lambda message: None, all_or_nothing: bool = False
+) -> tuple[GoldGateReport, dict[str, int]] | None:
     """The slice transaction of one plan in this application: compute its rows once
     (materialized; the inputs behind them are released then), run the gold gate on them and
     publish them. Nothing is staged unless the gate stops the run (the rows are then kept for
     inspection, csmetrics.quality.gold_gate).
-    Daily runs, restatements, releases and backfill days all publish through here."""
+    Daily runs, restatements, releases and backfill chunks and days all publish through here.
+
+    `all_or_nothing`: when the gate holds back any shop-day or stops the run, publish
+    nothing and return None (a backfill chunk, whose days are then published one by one)."""
     drop_stale_staging(spark, settings)
     inputs, rows = Persisted(), Persisted()
     try:
@@ -43,7 +47,14 @@ def publish_plan(
             finally:
                 inputs.release()
             tables = {name: tables[name].unionByName(frame) if name in tables else frame for name, frame in computed.items()}
-        report = validate_gold(spark, settings, plan, run_id, tables)
+        try:
+            report = validate_gold(spark, settings, plan, run_id, tables)
+        except QualityGateError:
+            if all_or_nothing:
+                return None
+            raise
+        if all_or_nothing and report.held_back:
+            return None
         # Said before publishing: operators (and the crash test) read it as the step boundary.
         progress("gold gate: " + report.summary())
         return report, publish(spark, settings, plan, run_id, tables, report.held_back)

@@ -513,3 +513,34 @@ def test_a_backfill_chunk_expects_each_days_sessions_as_its_own_cutoff_saw_them(
     plan = RunPlan.backfill_days([date(2026, 3, 3), date(2026, 3, 4)], date(2026, 3, 5))
     expected = sorted((r.stat_date, r.shop_id) for r in sessions_seen(spark, settings, plan).select("stat_date", "shop_id").collect())
     assert expected == [(date(2026, 3, 2), "s1"), (date(2026, 3, 3), "s2")]
+
+
+def test_a_backfill_chunk_whose_gate_holds_back_a_shop_day_publishes_its_days_one_by_one(spark, settings, monkeypatch):
+    """A hold in a chunk must withhold only the failing day's slices, within that day's
+    allowance, as the daily runs do: the chunk's transaction then publishes nothing
+    (`all_or_nothing`), and run_chunk gates and publishes each day on its own."""
+    from csmetrics import backfill as backfills
+    from csmetrics import publish as publishing
+    from csmetrics.plan import RunPlan
+    from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY
+
+    tables = (("agent_metrics_daily", AGENT_METRICS_DAILY), ("session_detail_daily", SESSION_DETAIL_DAILY), ("scene_metrics_daily", SCENE_METRICS_DAILY))
+
+    def computed(spark, settings, part, *args):
+        # Each day's pickup_rate of its date - 1; the first day's is out of range.
+        pickup_day = part.run_date - timedelta(days=1)
+        value = 1.5 if part.run_date == D + timedelta(days=1) else 0.5
+        shop_rows = [row("pickup_rate", 1.0, 2.0, value, day=pickup_day)]
+        return {"shop_metrics_daily": spark.createDataFrame(shop_rows, SHOP_METRICS_DAILY), **{t: spark.createDataFrame([], s) for t, s in tables}}
+
+    monkeypatch.setattr(publishing, "computed_tables", computed)
+    end = D + timedelta(days=3)
+    chunk = RunPlan.backfill_days([D + timedelta(days=1), D + timedelta(days=2)], end)
+    assert publishing.publish_plan(spark, settings, chunk, "chunk", all_or_nothing=True) is None
+    assert not os.path.exists(settings.table_path("gold", "shop_metrics_daily"))
+
+    published = []
+    monkeypatch.setattr(backfills, "publish_plan", lambda spark, settings, plan, run_id, *args, **kwargs: published.append((plan, run_id)) and None)
+    backfills.run_chunk(spark, settings, backfills.Chunk(D + timedelta(days=1), D + timedelta(days=2)), end, False, "bf", lambda message: None)
+    assert [run_id for _, run_id in published] == ["bf__2026-03-03_2026-03-04", "bf__2026-03-03", "bf__2026-03-04"]
+    assert [plan for plan, _ in published[1:]] == list(chunk.parts)
