@@ -339,6 +339,21 @@ def test_each_run_computed_its_own_date_from_the_files_landed_by_its_cutoff(spar
 PROGRESS = ("ingest sessions:", "bronze gate:", "computing ", "gold gate:", "published ", "derived ")
 
 
+def without_heartbeat_race(errors: list[str]) -> list[str]:
+    """`errors` without Spark's own report of a known race (SPARK-59451, a fix open upstream):
+    the executor's heartbeat reads an accumulator that a task is still deserializing, and the
+    heartbeat thread logs a NullPointerException in `isZero` with its stack, one event a line.
+    The run went on and published; it happened once in a clean-clone CI (2026-12-06)."""
+    kept, in_race = [], False
+    for event in errors:
+        if "Uncaught exception in thread executor-heartbeater" in event:
+            in_race = True
+        elif not (in_race and event.startswith(("java.lang.NullPointerException", "\tat "))):
+            in_race = False
+            kept.append(event)
+    return kept
+
+
 def test_task_logs_hold_progress_not_library_chatter(scheduled):
     """Airflow files a task's stderr at error level: Spark's start-up warnings and GX's INFO
     lines (the gates run GX) belong in CSMETRICS_LOG_FILE, not there."""
@@ -352,7 +367,7 @@ def test_task_logs_hold_progress_not_library_chatter(scheduled):
             assert any(e["event"].startswith(line) and e["level"] == "info" for e in events), (log, line)
         # The JVM's own notice of the vector module is printed before any logging exists.
         errors = [e["event"] for e in events if e["level"] == "error" and "incubator modules" not in e["event"]]
-        assert errors == [], log
+        assert without_heartbeat_race(errors) == [], log
         assert not [e for e in events if e.get("logger", "").startswith("great_expectations")], log
     assert (scheduled["root"] / "csmetrics.log").exists()
 
