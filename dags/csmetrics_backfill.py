@@ -1,6 +1,7 @@
 """csmetrics_backfill: the daily jobs over a date range, in chunks of days.
 
 prepare (ingest up to end + 1, bronze gate) -> one mapped task per chunk -> derived tables.
+Chunks are sized by the landed data unless `chunk_days` is given (csmetrics.backfill.plan_chunks).
 Each chunk is one Spark application computing the slices its days own
 (csmetrics.plan.RunPlan.backfill_day), so chunks are independent: a failed chunk is cleared
 and re-run alone. They run one at a time: neighbouring chunks publish into the same
@@ -32,7 +33,10 @@ RANGE = ["--start", "{{ params.start }}", "--end", "{{ params.end }}", "--restat
         "start": Param(type="string", format="date", description="First logical date, YYYY-MM-DD"),
         "end": Param(type="string", format="date", description="Last logical date, YYYY-MM-DD"),
         "restate": Param(False, type="boolean", description="Read every landed record, not each day's arrival cutoff"),
-        "chunk_days": Param(7, type="integer", minimum=1, description="Days per chunk (one Spark application each)"),
+        "chunk_days": Param(
+            None, type=["null", "integer"], minimum=1,
+            description="Days per chunk (one Spark application each); empty: sized by the landed data",
+        ),
     },
     default_args=default_args(retries=2),
     tags=["csmetrics"],
@@ -41,13 +45,14 @@ RANGE = ["--start", "{{ params.start }}", "--end", "{{ params.end }}", "--restat
 def csmetrics_backfill():
     @task
     def chunk_arguments(params: dict) -> list[list[str]]:
-        from csmetrics.backfill import chunks
+        from csmetrics.backfill import plan_chunks
+        from csmetrics.config import Settings
 
         start, end = date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
         restate = str(params["restate"]).lower()
         return [
             ["backfill_chunk", "--first", str(c.first), "--last", str(c.last), "--start", str(start), "--end", str(end), "--restate", restate]
-            for c in chunks(start, end, params["chunk_days"])
+            for c in plan_chunks(Settings.from_env(), start, end, params["chunk_days"])
         ]
 
     prepare = step_task("prepare", ["backfill_prepare", *RANGE])

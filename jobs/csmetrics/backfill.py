@@ -4,14 +4,20 @@ Each day of the range computes only the slices its daily run would leave behind
 (`RunPlan.backfill_day`), from bronze as of its own cutoff. Those slices are disjoint, so a
 chunk gates and publishes its days together (`RunPlan.backfill_days`), and chunks are
 independent: they can run in any order, and a failed chunk is re-run alone. Finished chunks
-are recorded in `quality/backfill_chunks`; running the same backfill again skips them.
+are recorded in `quality/backfill_chunks`; running the same backfill again skips their days.
+
+Chunks are sized by data (`plan_chunks`): a chunk holds as many days as their landed files
+fit in a share of the driver's memory, up to a month; `--chunk-days` fixes the size instead.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from pyarrow import fs as pafs
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -22,7 +28,20 @@ from csmetrics.finality import dates_settled_by, plan_run
 from csmetrics.plan import RunPlan
 from csmetrics.publish import publish_plan
 from csmetrics.schemas.gold import BACKFILL_CHUNKS as BACKFILL_CHUNKS_SCHEMA
+from csmetrics.schemas.raw import RAW_TABLES
 from csmetrics.tables import BACKFILL_CHUNKS
+
+log = logging.getLogger(__name__)
+
+# A chunk holds its days' computed rows (memory, then local disk) until its one publish, and
+# those rows (a session's detail row, a shop's metric rows) are a fraction of the files the
+# days read. A chunk's days together may have landed a quarter of the driver's memory in
+# files: about 12 days at 3 M messages a day with the default 4g, 3 at 12 M, 1 at 46 M.
+CHUNK_MEMORY_SHARE = 0.25
+# A month of a small platform is one chunk; more would only delay the first published day.
+MAX_CHUNK_DAYS = 31
+# When the landing zone cannot be listed without Spark (a scheme pyarrow does not know).
+FALLBACK_CHUNK_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -43,27 +62,102 @@ def backfill_id(start: date, end: date, restate: bool) -> str:
 
 
 def chunks(start: date, end: date, chunk_days: int) -> list[Chunk]:
-    if end < start:
-        raise ValueError(f"the backfill's end {end} is before its start {start}")
+    """[start, end] in chunks of `chunk_days` days (the last one may be shorter)."""
+    _check_range(start, end)
     if chunk_days < 1:
         raise ValueError("chunk_days must be at least 1")
-    result, first = [], start
-    while first <= end:
-        last = min(first + timedelta(days=chunk_days - 1), end)
-        result.append(Chunk(first, last))
-        first = last + timedelta(days=1)
-    return result
+    return chunks_by_volume(start, end, {}, budget=0, max_days=chunk_days)
+
+
+def chunks_by_volume(start: date, end: date, volume: dict[date, int], budget: int, max_days: int = MAX_CHUNK_DAYS) -> list[Chunk]:
+    """[start, end] in consecutive chunks whose days' `volume` sums to at most `budget`, of at
+    most `max_days` days; a day over the budget alone is a chunk of its own."""
+    _check_range(start, end)
+    result, first, held = [], start, 0
+    day = start
+    while day <= end:
+        size = volume.get(day, 0)
+        if day > first and (held + size > budget or (day - first).days >= max_days):
+            result.append(Chunk(first, day - timedelta(days=1)))
+            first, held = day, 0
+        held += size
+        day += timedelta(days=1)
+    return [*result, Chunk(first, end)]
+
+
+def _check_range(start: date, end: date) -> None:
+    if end < start:
+        raise ValueError(f"the backfill's end {end} is before its start {start}")
+
+
+def memory_bytes(text: str) -> int:
+    """A JVM memory setting as Spark writes it (`4g`, `512m`, `1024k`, bytes) in bytes."""
+    found = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)b?\s*", text.lower())
+    if found is None:
+        raise ValueError(f"not a memory size: {text!r} (expected e.g. 4g or 512m)")
+    return int(found[1]) * 1024 ** "bkmgt".index(found[2] or "b")
+
+
+def landed_bytes_by_day(landing: str, start: date, end: date) -> dict[date, int]:
+    """Bytes landed in each arrival partition dt=D of the event tables, D in [start, end]: the
+    day's volume. Listed with pyarrow's file systems (local, s3, gs, abfs, hdfs), so that the
+    backfill DAG plans its chunks without starting Spark."""
+    uri = landing.replace("s3a://", "s3://", 1)
+    file_system, root = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+    volume: dict[date, int] = {}
+    for table in (name for name, raw in RAW_TABLES.items() if raw.event_time):
+        found = file_system.get_file_info(pafs.FileSelector(f"{root}/{table}", allow_not_found=True))
+        for partition in found:
+            if partition.type != pafs.FileType.Directory or not partition.base_name.startswith("dt="):
+                continue
+            try:
+                day = date.fromisoformat(partition.base_name[3:])
+            except ValueError:
+                continue
+            if start <= day <= end:
+                files = file_system.get_file_info(pafs.FileSelector(partition.path))
+                volume[day] = volume.get(day, 0) + sum(f.size or 0 for f in files if not f.base_name.startswith(("_", ".")))
+    return volume
+
+
+def plan_chunks(settings: Settings, start: date, end: date, chunk_days: int | None = None, finished: set[date] = frozenset()) -> list[Chunk]:
+    """The chunks of the days of [start, end] not yet `finished`: of `chunk_days` days each,
+    or, without it, sized by the days' landed bytes against CHUNK_MEMORY_SHARE of the driver's
+    memory (`landed_bytes_by_day`; at most MAX_CHUNK_DAYS days)."""
+    _check_range(start, end)
+    left = [day for day in Chunk(start, end).days if day not in finished]
+    runs = [Chunk(first, last) for first, last in _consecutive(left)]
+    if chunk_days is not None:
+        return [chunk for run in runs for chunk in chunks(run.first, run.last, chunk_days)]
+    try:
+        volume = landed_bytes_by_day(settings.landing, start, end)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        log.warning("Cannot list %s to size the chunks (%s): chunks of %d days.", settings.landing, error, FALLBACK_CHUNK_DAYS)
+        return [chunk for run in runs for chunk in chunks(run.first, run.last, FALLBACK_CHUNK_DAYS)]
+    budget = int(memory_bytes(settings.driver_memory) * CHUNK_MEMORY_SHARE)
+    return [chunk for run in runs for chunk in chunks_by_volume(run.first, run.last, volume, budget)]
+
+
+def _consecutive(days: list[date]) -> list[tuple[date, date]]:
+    """Runs of consecutive days of the sorted `days`, as (first, last)."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def _log_path(settings: Settings) -> str:
     return BACKFILL_CHUNKS.path(settings)
 
 
-def finished_chunks(spark: SparkSession, settings: Settings, backfill: str) -> set[date]:
-    """First days of the chunks of `backfill` that already finished (a small set)."""
+def finished_days(spark: SparkSession, settings: Settings, backfill: str) -> set[date]:
+    """The days of the chunks of `backfill` that already finished (however they were cut)."""
     table = BACKFILL_CHUNKS.ensure(spark, settings)
-    rows = table.toDF().where(F.col("backfill_id") == backfill).select("chunk_first").collect()
-    return {row["chunk_first"] for row in rows}
+    rows = table.toDF().where(F.col("backfill_id") == backfill).select("chunk_first", "chunk_last").collect()
+    return {day for row in rows for day in Chunk(row["chunk_first"], row["chunk_last"]).days}
 
 
 def run_chunk(
@@ -76,8 +170,7 @@ def run_chunk(
     are then gated and published one by one, so that each hold withholds exactly the slices
     of the day whose rows failed, within that day's allowance, as in the daily runs. The
     backfill's last day runs after them as its daily run would: it also keeps final slices
-    final when restating, and retries held-back shop-days (csmetrics.finality).
-    Then record the chunk."""
+    final when restating, and retries held-back shop-days (csmetrics.finality)."""
     before_end = [day for day in chunk.days if day < end]
     if before_end:
         days = RunPlan.backfill_days(before_end, end, restate)
@@ -89,6 +182,10 @@ def run_chunk(
     if end in chunk.days:
         publish_plan(spark, settings, plan_run(spark, settings, end, restate), day_run_id(backfill, end))
         progress(f"  {end} done")
+
+
+def record_chunk(spark: SparkSession, settings: Settings, chunk: Chunk, backfill: str) -> None:
+    """`chunk` of `backfill` finished: a resumed backfill skips its days."""
     row = [(backfill, chunk.first, chunk.last, datetime.now(UTC))]
     spark.createDataFrame(row, BACKFILL_CHUNKS_SCHEMA).write.format("delta").mode("append").save(_log_path(settings))
 

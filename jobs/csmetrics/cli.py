@@ -82,15 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
         "backfill",
         help="run the daily jobs over a date range, in chunks of days per Spark job; resumable",
         description="Ingest everything landed up to END + 1, then compute, validate and publish every date "
-        "of [START, END] in chunks of days (one Spark application each here), then the weekly rollups, "
+        "of [START, END] in chunks of days (each gated and published together), then the weekly rollups, "
         "governance, peer benchmarks and leaderboards. The result equals running the days one by one. "
-        "Finished chunks are recorded: after a failure, run the same command again and only the "
-        "unfinished chunks run.",
+        "Chunks are sized by the data: as many days as their landed files fit in a quarter of "
+        "CSMETRICS_DRIVER_MEMORY, up to 31. Finished chunks are recorded: after a failure, run the "
+        "same command again and only the unfinished days run.",
     )
     back.add_argument("--start", type=_date, required=True, help="first logical date, YYYY-MM-DD")
     back.add_argument("--end", type=_date, required=True, help="last logical date, YYYY-MM-DD")
     back.add_argument("--restate", action="store_true", help="read every landed record, not each day's arrival cutoff")
-    back.add_argument("--chunk-days", type=int, default=7, help="days per chunk (default 7)")
+    back.add_argument(
+        "--chunk-days", type=int, default=None,
+        help="days per chunk instead of chunks sized by the landed data (fewer days hold less in memory; a failure redoes less)",
+    )
 
     export = commands.add_parser(
         "export",
@@ -181,7 +185,7 @@ def _run(args: argparse.Namespace) -> None:
         release(args.date, args.shop, run_id, progress)
     elif args.command == "backfill":
         preflight.check_range(args.start, args.end)
-        if args.chunk_days < 1:
+        if args.chunk_days is not None and args.chunk_days < 1:
             raise SettingsError(f"--chunk-days {args.chunk_days}: a chunk holds at least 1 day")
         preflight.check_run_settings()
         from csmetrics.pipeline import backfill

@@ -227,15 +227,16 @@ def backfill_prepare_step(start: date, end: date, restate: bool, progress=print)
 
 
 def backfill_chunk_step(first: date, last: date, start: date, end: date, restate: bool, progress=print) -> str:
-    """One chunk of days in one Spark application; skipped when it already finished."""
+    """One chunk of days in one Spark application; skipped when its days already finished."""
     settings = Settings.from_env()
     spark = get_spark(settings)
     backfill = backfills.backfill_id(start, end, restate)
     chunk = backfills.Chunk(first, last)
-    if first in backfills.finished_chunks(spark, settings, backfill):
+    if set(chunk.days) <= backfills.finished_days(spark, settings, backfill):
         progress(f"chunk {chunk} already finished, skipped")
         return "skipped"
     backfills.run_chunk(spark, settings, chunk, end, restate, backfill, progress)
+    backfills.record_chunk(spark, settings, chunk, backfill)
     return "done"
 
 
@@ -247,12 +248,17 @@ def backfill_derive_step(start: date, end: date, restate: bool, progress=print) 
     return written
 
 
-def backfill(start: date, end: date, restate: bool = False, chunk_days: int = 7, progress=print) -> None:
-    """The whole backfill in this process: prepare, every chunk in order, derived tables."""
-    parts = backfills.chunks(start, end, chunk_days)
-    progress(f"backfill {start}..{end}: {len(parts)} chunk(s) of up to {chunk_days} day(s)")
+def backfill(start: date, end: date, restate: bool = False, chunk_days: int | None = None, progress=print) -> None:
+    """The whole backfill in this process: prepare, every unfinished chunk in order, derived
+    tables. Chunks are sized by data unless `chunk_days` fixes them (backfills.plan_chunks)."""
     began = time.monotonic()
     backfill_prepare_step(start, end, restate, progress)
+    settings = Settings.from_env()
+    finished = backfills.finished_days(get_spark(settings), settings, backfills.backfill_id(start, end, restate))
+    parts = backfills.plan_chunks(settings, start, end, chunk_days, finished)
+    sizes = f"of {chunk_days} day(s)" if chunk_days else "sized by the landed data"
+    resumed = f", {len(finished)} day(s) already finished" if finished else ""
+    progress(f"backfill {start}..{end}: {len(parts)} chunk(s) {sizes}{resumed}")
     days_total = sum(len(c.days) for c in parts)
     days_done, chunks_began = 0, time.monotonic()
     for number, chunk in enumerate(parts, 1):
