@@ -166,18 +166,19 @@ def run_chunk(
     """The backfilled slices of `chunk` in one slice transaction (compute, gold gate,
     publish: csmetrics.publish.publish_plan): every day before `end` computes its own slices
     as of its own cutoff, and the chunk gates them once and publishes them in one commit per
-    table. A chunk whose gate holds back a shop-day, or stops, publishes nothing: its days
-    are then gated and published one by one, so that each hold withholds exactly the slices
-    of the day whose rows failed, within that day's allowance, as in the daily runs. The
+    table. A chunk whose gate holds back a shop-day, or stops, publishes nothing together: its
+    days, already computed, are then gated and published one by one, so that each hold
+    withholds exactly the slices of the day whose rows failed, within that day's allowance, as
+    in the daily runs. The
     backfill's last day runs after them as its daily run would: it also keeps final slices
     final when restating, and retries held-back shop-days (csmetrics.finality)."""
     before_end = [day for day in chunk.days if day < end]
     if before_end:
         days = RunPlan.backfill_days(before_end, end, restate)
-        if publish_plan(spark, settings, days, days_run_id(backfill, before_end), all_or_nothing=True) is None:
-            progress(f"  {Chunk(before_end[0], before_end[-1])}: the gold gate held back shop-days or stopped; publishing day by day")
-            for part in days.parts:
-                publish_plan(spark, settings, part, day_run_id(backfill, part.run_date))
+        publish_plan(
+            spark, settings, days, days_run_id(backfill, before_end), lambda message: progress(f"  {message}"),
+            part_run_id=lambda part: day_run_id(backfill, part.run_date),
+        )
         progress(f"  {Chunk(before_end[0], before_end[-1])} done")
     if end in chunk.days:
         publish_plan(spark, settings, plan_run(spark, settings, end, restate), day_run_id(backfill, end))

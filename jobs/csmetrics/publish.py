@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -24,7 +25,12 @@ def gold_path(settings: Settings, table: str) -> str:
 
 
 def publish_plan(
-    spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, progress=lambda message: None, all_or_nothing: bool = False
+    spark: SparkSession,
+    settings: Settings,
+    plan: RunPlan,
+    run_id: str,
+    progress=lambda message: None,
+    part_run_id: Callable[[RunPlan], str] | None = None,
 ) -> tuple[GoldGateReport, dict[str, int]] | None:
     """The slice transaction of one plan in this application: compute its rows once
     (materialized; the inputs behind them are released then), run the gold gate on them and
@@ -32,12 +38,16 @@ def publish_plan(
     inspection, csmetrics.quality.gold_gate).
     Daily runs, restatements, releases and backfill chunks and days all publish through here.
 
-    `all_or_nothing`: when the gate holds back any shop-day or stops the run, publish
-    nothing and return None (a backfill chunk, whose days are then published one by one)."""
+    `part_run_id` (a backfill chunk, whose parts are its days): when the chunk's gate holds
+    back any shop-day or stops, nothing is published together. Each day's rows, already
+    computed, are then gated and published on their own under `part_run_id(day)`, so that a
+    hold withholds only that day's slices, within that day's allowance, as in the daily runs;
+    the return value is then None."""
     drop_stale_staging(spark, settings)
     inputs, rows = Persisted(), Persisted()
     try:
         tables: dict[str, DataFrame] = {}
+        by_part: list[tuple[RunPlan, dict[str, DataFrame]]] = []
         # A chunk of backfill days computes each day as of its own cutoff, one after the
         # other (one day's plan, not a union of them all, is what Spark plans at a time),
         # and gates and publishes their disjoint slices together.
@@ -46,14 +56,22 @@ def publish_plan(
                 computed = {name: rows.materialize(frame) for name, frame in computed_tables(spark, settings, part, run_id, inputs).items()}
             finally:
                 inputs.release()
+            by_part.append((part, computed))
             tables = {name: tables[name].unionByName(frame) if name in tables else frame for name, frame in computed.items()}
         try:
             report = validate_gold(spark, settings, plan, run_id, tables)
         except QualityGateError:
-            if all_or_nothing:
-                return None
-            raise
-        if all_or_nothing and report.held_back:
+            if part_run_id is None:
+                raise
+            report = None
+        if part_run_id is not None and (report is None or report.held_back):
+            progress("gold gate: the chunk held back shop-days or stopped; gating and publishing its days one by one")
+            for part, computed in by_part:
+                own_id = part_run_id(part)
+                own = {name: frame.withColumn("run_id", F.lit(own_id)) for name, frame in computed.items()}
+                own_report = validate_gold(spark, settings, part, own_id, own)
+                progress(f"gold gate, {part.run_date}: " + own_report.summary())
+                publish(spark, settings, part, own_id, own, own_report.held_back)
             return None
         # Said before publishing: operators (and the crash test) read it as the step boundary.
         progress("gold gate: " + report.summary())

@@ -517,30 +517,38 @@ def test_a_backfill_chunk_expects_each_days_sessions_as_its_own_cutoff_saw_them(
 
 def test_a_backfill_chunk_whose_gate_holds_back_a_shop_day_publishes_its_days_one_by_one(spark, settings, monkeypatch):
     """A hold in a chunk must withhold only the failing day's slices, within that day's
-    allowance, as the daily runs do: the chunk's transaction then publishes nothing
-    (`all_or_nothing`), and run_chunk gates and publishes each day on its own."""
+    allowance, as the daily runs do: the chunk then publishes nothing together, and gates and
+    publishes each day on its own, under the day's run id, from the rows it already computed."""
     from csmetrics import backfill as backfills
     from csmetrics import publish as publishing
     from csmetrics.plan import RunPlan
+    from csmetrics.quality.gold_gate import held_back
     from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY
 
     tables = (("agent_metrics_daily", AGENT_METRICS_DAILY), ("session_detail_daily", SESSION_DETAIL_DAILY), ("scene_metrics_daily", SCENE_METRICS_DAILY))
+    computed_days = []
 
-    def computed(spark, settings, part, *args):
+    def computed(spark, settings, part, run_id, *args):
         # Each day's pickup_rate of its date - 1; the first day's is out of range.
+        computed_days.append(part.run_date)
         pickup_day = part.run_date - timedelta(days=1)
         value = 1.5 if part.run_date == D + timedelta(days=1) else 0.5
         shop_rows = [row("pickup_rate", 1.0, 2.0, value, day=pickup_day)]
         return {"shop_metrics_daily": spark.createDataFrame(shop_rows, SHOP_METRICS_DAILY), **{t: spark.createDataFrame([], s) for t, s in tables}}
 
     monkeypatch.setattr(publishing, "computed_tables", computed)
-    end = D + timedelta(days=3)
-    chunk = RunPlan.backfill_days([D + timedelta(days=1), D + timedelta(days=2)], end)
-    assert publishing.publish_plan(spark, settings, chunk, "chunk", all_or_nothing=True) is None
-    assert not os.path.exists(settings.table_path("gold", "shop_metrics_daily"))
+    first, second, end = D + timedelta(days=1), D + timedelta(days=2), D + timedelta(days=3)
+    chunk = RunPlan.backfill_days([first, second], end)
+    day_id = lambda part: f"bf__{part.run_date}"  # noqa: E731
+    assert publishing.publish_plan(spark, settings, chunk, "bf__chunk", part_run_id=day_id) is None
+    assert computed_days == [first, second]
+    published = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
+    assert [tuple(r) for r in published.select("stat_date", "metric", "value", "run_id").collect()] == [(first, "pickup_rate", 0.5, f"bf__{second}")]
+    assert [(day, shop) for day, shop, _ in held_back(spark, settings, f"bf__{first}")] == [(D, "s1")]
 
-    published = []
-    monkeypatch.setattr(backfills, "publish_plan", lambda spark, settings, plan, run_id, *args, **kwargs: published.append((plan, run_id)) and None)
-    backfills.run_chunk(spark, settings, backfills.Chunk(D + timedelta(days=1), D + timedelta(days=2)), end, False, "bf", lambda message: None)
-    assert [run_id for _, run_id in published] == ["bf__2026-03-03_2026-03-04", "bf__2026-03-03", "bf__2026-03-04"]
-    assert [plan for plan, _ in published[1:]] == list(chunk.parts)
+    # run_chunk names each day's run as the daily backfill would.
+    calls = []
+    monkeypatch.setattr(backfills, "publish_plan", lambda spark, settings, plan, run_id, progress, part_run_id: calls.append((run_id, part_run_id)))
+    backfills.run_chunk(spark, settings, backfills.Chunk(first, second), end, False, "bf", lambda message: None)
+    [(run_id, part_run_id)] = calls
+    assert (run_id, [part_run_id(part) for part in chunk.parts]) == ("bf__2026-03-03_2026-03-04", ["bf__2026-03-03", "bf__2026-03-04"])
