@@ -91,11 +91,11 @@ def _check_range(start: date, end: date) -> None:
 
 
 def memory_bytes(text: str) -> int:
-    """A JVM memory setting as Spark writes it (`4g`, `512m`, `1024k`, bytes) in bytes."""
+    """`spark.driver.memory` as Spark reads it (`4g`, `512m`, `1024k`; a bare number is MiB) in bytes."""
     found = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)b?\s*", text.lower())
     if found is None:
         raise ValueError(f"not a memory size: {text!r} (expected e.g. 4g or 512m)")
-    return int(found[1]) * 1024 ** "bkmgt".index(found[2] or "b")
+    return int(found[1]) * 1024 ** "bkmgt".index(found[2] or "m")
 
 
 def landed_bytes_by_day(landing: str, start: date, end: date) -> dict[date, int]:
@@ -103,9 +103,16 @@ def landed_bytes_by_day(landing: str, start: date, end: date) -> dict[date, int]
     day's volume. Listed with pyarrow's file systems (local, s3, gs, abfs, hdfs), so that the
     backfill DAG plans its chunks without starting Spark."""
     uri = landing.replace("s3a://", "s3://", 1)
-    file_system, root = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+    if uri.startswith("file:/") and not uri.startswith("file://"):
+        uri = "file://" + uri.removeprefix("file:")  # Hadoop's file:/path
+    file_system, root = pafs.FileSystem.from_uri(uri)
+    tables = [name for name, raw in RAW_TABLES.items() if raw.event_time]
+    if all(file_system.get_file_info(f"{root}/{table}").type == pafs.FileType.NotFound for table in tables):
+        # Not an empty platform: a landing zone this process does not see (another
+        # machine's path, an object store's settings that pyarrow does not read).
+        raise FileNotFoundError(f"no event table under {landing}")
     volume: dict[date, int] = {}
-    for table in (name for name, raw in RAW_TABLES.items() if raw.event_time):
+    for table in tables:
         found = file_system.get_file_info(pafs.FileSelector(f"{root}/{table}", allow_not_found=True))
         for partition in found:
             if partition.type != pafs.FileType.Directory or not partition.base_name.startswith("dt="):
@@ -131,10 +138,10 @@ def plan_chunks(settings: Settings, start: date, end: date, chunk_days: int | No
         return [chunk for run in runs for chunk in chunks(run.first, run.last, chunk_days)]
     try:
         volume = landed_bytes_by_day(settings.landing, start, end)
+        budget = int(memory_bytes(settings.spark_conf.get("spark.driver.memory", settings.driver_memory)) * CHUNK_MEMORY_SHARE)
     except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
-        log.warning("Cannot list %s to size the chunks (%s): chunks of %d days.", settings.landing, error, FALLBACK_CHUNK_DAYS)
+        log.warning("Cannot size the chunks by the data in %s (%s): chunks of %d days.", settings.landing, error, FALLBACK_CHUNK_DAYS)
         return [chunk for run in runs for chunk in chunks(run.first, run.last, FALLBACK_CHUNK_DAYS)]
-    budget = int(memory_bytes(settings.driver_memory) * CHUNK_MEMORY_SHARE)
     return [chunk for run in runs for chunk in chunks_by_volume(run.first, run.last, volume, budget)]
 
 

@@ -1,6 +1,7 @@
 """A backfill that failed in a chunk resumes with that chunk: the finished chunks' days are
-recorded in quality/backfill_chunks and never computed again, however the resumed run cuts
-its chunks. The chunks' work is stood in for (its results are tested in test_maturity)."""
+recorded in quality/backfill_chunks, and `csmetrics backfill` never computes them again,
+however the resumed run cuts its chunks; the DAG's chunk task skips a chunk whose days all
+finished. The chunks' work is stood in for (its results are tested in test_maturity)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_a_failed_backfill_resumes_with_the_failed_chunk_and_the_days_after_it(s
         pipeline.backfill(day(1), day(6), chunk_days=2, progress=quiet)
     assert chunk_runs["ran"] == [Chunk(day(1), day(2)), Chunk(day(3), day(4))]
 
-    # Run again, sized by the (empty) landing zone this time: one chunk of the days left.
+    # Run again without chunk_days (no landing zone here: chunks of a week): one chunk of the days left.
     chunk_runs["ran"].clear()
     chunk_runs["failing"] = set()
     pipeline.backfill(day(1), day(6), progress=quiet)

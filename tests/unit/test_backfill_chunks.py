@@ -37,7 +37,7 @@ def test_fixed_chunks_hold_chunk_days_days():
         chunks(day(2), day(1), 3)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("4g", 4 * 2**30), ("512m", 512 * 2**20), ("3G", 3 * 2**30), ("1024", 1024), ("64k", 65536)])
+@pytest.mark.parametrize(("text", "expected"), [("4g", 4 * 2**30), ("512m", 512 * 2**20), ("3G", 3 * 2**30), ("4096", 4 * 2**30), ("64k", 65536)])
 def test_memory_settings_read_as_spark_writes_them(text, expected):
     assert memory_bytes(text) == expected
 
@@ -87,8 +87,23 @@ def test_a_resumed_backfill_plans_only_the_days_not_finished(landing):
     assert plan_chunks(settings, day(1), day(7), chunk_days=1, finished=finished) == [chunk(3, 3), chunk(4, 4), chunk(6, 6), chunk(7, 7)]
 
 
-def test_a_landing_zone_that_cannot_be_listed_gives_weekly_chunks_with_a_warning(caplog):
-    settings = Settings(landing="nosuch://bucket/landing", driver_memory="4g")
+def test_the_driver_memory_of_the_spark_settings_is_the_one_that_counts(landing):
+    settings = Settings(landing=str(landing), driver_memory="4g", spark_conf={"spark.driver.memory": "1k"})
+    assert plan_chunks(settings, day(1), day(5)) == [chunk(1, 2), chunk(3, 3), chunk(4, 5)]
+
+
+@pytest.mark.parametrize(
+    ("landing", "memory", "why"),
+    [
+        ("nosuch://bucket/landing", "4g", "Unrecognized filesystem type"),
+        # A landing zone this process does not see lists as nothing: not a month in one chunk.
+        ("{tmp_path}/elsewhere", "4g", "no event table under"),
+        ("{tmp_path}", "four gigabytes", "not a memory size"),
+    ],
+)
+def test_chunks_that_cannot_be_sized_by_the_data_hold_a_week_with_a_warning(tmp_path, caplog, landing, memory, why):
+    settings = Settings(landing=landing.format(tmp_path=tmp_path), driver_memory=memory)
+    (tmp_path / "messages").mkdir()
     with caplog.at_level(logging.WARNING, logger="csmetrics.backfill"):
         assert plan_chunks(settings, day(1), day(10)) == [chunk(1, 7), chunk(8, 10)]
-    assert "Cannot list nosuch://bucket/landing to size the chunks" in caplog.text
+    assert "Cannot size the chunks by the data" in caplog.text and why in caplog.text
