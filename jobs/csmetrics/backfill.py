@@ -176,9 +176,9 @@ def run_chunk(
     table. A chunk whose gate holds back a shop-day, or stops, publishes nothing together: its
     days, already computed, are then gated and published one by one, so that each hold
     withholds exactly the slices of the day whose rows failed, within that day's allowance, as
-    in the daily runs. The
-    backfill's last day runs after them as its daily run would: it also keeps final slices
-    final when restating, and retries held-back shop-days (csmetrics.finality)."""
+    in the daily runs. The backfill's last day runs after them as its daily run would: it also
+    keeps final slices final when restating, and retries held-back shop-days
+    (csmetrics.finality)."""
     before_end = [day for day in chunk.days if day < end]
     if before_end:
         days = RunPlan.backfill_days(before_end, end, restate)
