@@ -2,7 +2,8 @@
 
 Each day of the range computes only the slices its daily run would leave behind
 (`RunPlan.backfill_day`), from bronze as of its own cutoff. Those slices are disjoint, so a
-chunk gates and publishes its days together (`RunPlan.backfill_days`), and chunks are
+chunk computes its days in one pass (csmetrics.chunk), gates and publishes them together
+(`RunPlan.backfill_days`), and chunks are
 independent: they can run in any order, and a failed chunk is re-run alone. Finished chunks
 are recorded in `quality/backfill_chunks`; running the same backfill again skips their days.
 
@@ -171,9 +172,9 @@ def run_chunk(
     spark: SparkSession, settings: Settings, chunk: Chunk, end: date, restate: bool, backfill: str, progress=print
 ) -> None:
     """The backfilled slices of `chunk` in one slice transaction (compute, gold gate,
-    publish: csmetrics.publish.publish_plan): every day before `end` computes its own slices
-    as of its own cutoff, and the chunk gates them once and publishes them in one commit per
-    table. A chunk whose gate holds back a shop-day, or stops, publishes nothing together: its
+    publish: csmetrics.publish.publish_plan): the slices of every day before `end`, each as of
+    that day's own cutoff, computed in one pass (csmetrics.chunk), gated once and published in
+    one commit per table. A chunk whose gate holds back a shop-day, or stops, publishes nothing together: its
     days, already computed, are then gated and published one by one, so that each hold
     withholds exactly the slices of the day whose rows failed, within that day's allowance, as
     in the daily runs. The backfill's last day runs after them as its daily run would: it also

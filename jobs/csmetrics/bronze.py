@@ -51,11 +51,19 @@ def read_bronze(
         rows = rows.where(F.col(EVENT_DATE).between(F.lit(event_dates[0]), F.lit(event_dates[1])))
     if cutoff is not None:
         rows = rows.where(F.col("_landed_at") <= F.lit(cutoff))
-    if contract.is_snapshot:
-        latest = Window.partitionBy(contract.primary_key).orderBy(F.col("_landed_at").desc(), F.col("_row_hash"))
-        rows = rows.withColumn("_version", F.row_number().over(latest)).where("_version = 1").drop("_version")
-    elif contract.has_updated_at:
-        latest = Window.partitionBy(contract.primary_key).orderBy(F.col("updated_at").desc(), F.col("_landed_at").desc())
-        rows = rows.withColumn("_version", F.row_number().over(latest)).where("_version = 1").drop("_version")
     kept = [EVENT_DATE] if with_event_date and contract.event_time is not None else []
-    return rows.select(*contract.columns, *kept)
+    return latest_versions(rows, table).select(*contract.columns, *kept)
+
+
+def latest_versions(rows: DataFrame, table: str, within: tuple[str, ...] = ()) -> DataFrame:
+    """Bronze `rows` of `table` with one version per key (per key and `within` columns): the
+    latest `updated_at`; for snapshots, the latest landed."""
+    contract = RAW_TABLES[table]
+    if contract.is_snapshot:
+        order = [F.col("_landed_at").desc(), F.col("_row_hash")]
+    elif contract.has_updated_at:
+        order = [F.col("updated_at").desc(), F.col("_landed_at").desc()]
+    else:
+        return rows
+    latest = Window.partitionBy(*within, contract.primary_key).orderBy(*order)
+    return rows.withColumn("_version", F.row_number().over(latest)).where("_version = 1").drop("_version")

@@ -87,7 +87,7 @@ class PlanInputs:
         self._conformed_sessions: DataFrame | None = None
         self._conformed_dates: list[date] = []
         # Every family and the finishing of the rows read the snapshot: read it once.
-        self.shops = persisted(of_plan_shops(read_bronze(spark, settings, "shops", cutoff=plan.cutoff), plan))
+        self.shops = persisted(self._read_shops())
 
     def read(self, table: str, dates: tuple[date, date]) -> DataFrame:
         """`table`'s rows of UTC event dates `dates` (within the plan's widest range)."""
@@ -97,10 +97,17 @@ class PlanInputs:
         """`table` over the plan's widest range, with its UTC event date."""
         frame = self._frames.get(table)
         if frame is None:
-            frame = read_bronze(self._spark, self._settings, table, self._ranges[table], self._plan.cutoff, with_event_date=True)
-            frame = of_plan_shops(frame, self._plan)
+            frame = self._read(table)
             self._frames[table] = frame = self._persisted(frame) if self._readers[table] > 1 else frame
         return frame
+
+    def _read(self, table: str) -> DataFrame:
+        """`table` as of the plan's cutoff over the plan's widest range, with its UTC event date."""
+        rows = read_bronze(self._spark, self._settings, table, self._ranges[table], self._plan.cutoff, with_event_date=True)
+        return of_plan_shops(rows, self._plan)
+
+    def _read_shops(self) -> DataFrame:
+        return of_plan_shops(read_bronze(self._spark, self._settings, "shops", cutoff=self._plan.cutoff), self._plan)
 
     def sessions_of_dates(self, dates: list[date]) -> DataFrame:
         """The sessions of local `dates` (csmetrics.conformed.sessions_of_dates) for a family
@@ -196,7 +203,7 @@ def scene_rows(spark: SparkSession, plan: RunPlan, run_id: str, rows: DataFrame 
 def staged_rows(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, persisted: Persisted) -> dict[str, DataFrame]:
     """Each published table's rows of the plan's slices (empty frames when it owns none)."""
     if plan.parts:
-        raise ValueError("a backfill chunk's days are computed one by one, each as of its own cutoff (publish_plan)")
+        raise ValueError("a backfill chunk's days are computed in one pass, each as of its own cutoff (csmetrics.chunk)")
     if not plan.dates:
         return {table.name: spark.createDataFrame([], table.schema) for table in PUBLISHED_TABLES}
     inputs = PlanInputs(spark, settings, plan, persisted)

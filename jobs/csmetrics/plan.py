@@ -38,7 +38,8 @@ class RunPlan:
     # (`csmetrics release`); the checks are still run and recorded.
     accept: bool = False
     # The backfill days of a chunk (`RunPlan.backfill_days`): each computes its own slices
-    # from what had landed by its own cutoff; the chunk gates and publishes them together.
+    # from what had landed by its own cutoff, all in one pass (csmetrics.chunk); the chunk
+    # gates and publishes them together.
     parts: tuple[RunPlan, ...] = ()
 
     @classmethod

@@ -8,6 +8,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from csmetrics.chunk import chunk_tables, part_rows
 from csmetrics.commits import newest_commit, record_commits
 from csmetrics.compute import Persisted, computed_tables
 from csmetrics.config import Settings
@@ -46,18 +47,13 @@ def publish_plan(
     drop_stale_staging(spark, settings)
     inputs, rows = Persisted(), Persisted()
     try:
-        tables: dict[str, DataFrame] = {}
-        by_part: list[tuple[RunPlan, dict[str, DataFrame]]] = []
-        # A chunk of backfill days computes each day as of its own cutoff, one after the
-        # other (one day's plan, not a union of them all, is what Spark plans at a time),
-        # and gates and publishes their disjoint slices together.
-        for part in plan.parts or (plan,):
-            try:
-                computed = {name: rows.materialize(frame) for name, frame in computed_tables(spark, settings, part, run_id, inputs).items()}
-            finally:
-                inputs.release()
-            by_part.append((part, computed))
-            tables = {name: tables[name].unionByName(frame) if name in tables else frame for name, frame in computed.items()}
+        # A chunk of backfill days computes every day as of its own cutoff in one pass
+        # (csmetrics.chunk), and gates and publishes their disjoint slices together.
+        compute = chunk_tables if plan.parts else computed_tables
+        try:
+            tables = {name: rows.materialize(frame) for name, frame in compute(spark, settings, plan, run_id, inputs).items()}
+        finally:
+            inputs.release()
         try:
             report = validate_gold(spark, settings, plan, run_id, tables)
         except QualityGateError:
@@ -66,9 +62,9 @@ def publish_plan(
             report = None
         if part_run_id is not None and (report is None or report.held_back):
             progress("gold gate: the chunk held back shop-days or stopped; gating and publishing its days one by one")
-            for part, computed in by_part:
+            for part in plan.parts:
                 own_id = part_run_id(part)
-                own = {name: frame.withColumn("run_id", F.lit(own_id)) for name, frame in computed.items()}
+                own = {name: frame.withColumn("run_id", F.lit(own_id)) for name, frame in part_rows(tables, part).items()}
                 own_report = validate_gold(spark, settings, part, own_id, own)
                 progress(f"gold gate, {part.run_date}: " + own_report.summary())
                 publish(spark, settings, part, own_id, own, own_report.held_back)

@@ -518,7 +518,8 @@ def test_a_backfill_chunk_expects_each_days_sessions_as_its_own_cutoff_saw_them(
 def test_a_backfill_chunk_whose_gate_holds_back_a_shop_day_publishes_its_days_one_by_one(spark, settings, monkeypatch):
     """A hold in a chunk must withhold only the failing day's slices, within that day's
     allowance, as the daily runs do: the chunk then publishes nothing together, and gates and
-    publishes each day on its own, under the day's run id, from the rows it already computed."""
+    publishes each day on its own, under the day's run id, from the rows the chunk's one pass
+    already computed."""
     from csmetrics import backfill as backfills
     from csmetrics import publish as publishing
     from csmetrics.plan import RunPlan
@@ -526,22 +527,23 @@ def test_a_backfill_chunk_whose_gate_holds_back_a_shop_day_publishes_its_days_on
     from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY
 
     tables = (("agent_metrics_daily", AGENT_METRICS_DAILY), ("session_detail_daily", SESSION_DETAIL_DAILY), ("scene_metrics_daily", SCENE_METRICS_DAILY))
-    computed_days = []
+    computed_chunks = []
 
-    def computed(spark, settings, part, run_id, *args):
+    def computed(spark, settings, plan, run_id, *args):
         # Each day's pickup_rate of its date - 1; the first day's is out of range.
-        computed_days.append(part.run_date)
-        pickup_day = part.run_date - timedelta(days=1)
-        value = 1.5 if part.run_date == D + timedelta(days=1) else 0.5
-        shop_rows = [row("pickup_rate", 1.0, 2.0, value, day=pickup_day)]
+        computed_chunks.append([part.run_date for part in plan.parts])
+        shop_rows = [
+            row("pickup_rate", 1.0, 2.0, 1.5 if part.run_date == D + timedelta(days=1) else 0.5, day=part.run_date - timedelta(days=1))
+            for part in plan.parts
+        ]
         return {"shop_metrics_daily": spark.createDataFrame(shop_rows, SHOP_METRICS_DAILY), **{t: spark.createDataFrame([], s) for t, s in tables}}
 
-    monkeypatch.setattr(publishing, "computed_tables", computed)
+    monkeypatch.setattr(publishing, "chunk_tables", computed)
     first, second, end = D + timedelta(days=1), D + timedelta(days=2), D + timedelta(days=3)
     chunk = RunPlan.backfill_days([first, second], end)
     day_id = lambda part: f"bf__{part.run_date}"  # noqa: E731
     assert publishing.publish_plan(spark, settings, chunk, "bf__chunk", part_run_id=day_id) is None
-    assert computed_days == [first, second]
+    assert computed_chunks == [[first, second]]
     published = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
     assert [tuple(r) for r in published.select("stat_date", "metric", "value", "run_id").collect()] == [(first, "pickup_rate", 0.5, f"bf__{second}")]
     assert [(day, shop) for day, shop, _ in held_back(spark, settings, f"bf__{first}")] == [(D, "s1")]
