@@ -8,15 +8,17 @@ gives every day its own copy of the versions that day saw:
 - that had landed by the day's cutoff,
 - and is the latest such version of its key.
 
-Each copy's shop, session and order ids carry the day's index as a suffix. Every join,
+Each copy's shop, session and order ids carry the day's number as a prefix. Every join,
 window and aggregation of the families keys on one of those ids, so the days stay apart
-without any family knowing of them. The computed rows then lose the suffix, and each day keeps
-only its own slices. The rows are those of the days computed one by one (test_maturity).
+without any family knowing of them. Each family then reads, of each day's copy, exactly what
+it reads for that day when the day is computed alone. The computed rows lose the prefix, and
+each day keeps only its own slices (tests/integration/test_chunk_one_pass.py compares each
+day with that day computed alone).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -37,103 +39,142 @@ from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.raw import RAW_TABLES
 from csmetrics.tables import AGENT_METRICS_DAILY, PUBLISHED_TABLES, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY, SHOP_METRICS_DAILY
 
-# The ids a day's copy carries its index in: every input the families join, window or group
-# by keys on one of them. A control character, which no upstream id holds, keeps the order of
-# ids within a day as it was.
+# The ids a day's copy carries its number in: every input the families join, window or group
+# by keys on one of them (every bronze table has a shop_id). The number comes first, at a
+# fixed width, so the ids of one day keep their order.
 DAY_IDS = ("shop_id", "session_id", "order_id")
-SEPARATOR = "\u001f"
-_SUFFIX = "\\u001f[0-9]+$"
-PART = "_part"
+DAY_DIGITS = 4
+DAY_SEPARATOR = "\u001f"
+_DAY_PREFIX = f"^[0-9]{{{DAY_DIGITS}}}\\u001f"
+# The day's number, as a column of the frames that pair days with what they own.
+DAY = "_day"
 
 
-def part_ranges(plan: RunPlan) -> dict[str, list[tuple[int, object, object]]]:
-    """{table: [(day index, first, last UTC event date)]}: what each day of the chunk reads of each table."""
-    ranges: dict[str, list] = {}
-    for index, part in enumerate(plan.parts):
-        of_day: dict[str, tuple] = {}
-        for name, family in FAMILIES.items():
-            dates = part.dates_for(name)
-            for read in family.reads if dates else ():
-                first, last = event_dates(read, dates)
-                known = of_day.get(read.table, (first, last))
-                of_day[read.table] = (min(first, known[0]), max(last, known[1]))
-        for table, (first, last) in of_day.items():
-            ranges.setdefault(table, []).append((index, first, last))
-    return ranges
-
-
-def with_day(frame: DataFrame, index: Column) -> DataFrame:
-    """`frame` with the day's `index` appended to each of its DAY_IDS."""
+def with_day(frame: DataFrame, day: Column) -> DataFrame:
+    """`frame` with the day's number `day` put before each of its DAY_IDS."""
+    prefix = F.concat(F.lpad(day.cast("string"), DAY_DIGITS, "0"), F.lit(DAY_SEPARATOR))
     for column in DAY_IDS:
         if column in frame.columns:
-            frame = frame.withColumn(column, F.concat(F.col(column), F.lit(SEPARATOR), index.cast("string")))
+            frame = frame.withColumn(column, F.concat(prefix, F.col(column)))
     return frame
 
 
 def day_of(column: str) -> Column:
-    return F.regexp_extract(F.col(column), _SUFFIX.replace("[0-9]+", "([0-9]+)"), 1).cast("int")
+    """The day's number an id carries (`with_day`)."""
+    return F.substring(F.col(column), 1, DAY_DIGITS).cast("int")
 
 
 def without_day(frame: DataFrame) -> DataFrame:
+    """`frame` with its DAY_IDS as they were before `with_day`."""
     for column in DAY_IDS:
         if column in frame.columns:
-            frame = frame.withColumn(column, F.regexp_replace(F.col(column), _SUFFIX, ""))
+            frame = frame.withColumn(column, F.regexp_replace(F.col(column), _DAY_PREFIX, ""))
     return frame
 
 
+def check_chunk(plan: RunPlan) -> None:
+    """A chunk computed in one pass is a `RunPlan.backfill_days`: days that own only final
+    slices, for every shop, with nothing kept final and no retries (those come with a day's
+    own run, `csmetrics.finality.plan_run`)."""
+    if not plan.parts or plan.shop_ids is not None or plan.retries:
+        raise ValueError("one pass computes the days of a backfill chunk (RunPlan.backfill_days), for every shop, without retries")
+    if len(plan.parts) >= 10**DAY_DIGITS:
+        raise ValueError(f"a chunk of {len(plan.parts)} days: one pass numbers at most {10**DAY_DIGITS - 1}")
+    for part in plan.parts:
+        if part.kept_final or not all(part.is_final(day, metric) for day, metric in part.slices or ()):
+            raise ValueError(f"backfill day {part.run_date} owns slices that are not final: it runs as its own daily run")
+
+
 class ChunkInputs(PlanInputs):
-    """The bronze inputs of a chunk of backfill days (`RunPlan.backfill_days`): each table
-    read once, each day's copy as of its own cutoff, its ids carrying the day (`with_day`)."""
+    """The bronze inputs of a chunk of backfill days: each table read once, each day's copy as
+    of its own cutoff, its ids carrying the day (`with_day`); each family reads of each day's
+    copy what it reads for that day alone."""
 
     def __init__(self, spark: SparkSession, settings: Settings, plan: RunPlan, persisted: Reuse):
-        if not plan.parts or plan.shop_ids is not None:
-            raise ValueError("ChunkInputs computes the days of a backfill chunk, for every shop")
-        self._part_ranges = part_ranges(plan)
+        check_chunk(plan)
         super().__init__(spark, settings, plan, persisted)
 
     def _read(self, table: str) -> DataFrame:
-        spark, path = self._spark, bronze_path(self._settings, table)
-        if not table_exists(spark, path):
-            return super()._read(table)
-        days = spark.createDataFrame(
-            [(index, first, last, self._plan.parts[index].cutoff) for index, first, last in self._part_ranges[table]],
-            f"{PART} int, _first date, _last date, _cutoff timestamp",
-        )
-        first, last = self._ranges[table]
-        rows = spark.read.format("delta").load(path).where(F.col(EVENT_DATE).between(F.lit(first), F.lit(last)))
-        seen = F.col(EVENT_DATE).between(F.col("_first"), F.col("_last")) & (F.col("_cutoff").isNull() | (F.col("_landed_at") <= F.col("_cutoff")))
-        return self._as_days(rows.join(F.broadcast(days), seen), table, [EVENT_DATE])
+        return self._copies(table)
 
     def _read_shops(self) -> DataFrame:
-        spark, path = self._spark, bronze_path(self._settings, "shops")
-        if not table_exists(spark, path):
-            return super()._read_shops()
-        days = spark.createDataFrame([(index, part.cutoff) for index, part in enumerate(self._plan.parts)], f"{PART} int, _cutoff timestamp")
-        seen = F.col("_cutoff").isNull() | (F.col("_landed_at") <= F.col("_cutoff"))
-        return self._as_days(spark.read.format("delta").load(path).join(F.broadcast(days), seen), "shops", [])
+        return self._copies("shops")
 
-    @staticmethod
-    def _as_days(copies: DataFrame, table: str, kept: list[str]) -> DataFrame:
-        latest = latest_versions(copies, table, within=(PART,))
-        return with_day(latest.select(*RAW_TABLES[table].columns, *kept, PART), F.col(PART)).drop(PART)
+    def _copies(self, table: str) -> DataFrame:
+        """Each day's copy of `table`, over what any of the day's families reads of it (event
+        tables) or whole (snapshots), as of the day's cutoff."""
+        spark, path, contract = self._spark, bronze_path(self._settings, table), RAW_TABLES[table]
+        if not table_exists(spark, path):
+            return super()._read(table) if contract.event_time else super()._read_shops()
+        parts = self._plan.parts
+        rows = spark.read.format("delta").load(path)
+        cutoffs = [part.cutoff for part in parts]
+        if None not in cutoffs:
+            rows = rows.where(F.col("_landed_at") <= F.lit(max(cutoffs)))
+        landed = F.col("_cutoff").isNull() | (F.col("_landed_at") <= F.col("_cutoff"))
+        kept = [EVENT_DATE] if contract.event_time else []
+        if contract.event_time:
+            first, last = self._ranges[table]
+            rows = rows.where(F.col(EVENT_DATE).between(F.lit(first), F.lit(last)))
+            days = spark.createDataFrame(
+                [(day, first, last, parts[day].cutoff) for day, (first, last) in self._day_ranges(table).items()],
+                f"{DAY} int, _first date, _last date, _cutoff timestamp",
+            )
+            copies = rows.join(F.broadcast(days), F.col(EVENT_DATE).between(F.col("_first"), F.col("_last")) & landed)
+        else:
+            days = spark.createDataFrame([(day, part.cutoff) for day, part in enumerate(parts)], f"{DAY} int, _cutoff timestamp")
+            copies = rows.join(F.broadcast(days), landed)
+        latest = latest_versions(copies, table, within=(DAY,))
+        return with_day(latest.select(*contract.columns, *kept, DAY), F.col(DAY)).drop(DAY)
+
+    def _day_ranges(self, table: str) -> dict[int, tuple[date, date]]:
+        """{day: (first, last)}: the UTC event dates of `table` any family reads for that day."""
+        ranges: dict[int, tuple[date, date]] = {}
+        for name in FAMILIES:
+            for day, (first, last) in self._family_ranges(table, name).items():
+                known = ranges.get(day, (first, last))
+                ranges[day] = (min(first, known[0]), max(last, known[1]))
+        return ranges
+
+    def _family_ranges(self, table: str, family: str) -> dict[int, tuple[date, date]]:
+        """{day: (first, last)}: the UTC event dates of `table` `family` reads for that day."""
+        if table not in FAMILIES[family].tables:
+            return {}
+        read = FAMILIES[family].read_of(table)
+        return {day: event_dates(read, part.dates_for(family)) for day, part in enumerate(self._plan.parts) if part.dates_for(family)}
+
+    def _of_family(self, rows: DataFrame, table: str, family: str) -> DataFrame:
+        days = self._spark.createDataFrame(
+            [(day, first, last) for day, (first, last) in self._family_ranges(table, family).items()], "_d int, _first date, _last date"
+        )
+        read = (day_of("shop_id") == F.col("_d")) & F.col(EVENT_DATE).between(F.col("_first"), F.col("_last"))
+        return rows.join(F.broadcast(days), read, "left_semi")
+
+    def _sessions_of_family(self, sessions: DataFrame, family: str) -> DataFrame:
+        days = self._spark.createDataFrame(
+            [(day, stat_date) for day, part in enumerate(self._plan.parts) for stat_date in part.dates_for(family)], "_d int, _stat_date date"
+        )
+        read = (day_of("shop_id") == F.col("_d")) & (F.col("stat_date") == F.col("_stat_date"))
+        return sessions.join(F.broadcast(days), read, "left_semi")
 
 
 def _own(frame: DataFrame, owned: DataFrame) -> DataFrame:
-    """The rows of `frame` (ids carrying their day) that their day owns (`owned`: the day and
-    the key columns it owns)."""
-    keys = [c for c in owned.columns if c != PART]
-    return frame.withColumn(PART, day_of("shop_id")).join(F.broadcast(owned), [PART, *keys]).drop(PART)
+    """The rows of `frame` (ids carrying their day) that their day owns (`owned`: DAY and the
+    key columns the day owns)."""
+    keys = [c for c in owned.columns if c != DAY]
+    return frame.withColumn(DAY, day_of("shop_id")).join(F.broadcast(owned), [DAY, *keys]).drop(DAY)
 
 
 def chunk_tables(spark: SparkSession, settings: Settings, plan: RunPlan, run_id: str, persisted: Reuse) -> dict[str, DataFrame]:
-    """Each published table's rows of the chunk's days, computed in one pass (lazy, but for
-    the finished metric rows, which every table is cut from)."""
+    """Each published table's rows of the chunk's days, computed in one pass (lazy; the
+    finished metric rows, which two tables are cut from, are persisted)."""
     inputs = ChunkInputs(spark, settings, plan, persisted)
     computed = family_tables(spark, settings, plan, persisted, inputs)
     slices = spark.createDataFrame(
-        [(index, day, metric) for index, part in enumerate(plan.parts) for day, metric in part.slices or ()],
-        f"{PART} int, stat_date date, metric string",
+        [(day, stat_date, metric) for day, part in enumerate(plan.parts) for stat_date, metric in part.slices or ()],
+        f"{DAY} int, stat_date date, metric string",
     )
+    # Every slice is final by the chunk's last day: its rows come out as each day's would.
     now, kept_final = datetime.now(UTC), F.expr(plan.kept_final_predicate())
     finished = persisted(without_day(finish(_own(computed[METRIC_ROWS], slices), inputs.shops, plan.run_date, run_id, now, kept_final)))
     tables = {
@@ -145,9 +186,10 @@ def chunk_tables(spark: SparkSession, settings: Settings, plan: RunPlan, run_id:
         tables[SESSION_DETAIL_DAILY.name] = spark.createDataFrame([], SESSION_DETAIL_DAILY.schema)
     else:
         conversation_days = spark.createDataFrame(
-            [(index, day) for index, part in enumerate(plan.parts) for day in part.dates_for("conversation")], f"{PART} int, stat_date date"
+            [(day, stat_date) for day, part in enumerate(plan.parts) for stat_date in part.dates_for("conversation")],
+            f"{DAY} int, stat_date date",
         )
-        detail_kept_final = [day for day, metric in plan.kept_final if metric == DETAIL_FINAL_WITH]
+        detail_kept_final = [stat_date for stat_date, metric in plan.kept_final if metric == DETAIL_FINAL_WITH]
         tables[SESSION_DETAIL_DAILY.name] = without_day(
             finish_detail(_own(detail, conversation_days), plan.run_date, run_id, now, detail_kept_final)
         )
@@ -159,7 +201,7 @@ def chunk_tables(spark: SparkSession, settings: Settings, plan: RunPlan, run_id:
     return {table.name: tables[table.name].select(*table.schema.fieldNames()) for table in PUBLISHED_TABLES}
 
 
-def part_rows(tables: dict[str, DataFrame], part: RunPlan) -> dict[str, DataFrame]:
+def day_rows(tables: dict[str, DataFrame], part: RunPlan) -> dict[str, DataFrame]:
     """The rows of one day of the chunk (its slices are disjoint from the other days')."""
     conversation = part.dates_for("conversation")
     own_detail = F.col("stat_date").isin(conversation) if conversation else F.lit(False)

@@ -89,9 +89,16 @@ class PlanInputs:
         # Every family and the finishing of the rows read the snapshot: read it once.
         self.shops = persisted(self._read_shops())
 
-    def read(self, table: str, dates: tuple[date, date]) -> DataFrame:
-        """`table`'s rows of UTC event dates `dates` (within the plan's widest range)."""
-        return self._stored(table).where(F.col(EVENT_DATE).between(F.lit(dates[0]), F.lit(dates[1]))).drop(EVENT_DATE)
+    def read(self, table: str, family: str) -> DataFrame:
+        """`table`'s rows of the UTC event dates `family` reads for its dates (`event_dates`,
+        within the plan's widest range)."""
+        first, last = event_dates(FAMILIES[family].read_of(table), self._plan.dates_for(family))
+        rows = self._stored(table).where(F.col(EVENT_DATE).between(F.lit(first), F.lit(last)))
+        return self._of_family(rows, table, family).drop(EVENT_DATE)
+
+    def _of_family(self, rows: DataFrame, table: str, family: str) -> DataFrame:
+        """What of `rows` (of `table`, with their event date) `family` reads: all of them, here."""
+        return rows
 
     def _stored(self, table: str) -> DataFrame:
         """`table` over the plan's widest range, with its UTC event date."""
@@ -109,9 +116,9 @@ class PlanInputs:
     def _read_shops(self) -> DataFrame:
         return of_plan_shops(read_bronze(self._spark, self._settings, "shops", cutoff=self._plan.cutoff), self._plan)
 
-    def sessions_of_dates(self, dates: list[date]) -> DataFrame:
-        """The sessions of local `dates` (csmetrics.conformed.sessions_of_dates) for a family
-        with `conformed_sessions`. They are conformed once, for every date of those families,
+    def sessions_of_dates(self, dates: list[date], family: str) -> DataFrame:
+        """The sessions of local `dates` (csmetrics.conformed.sessions_of_dates) for `family`,
+        one with `conformed_sessions`. They are conformed once, for every date of those families,
         persisted, and cut to `dates`. Each such family reads sessions at least a day either
         side of its dates (tests/unit/test_registry.py holds them to it), which is all a local
         date can reach, so the cut holds exactly the rows the family would conform itself."""
@@ -126,7 +133,11 @@ class PlanInputs:
             self._conformed_sessions = self._persisted(conformed.sessions_of_dates(sessions, self.shops, self._conformed_dates))
         if not set(dates) <= set(self._conformed_dates):
             raise ValueError(f"sessions of {dates} asked for; conformed for {self._conformed_dates} (a family without conformed_sessions?)")
-        return self._conformed_sessions.where(F.col("stat_date").isin(dates))
+        return self._sessions_of_family(self._conformed_sessions.where(F.col("stat_date").isin(dates)), family)
+
+    def _sessions_of_family(self, sessions: DataFrame, family: str) -> DataFrame:
+        """What of the conformed `sessions` `family` reads: all of them, here."""
+        return sessions
 
 
 def event_dates(read: Read, dates: list[date]) -> tuple[date, date]:
@@ -138,22 +149,21 @@ class BronzeInputs:
     """One family's declared inputs (the plan's, cut to the UTC event dates its `Read` gives
     around the family's dates)."""
 
-    def __init__(self, settings: Settings, plan: RunPlan, family: Family, inputs: PlanInputs, reuse: Reuse):
+    def __init__(self, settings: Settings, family: Family, inputs: PlanInputs, reuse: Reuse):
         self._inputs, self._family = inputs, family
-        self._dates = plan.dates_for(family.name)
         self.shops = inputs.shops
         self.business_start, self.business_end = settings.business_start, settings.business_end
         self.reuse = reuse
 
     def read(self, table: str) -> DataFrame:
-        return self._inputs.read(table, event_dates(self._family.read_of(table), self._dates))
+        return self._inputs.read(table, self._family.name)
 
     def paid(self) -> DataFrame:
         return paid_days(self.read("orders"), self.shops)
 
     def sessions_of_dates(self, dates: list[date]) -> DataFrame:
         """The sessions of the family's `dates`, conformed to local dates (shared by the plan)."""
-        return self._inputs.sessions_of_dates(dates)
+        return self._inputs.sessions_of_dates(dates, self._family.name)
 
 
 def of_plan_shops(frame: DataFrame, plan: RunPlan) -> DataFrame:
@@ -173,7 +183,7 @@ def family_tables(
     for name, family in FAMILIES.items():
         if not plan.dates_for(name):
             continue
-        for table, frame in family.compute(BronzeInputs(settings, plan, family, inputs, reuse), plan.dates_for(name)).items():
+        for table, frame in family.compute(BronzeInputs(settings, family, inputs, reuse), plan.dates_for(name)).items():
             tables[table] = tables[table].unionByName(frame) if table in tables else frame
     # Families compute whole date ranges; keep exactly the slices the plan owns.
     tables[METRIC_ROWS] = tables[METRIC_ROWS].where(F.expr(plan.replace_predicate()))

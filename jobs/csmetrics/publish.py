@@ -8,7 +8,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.chunk import chunk_tables, part_rows
+from csmetrics.chunk import chunk_tables, day_rows
 from csmetrics.commits import newest_commit, record_commits
 from csmetrics.compute import Persisted, computed_tables
 from csmetrics.config import Settings
@@ -64,7 +64,7 @@ def publish_plan(
             progress("gold gate: the chunk held back shop-days or stopped; gating and publishing its days one by one")
             for part in plan.parts:
                 own_id = part_run_id(part)
-                own = {name: frame.withColumn("run_id", F.lit(own_id)) for name, frame in part_rows(tables, part).items()}
+                own = {name: frame.withColumn("run_id", F.lit(own_id)) for name, frame in day_rows(tables, part).items()}
                 own_report = validate_gold(spark, settings, part, own_id, own)
                 progress(f"gold gate, {part.run_date}: " + own_report.summary())
                 publish(spark, settings, part, own_id, own, own_report.held_back)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pyspark.sql import functions as F
 
-from csmetrics.chunk import chunk_tables, day_of, part_rows, with_day, without_day
+from csmetrics.chunk import chunk_tables, day_of, day_rows, with_day, without_day
 from csmetrics.compute import Persisted, computed_tables
 from csmetrics.ingest.run import ingest
 from csmetrics.plan import RunPlan
@@ -44,6 +44,13 @@ def landed(spark, settings):
     write_landing(settings.landing, "sessions", "2026-03-03", [session("c", "s'2", utc(3, 8))], name="c1", landed_at=utc(3, 20))
     write_landing(settings.landing, "sessions", "2026-03-05", [session("c", "s'2", utc(3, 8), utc(5, 9), spam=True)], name="c2", landed_at=utc(5, 10))
     write_landing(settings.landing, "sessions", "2026-03-06", [session("c", "s'2", utc(3, 8), utc(6, 9))], name="c3", landed_at=utc(6, 10))
+    # A rating of 03-03 whose session started on 02-28: the second day's satisfaction reads
+    # sessions from 03-01 only, so it does not count; another of its families reads further back.
+    february_28 = datetime(2026, 2, 28, 12, tzinfo=UTC)
+    write_landing(settings.landing, "sessions", "2026-02-28", [session("old", "s1", february_28)], name="old", landed_at=february_28)
+    write_landing(settings.landing, "ratings", "2026-03-03", [dict(
+        rating_id="r-old", session_id="old", shop_id="s1", buyer_id="b1", target="human", invited_at=utc(3, 10), rated_at=utc(3, 11), score=5, tags=[],
+    )], name="r-old", landed_at=utc(3, 12))
     ingest(spark, settings, "prepare", landed_by=None)
 
 
@@ -66,13 +73,14 @@ def test_each_day_of_a_chunk_sees_bronze_as_of_its_own_cutoff_in_one_pass(spark,
         # the second day's cutoff; its later version had not landed.
         assert values(shop, "consult_sessions") == [(date(2026, 3, 2), "s1", 1.0), (date(2026, 3, 3), "s'2", 1.0)]
         assert values(shop, "filtered_sessions") == [(date(2026, 3, 3), "s'2", 1.0)]
+        assert values(shop, "satisfaction_rate") == []
         detail = tables["session_detail_daily"]
         assert sorted(tuple(r) for r in detail.select("stat_date", "shop_id", "session_id").collect()) == [
             (date(2026, 3, 2), "s1", "a"), (date(2026, 3, 3), "s'2", "b"), (date(2026, 3, 3), "s'2", "c"),
         ]
         # Every table holds, day by day, exactly the rows of that day computed on its own.
         for part in chunk.parts:
-            own = part_rows(tables, part)
+            own = day_rows(tables, part)
             alone = computed_tables(spark, settings, part, "day", held)
             for name, frame in alone.items():
                 assert comparable(own[name]) == comparable(frame), (part.run_date, name)
@@ -81,7 +89,7 @@ def test_each_day_of_a_chunk_sees_bronze_as_of_its_own_cutoff_in_one_pass(spark,
 
 
 def test_a_days_ids_carry_it_and_lose_it_whole(spark):
-    ids = ["s1", "s1\\0", "shop 7", "店铺-3", "s'2", "x_12"]
+    ids = ["s1", "s1\x01", "s1\x1f7", "shop 7", "店铺-3", "s'2", "x_12"]
     frame = spark.createDataFrame([(i, shop, f"sess-{shop}", None) for i, shop in enumerate(ids)], "n int, shop_id string, session_id string, order_id string")
     marked = with_day(frame, F.col("n") + 10)
     rows = marked.select("n", day_of("shop_id").alias("day"), "shop_id").collect()
