@@ -18,7 +18,7 @@ day with that day computed alone).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -76,12 +76,16 @@ def check_chunk(plan: RunPlan) -> None:
     """A chunk computed in one pass is a `RunPlan.backfill_days`: days that own only final
     slices, for every shop, with nothing kept final and no retries (those come with a day's
     own run, `csmetrics.finality.plan_run`)."""
-    if not plan.parts or plan.shop_ids is not None or plan.retries:
-        raise ValueError("one pass computes the days of a backfill chunk (RunPlan.backfill_days), for every shop, without retries")
+    every_shop = all(p.shop_ids is None and not p.retries and not p.kept_final for p in (plan, *plan.parts))
+    if not plan.parts or not every_shop or any(part.slices is None for part in plan.parts):
+        raise ValueError("one pass computes the days of a backfill chunk (RunPlan.backfill_days): their own slices, every shop, no retries")
     if len(plan.parts) >= 10**DAY_DIGITS:
         raise ValueError(f"a chunk of {len(plan.parts)} days: one pass numbers at most {10**DAY_DIGITS - 1}")
+    # The chunk's publish replaces the plan's slices: the days must own exactly those.
+    if sorted(plan.slices or ()) != sorted(s for part in plan.parts for s in part.slices or ()):
+        raise ValueError("a chunk's slices must be exactly its days' slices")
     for part in plan.parts:
-        if part.kept_final or not all(part.is_final(day, metric) for day, metric in part.slices or ()):
+        if not all(part.is_final(day, metric) for day, metric in part.slices or ()):
             raise ValueError(f"backfill day {part.run_date} owns slices that are not final: it runs as its own daily run")
 
 
@@ -101,7 +105,7 @@ class ChunkInputs(PlanInputs):
         return self._copies("shops")
 
     def _copies(self, table: str) -> DataFrame:
-        """Each day's copy of `table`, over what any of the day's families reads of it (event
+        """Each day's copy of `table`, over the event dates the day's families read of it (event
         tables) or whole (snapshots), as of the day's cutoff."""
         spark, path, contract = self._spark, bronze_path(self._settings, table), RAW_TABLES[table]
         if not table_exists(spark, path):
@@ -117,7 +121,7 @@ class ChunkInputs(PlanInputs):
             first, last = self._ranges[table]
             rows = rows.where(F.col(EVENT_DATE).between(F.lit(first), F.lit(last)))
             days = spark.createDataFrame(
-                [(day, first, last, parts[day].cutoff) for day, (first, last) in self._day_ranges(table).items()],
+                [(day, first, last, parts[day].cutoff) for day, spans in self._day_spans(table).items() for first, last in spans],
                 f"{DAY} int, _first date, _last date, _cutoff timestamp",
             )
             copies = rows.join(F.broadcast(days), F.col(EVENT_DATE).between(F.col("_first"), F.col("_last")) & landed)
@@ -127,14 +131,14 @@ class ChunkInputs(PlanInputs):
         latest = latest_versions(copies, table, within=(DAY,))
         return with_day(latest.select(*contract.columns, *kept, DAY), F.col(DAY)).drop(DAY)
 
-    def _day_ranges(self, table: str) -> dict[int, tuple[date, date]]:
-        """{day: (first, last)}: the UTC event dates of `table` any family reads for that day."""
-        ranges: dict[int, tuple[date, date]] = {}
+    def _day_spans(self, table: str) -> dict[int, list[tuple[date, date]]]:
+        """{day: disjoint (first, last)}: the UTC event dates of `table` the day's families read
+        (a day's resolution family reads two weeks before its others: not the days between)."""
+        spans: dict[int, list[tuple[date, date]]] = {}
         for name in FAMILIES:
-            for day, (first, last) in self._family_ranges(table, name).items():
-                known = ranges.get(day, (first, last))
-                ranges[day] = (min(first, known[0]), max(last, known[1]))
-        return ranges
+            for day, span in self._family_ranges(table, name).items():
+                spans.setdefault(day, []).append(span)
+        return {day: disjoint(found) for day, found in spans.items()}
 
     def _family_ranges(self, table: str, family: str) -> dict[int, tuple[date, date]]:
         """{day: (first, last)}: the UTC event dates of `table` `family` reads for that day."""
@@ -156,6 +160,17 @@ class ChunkInputs(PlanInputs):
         )
         read = (day_of("shop_id") == F.col("_d")) & (F.col("stat_date") == F.col("_stat_date"))
         return sessions.join(F.broadcast(days), read, "left_semi")
+
+
+def disjoint(spans: list[tuple[date, date]]) -> list[tuple[date, date]]:
+    """Inclusive date spans merged where they overlap or touch, in order."""
+    merged: list[tuple[date, date]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def _own(frame: DataFrame, owned: DataFrame) -> DataFrame:
