@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.bronze import bronze_path, latest_versions
+from csmetrics.bronze import bronze_path, latest_versions, read_bronze
 from csmetrics.compute import PlanInputs, event_dates, family_tables
 from csmetrics.config import Settings
 from csmetrics.delta_io import table_exists
@@ -109,7 +109,8 @@ class ChunkInputs(PlanInputs):
         tables) or whole (snapshots), as of the day's cutoff."""
         spark, path, contract = self._spark, bronze_path(self._settings, table), RAW_TABLES[table]
         if not table_exists(spark, path):
-            return super()._read(table) if contract.event_time else super()._read_shops()
+            # Nothing of it has landed: the empty frame read_bronze gives, for every day.
+            return read_bronze(spark, self._settings, table, with_event_date=True)
         parts = self._plan.parts
         rows = spark.read.format("delta").load(path)
         cutoffs = [part.cutoff for part in parts]
