@@ -172,25 +172,37 @@ def run_chunk(
     spark: SparkSession, settings: Settings, chunk: Chunk, end: date, restate: bool, backfill: str, progress=print
 ) -> None:
     """The backfilled slices of `chunk` in one slice transaction (compute, gold gate,
-    publish: csmetrics.publish.publish_plan): the slices of every day before `end`, each as of
+    publish: csmetrics.publish.publish_plan): the slices of each of its days, each as of
     that day's own cutoff, computed in one pass (csmetrics.chunk), gated once and published in
     one commit per table. A chunk whose gate holds back a shop-day, or stops, publishes nothing together: its
     days, already computed, are then gated and published one by one, so that each hold
     withholds exactly the slices of the day whose rows failed, within that day's allowance, as
-    in the daily runs. The backfill's last day runs after them as its daily run would: it also
-    keeps final slices final when restating, and retries held-back shop-days
-    (csmetrics.finality)."""
-    before_end = [day for day in chunk.days if day < end]
-    if before_end:
-        days = RunPlan.backfill_days(before_end, end, restate)
-        publish_plan(
-            spark, settings, days, days_run_id(backfill, before_end), lambda message: progress(f"  {message}"),
+    in the daily runs. The backfill's last day joins the pass, with all of its slices, unless
+    its daily run would keep final slices final or retry held-back shop-days
+    (csmetrics.finality): it then runs after the other days as that daily run."""
+    days = [day for day in chunk.days if day < end]
+    if end in chunk.days and not _runs_alone(plan_run(spark, settings, end, restate)):
+        days.append(end)
+    if days:
+        done = publish_plan(
+            spark, settings, RunPlan.backfill_days(days, end, restate), days_run_id(backfill, days), lambda message: progress(f"  {message}"),
             part_run_id=lambda part: day_run_id(backfill, part.run_date),
         )
-        progress(f"  {Chunk(before_end[0], before_end[-1])} done")
-    if end in chunk.days:
+        if done is None and end in days:
+            days.remove(end)  # a hold: the chunk's days went one by one, and the end is left to its own run
+        if days:
+            progress(f"  {Chunk(days[0], days[-1])} done")
+    if end in chunk.days and end not in days:
+        # Planned now, after the days before it: it retries what they held back.
         publish_plan(spark, settings, plan_run(spark, settings, end, restate), day_run_id(backfill, end))
         progress(f"  {end} done")
+
+
+def _runs_alone(end: RunPlan) -> bool:
+    """The backfill's last day runs as its own daily run when that run would keep slices
+    final or retry held-back shop-days (what one pass does not compute); otherwise it joins
+    its chunk's one pass."""
+    return bool(end.kept_final or end.retries)
 
 
 def record_chunk(spark: SparkSession, settings: Settings, chunk: Chunk, backfill: str) -> None:

@@ -74,18 +74,24 @@ def without_day(frame: DataFrame) -> DataFrame:
 
 def check_chunk(plan: RunPlan) -> None:
     """A chunk computed in one pass is a `RunPlan.backfill_days`: days that own only final
-    slices, for every shop, with nothing kept final and no retries (those come with a day's
-    own run, `csmetrics.finality.plan_run`)."""
+    slices, and perhaps, last, the backfill's end, which owns all of its slices; for every
+    shop, with nothing kept final and no retries (a day that has either runs as its own daily
+    run, `csmetrics.finality.plan_run`)."""
     every_shop = all(p.shop_ids is None and not p.retries and not p.kept_final for p in (plan, *plan.parts))
-    if not plan.parts or not every_shop or any(part.slices is None for part in plan.parts):
+    if not plan.parts or not every_shop or any(part.slices is None for part in plan.parts[:-1]):
         raise ValueError("one pass computes the days of a backfill chunk (RunPlan.backfill_days): their own slices, every shop, no retries")
     if len(plan.parts) >= 10**DAY_DIGITS:
         raise ValueError(f"a chunk of {len(plan.parts)} days: one pass numbers at most {10**DAY_DIGITS - 1}")
+    # Rows are finished as of the plan's date: the last day's, at or after every day's.
+    if plan.run_date != max(part.run_date for part in plan.parts):
+        raise ValueError("a chunk's date is its last day's")
     # The chunk's publish replaces the plan's slices: the days must own exactly those.
-    if sorted(plan.slices or ()) != sorted(s for part in plan.parts for s in part.slices or ()):
+    if plan.owned_slices != sorted(s for part in plan.parts for s in part.owned_slices):
         raise ValueError("a chunk's slices must be exactly its days' slices")
     for part in plan.parts:
-        if not all(part.is_final(day, metric) for day, metric in part.slices or ()):
+        if part.slices is None:
+            continue  # the backfill's end: its slices are as final as its daily run's
+        if not all(part.is_final(day, metric) for day, metric in part.slices):
             raise ValueError(f"backfill day {part.run_date} owns slices that are not final: it runs as its own daily run")
 
 
@@ -187,10 +193,11 @@ def chunk_tables(spark: SparkSession, settings: Settings, plan: RunPlan, run_id:
     inputs = ChunkInputs(spark, settings, plan, persisted)
     computed = family_tables(spark, settings, plan, persisted, inputs)
     slices = spark.createDataFrame(
-        [(day, stat_date, metric) for day, part in enumerate(plan.parts) for stat_date, metric in part.slices or ()],
+        [(day, stat_date, metric) for day, part in enumerate(plan.parts) for stat_date, metric in part.owned_slices],
         f"{DAY} int, stat_date date, metric string",
     )
-    # Every slice is final by the chunk's last day: its rows come out as each day's would.
+    # Each slice is as final at the chunk's last day as at its own day's run (final, or the
+    # backfill's end's own): its rows come out as each day's would.
     now, kept_final = datetime.now(UTC), F.expr(plan.kept_final_predicate())
     finished = persisted(without_day(finish(_own(computed[METRIC_ROWS], slices), inputs.shops, plan.run_date, run_id, now, kept_final)))
     tables = {

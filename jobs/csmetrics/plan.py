@@ -67,14 +67,15 @@ class RunPlan:
 
     @classmethod
     def backfill_days(cls, days: list[date], end: date, restate: bool = False) -> RunPlan:
-        """The backfill days of a chunk before `end` as one plan: the slices of every day
-        (`backfill_day`, disjoint and all final), each day's computed as of its own cutoff
-        (`parts`), gated and published at once. Its date is the chunk's last day, by which
-        every slice is final."""
-        if not days or max(days) >= end:
-            raise ValueError(f"backfill days {days} must come before the backfill's end {end}")
+        """The backfill days of a chunk as one plan: the slices of every day (`backfill_day`,
+        disjoint), each day's computed as of its own cutoff (`parts`), gated and published at
+        once. The days before `end` own final slices; `end` itself, when the chunk holds it,
+        owns all of its slices, final and provisional, as its daily run does. The plan's date
+        is the chunk's last day: every slice is as final at it as at its own day's run."""
+        if not days or max(days) > end:
+            raise ValueError(f"backfill days {days} must not come after the backfill's end {end}")
         parts = tuple(cls.backfill_day(day, end, restate) for day in sorted(days))
-        slices = tuple(sorted(s for part in parts for s in part.slices or ()))
+        slices = tuple(sorted(s for part in parts for s in part.owned_slices))
         return cls(parts[-1].run_date, restate=restate, slices=slices, parts=parts)
 
     @classmethod
@@ -142,6 +143,11 @@ class RunPlan:
                 for back in range(metric.window_days + 1):
                     plan.setdefault(self.run_date - timedelta(days=back), []).append(metric.id)
         return dict(sorted(plan.items()))
+
+    @property
+    def owned_slices(self) -> list[tuple[date, str]]:
+        """The (stat_date, metric) slices the plan owns, sorted."""
+        return [(day, metric) for day, metrics in self.metrics_by_date().items() for metric in sorted(metrics)]
 
     @property
     def dates(self) -> list[date]:

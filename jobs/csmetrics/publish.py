@@ -42,8 +42,9 @@ def publish_plan(
     `part_run_id` (a backfill chunk, whose parts are its days): when the chunk's gate holds
     back any shop-day or stops, nothing is published together. Each day's rows, already
     computed, are then gated and published on their own under `part_run_id(day)`, so that a
-    hold withholds only that day's slices, within that day's allowance, as in the daily runs;
-    the return value is then None."""
+    hold withholds only that day's slices, within that day's allowance, as in the daily runs
+    (but the backfill's end, which its caller then runs as its daily run); the return value is
+    then None."""
     drop_stale_staging(spark, settings)
     inputs, rows = Persisted(), Persisted()
     try:
@@ -63,6 +64,10 @@ def publish_plan(
         if part_run_id is not None and (report is None or report.held_back):
             progress("gold gate: the chunk held back shop-days or stopped; gating and publishing its days one by one")
             for part in plan.parts:
+                if part.slices is None:
+                    # The backfill's end is left to its own daily run, which comes next
+                    # (csmetrics.backfill.run_chunk): it retries what the days before it held back.
+                    continue
                 own_id = part_run_id(part)
                 own = {name: frame.withColumn("run_id", F.lit(own_id)) for name, frame in day_rows(tables, part).items()}
                 own_report = validate_gold(spark, settings, part, own_id, own)

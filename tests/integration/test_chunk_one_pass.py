@@ -44,6 +44,8 @@ def landed(spark, settings):
     write_landing(settings.landing, "sessions", "2026-03-03", [session("c", "s'2", utc(3, 8))], name="c1", landed_at=utc(3, 20))
     write_landing(settings.landing, "sessions", "2026-03-05", [session("c", "s'2", utc(3, 8), utc(5, 9), spam=True)], name="c2", landed_at=utc(5, 10))
     write_landing(settings.landing, "sessions", "2026-03-06", [session("c", "s'2", utc(3, 8), utc(6, 9))], name="c3", landed_at=utc(6, 10))
+    # A session of 03-05, the day a backfill ending then leaves provisional.
+    write_landing(settings.landing, "sessions", "2026-03-05", [session("d", "s1", utc(5, 9))], name="d", landed_at=utc(5, 12))
     # A rating of 03-03 whose session started on 02-28: the second day's satisfaction reads
     # sessions from 03-01 only, so it does not count; another of its families reads further back.
     february_28 = datetime(2026, 2, 28, 12, tzinfo=UTC)
@@ -79,6 +81,27 @@ def test_each_day_of_a_chunk_sees_bronze_as_of_its_own_cutoff_in_one_pass(spark,
             (date(2026, 3, 2), "s1", "a"), (date(2026, 3, 3), "s'2", "b"), (date(2026, 3, 3), "s'2", "c"),
         ]
         # Every table holds, day by day, exactly the rows of that day computed on its own.
+        for part in chunk.parts:
+            own = day_rows(tables, part)
+            alone = computed_tables(spark, settings, part, "day", held)
+            for name, frame in alone.items():
+                assert comparable(own[name]) == comparable(frame), (part.run_date, name)
+    finally:
+        held.release()
+
+
+def test_the_backfills_end_joins_the_pass_with_every_slice_its_daily_run_owns(spark, settings, landed):
+    end = date(2026, 3, 5)
+    chunk = RunPlan.backfill_days([SECOND, end], end)
+    held = Persisted()
+    try:
+        tables = chunk_tables(spark, settings, chunk, "chunk", held)
+        shop = tables["shop_metrics_daily"].where((F.col("metric") == "consult_sessions") & (F.col("segment") == "all"))
+        # 03-03 is the second day's, final, as of its cutoff ("c" spam then); 03-05 the end's,
+        # provisional at its own run.
+        assert sorted(tuple(r) for r in shop.select("stat_date", "shop_id", "value", "maturity").collect()) == [
+            (date(2026, 3, 3), "s'2", 1.0, "final"), (date(2026, 3, 5), "s1", 1.0, "provisional"),
+        ]
         for part in chunk.parts:
             own = day_rows(tables, part)
             alone = computed_tables(spark, settings, part, "day", held)

@@ -554,3 +554,28 @@ def test_a_backfill_chunk_whose_gate_holds_back_a_shop_day_publishes_its_days_on
     backfills.run_chunk(spark, settings, backfills.Chunk(first, second), end, False, "bf", lambda message: None)
     [(run_id, part_run_id)] = calls
     assert (run_id, [part_run_id(part) for part in chunk.parts]) == ("bf__2026-03-03_2026-03-04", ["bf__2026-03-03", "bf__2026-03-04"])
+
+
+def test_a_held_back_chunk_leaves_the_backfills_end_to_its_own_daily_run(spark, settings, monkeypatch):
+    """When the chunk holding the backfill's last day holds back a shop-day, its days go one
+    by one, but the end: that day's daily run follows (csmetrics.backfill.run_chunk) and
+    retries what they held back, so the chunk publishes none of its rows."""
+    from csmetrics import publish as publishing
+    from csmetrics.plan import RunPlan
+    from csmetrics.quality.gold_gate import held_back
+    from csmetrics.schemas.gold import AGENT_METRICS_DAILY, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY
+
+    tables = (("agent_metrics_daily", AGENT_METRICS_DAILY), ("session_detail_daily", SESSION_DETAIL_DAILY), ("scene_metrics_daily", SCENE_METRICS_DAILY))
+    first, end = D + timedelta(days=1), D + timedelta(days=2)
+
+    def computed(spark, settings, plan, run_id, *args):
+        # The first day's pickup_rate of D, in range; the end's of its own date, out of range.
+        shop_rows = [row("pickup_rate", 1.0, 2.0, 0.5, day=D), row("pickup_rate", 1.0, 2.0, 1.5, day=end)]
+        return {"shop_metrics_daily": spark.createDataFrame(shop_rows, SHOP_METRICS_DAILY), **{t: spark.createDataFrame([], s) for t, s in tables}}
+
+    monkeypatch.setattr(publishing, "chunk_tables", computed)
+    chunk = RunPlan.backfill_days([first, end], end)
+    assert publishing.publish_plan(spark, settings, chunk, "bf__chunk", part_run_id=lambda part: f"bf__{part.run_date}") is None
+    published = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
+    assert [tuple(r) for r in published.select("stat_date", "metric", "value", "run_id").collect()] == [(D, "pickup_rate", 0.5, f"bf__{first}")]
+    assert held_back(spark, settings, f"bf__{end}") == []

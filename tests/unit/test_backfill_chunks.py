@@ -10,6 +10,7 @@ import pytest
 
 from csmetrics.backfill import Chunk, chunks, chunks_by_volume, landed_bytes_by_day, memory_bytes, plan_chunks
 from csmetrics.config import Settings
+from csmetrics.plan import RunPlan
 
 
 def day(n: int) -> date:
@@ -107,3 +108,35 @@ def test_chunks_that_cannot_be_sized_by_the_data_hold_a_week_with_a_warning(tmp_
     with caplog.at_level(logging.WARNING, logger="csmetrics.backfill"):
         assert plan_chunks(settings, day(1), day(10)) == [chunk(1, 7), chunk(8, 10)]
     assert "Cannot size the chunks by the data" in caplog.text and why in caplog.text
+
+
+@pytest.mark.parametrize(
+    "end_plan, chunk_holds, calls",
+    [
+        # The end's daily run would keep nothing final and retry nothing: it joins the pass.
+        (RunPlan(day(5)), False, [("bf__2026-03-04_2026-03-05", [day(4), day(5)])]),
+        # The pass held back a shop-day: its days went one by one, but the end, whose daily
+        # run then retries the hold, planned after them.
+        (RunPlan(day(5)), True, [("bf__2026-03-04_2026-03-05", [day(4), day(5)]), ("bf__2026-03-05", day(5))]),
+        # Its daily run retries an earlier hold: it runs as that run, after the other days.
+        (RunPlan(day(5), retries=((day(1), "s1", "pickup_rate"),)), False, [("bf__2026-03-04", [day(4)]), ("bf__2026-03-05", day(5))]),
+        (RunPlan(day(5), kept_final=frozenset({(day(4), "pickup_rate")})), False, [("bf__2026-03-04", [day(4)]), ("bf__2026-03-05", day(5))]),
+    ],
+)
+def test_the_backfills_last_day_joins_its_chunks_pass_unless_its_daily_run_keeps_or_retries(monkeypatch, end_plan, chunk_holds, calls):
+    import csmetrics.backfill as backfills
+
+    made = []
+
+    def publish_plan(spark, settings, plan, run_id, progress=None, part_run_id=None):
+        made.append((run_id, [part.run_date for part in plan.parts] if plan.parts else plan.run_date))
+        if plan.parts:
+            assert [part_run_id(part) for part in plan.parts] == [f"bf__{part.run_date}" for part in plan.parts]
+        else:
+            assert plan is end_plan
+        return None if chunk_holds and plan.parts else ("report", {})
+
+    monkeypatch.setattr(backfills, "publish_plan", publish_plan)
+    monkeypatch.setattr(backfills, "plan_run", lambda spark, settings, run_date, restate: end_plan)
+    backfills.run_chunk(None, None, chunk(4, 5), day(5), False, "bf", lambda message: None)
+    assert made == calls

@@ -55,8 +55,20 @@ def test_a_backfill_chunk_plans_each_days_final_slices_with_its_own_cutoff():
     assert [day for day, metrics in by_date.items() if "complaint_rate_14d" in metrics] == [date(2026, 3, 3), date(2026, 3, 4)]
     assert plan.final_by_date() == by_date
     assert sorted(plan.slices) == sorted(s for part in plan.parts for s in part.slices)
-    with pytest.raises(ValueError, match="before the backfill's end"):
-        RunPlan.backfill_days([date(2026, 3, 9), date(2026, 3, 10)], end=date(2026, 3, 10))
+    with pytest.raises(ValueError, match="after the backfill's end"):
+        RunPlan.backfill_days([date(2026, 3, 10), date(2026, 3, 11)], end=date(2026, 3, 10))
+
+
+def test_a_chunk_ending_the_backfill_owns_every_slice_of_the_end_as_its_daily_run():
+    end = date(2026, 3, 10)
+    plan = RunPlan.backfill_days([date(2026, 3, 9), end], end=end)
+    assert plan.run_date == end and plan.parts[-1] == RunPlan(end)
+    by_date = plan.metrics_by_date()
+    # pickup_rate (w = 1): 03-08, final with the run for 03-09; 03-09 and 03-10, the end's.
+    assert [day for day, metrics in by_date.items() if "pickup_rate" in metrics] == [date(2026, 3, 8), date(2026, 3, 9), end]
+    # 03-09 is final at the end's run (its window has passed), 03-10 provisional, as the end's daily run leaves them.
+    assert [day for day, metrics in plan.final_by_date().items() if "pickup_rate" in metrics] == [date(2026, 3, 8), date(2026, 3, 9)]
+    assert plan.owned_slices == sorted([*plan.parts[0].slices, *RunPlan(end).owned_slices])
 
 
 def test_late_record_horizon_per_table():
