@@ -177,11 +177,12 @@ def run_chunk(
     one commit per table. A chunk whose gate holds back a shop-day, or stops, publishes nothing together: its
     days, already computed, are then gated and published one by one, so that each hold
     withholds exactly the slices of the day whose rows failed, within that day's allowance, as
-    in the daily runs. The backfill's last day joins the pass, with all of its slices, unless
-    its daily run would keep final slices final or retry held-back shop-days
-    (csmetrics.finality): it then runs after the other days as that daily run."""
+    in the daily runs. The backfill's last day joins the pass of the chunk's other days, with
+    all of its slices, unless its daily run would keep final slices final or retry held-back
+    shop-days (csmetrics.finality): it then runs after them as that daily run, as it does
+    alone in its chunk or after a hold."""
     days = [day for day in chunk.days if day < end]
-    if end in chunk.days and not _runs_alone(plan_run(spark, settings, end, restate)):
+    if end in chunk.days and days and not _runs_alone(plan_run(spark, settings, end, restate)):
         days.append(end)
     if days:
         done = publish_plan(
@@ -200,8 +201,10 @@ def run_chunk(
 
 def _runs_alone(end: RunPlan) -> bool:
     """The backfill's last day runs as its own daily run when that run would keep slices
-    final or retry held-back shop-days (what one pass does not compute); otherwise it joins
-    its chunk's one pass."""
+    final (gold already holds some of its slices final: a restatement, a range run daily
+    past it, a retried chunk) or retry held-back shop-days, which one pass does not compute;
+    otherwise it joins the one pass of its chunk's other days. (Alone in its chunk, it is
+    simply its daily run.)"""
     return bool(end.kept_final or end.retries)
 
 
@@ -216,7 +219,7 @@ def day_run_id(backfill: str, day: date) -> str:
 
 
 def days_run_id(backfill: str, days: list[date]) -> str:
-    """The run id of a chunk's days before the backfill's end (one day: that day's)."""
+    """The run id of a chunk's days computed in one pass (one day: that day's)."""
     return day_run_id(backfill, days[0]) if len(days) == 1 else f"{backfill}__{days[0]}_{days[-1]}"
 
 

@@ -140,3 +140,7 @@ def test_the_backfills_last_day_joins_its_chunks_pass_unless_its_daily_run_keeps
     monkeypatch.setattr(backfills, "plan_run", lambda spark, settings, run_date, restate: end_plan)
     backfills.run_chunk(None, None, chunk(4, 5), day(5), False, "bf", lambda message: None)
     assert made == calls
+    # Alone in its chunk, the end is simply its daily run: computed once, under its own run id.
+    made.clear()
+    backfills.run_chunk(None, None, chunk(5, 5), day(5), False, "bf", lambda message: None)
+    assert made == [("bf__2026-03-05", day(5))]
