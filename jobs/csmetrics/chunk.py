@@ -2,9 +2,9 @@
 
 Each backfill day owns its final slices (the backfill's last day: all of its daily run's) and
 must see bronze as it had landed by its own cutoff (docs/maturity.md, "A backfill chunk in
-one pass"). Computing the days one by one
-costs a whole computation's jobs a day. Instead, the chunk reads each bronze table once and
-gives every day its own copy of the versions that day saw:
+one pass"). Computing the days one by one costs a whole computation's jobs a day. Instead,
+the chunk reads each bronze table once and gives every day its own copy of the versions
+that day saw:
 - a version whose event date lies within what that day's families read,
 - that had landed by the day's cutoff,
 - and is the latest such version of its key.
