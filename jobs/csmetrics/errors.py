@@ -18,16 +18,37 @@ def describe(error: Exception) -> str | None:
     marker = next((m for m in OUT_OF_MEMORY_MARKERS if m in text), None)
     if marker is not None:
         return out_of_memory_advice(marker)
+    if _driver_gone(error):
+        # Out of heap, a task's thread kills the whole local[*] JVM: py4j only sees its socket close.
+        return (
+            "Spark's driver stopped in the middle of the run; it most often ran out of heap (java.lang.OutOfMemoryError "
+            "above). What the step was writing was not committed. " + memory_advice()
+        )
     return None
 
 
+def _driver_gone(error: BaseException | None) -> bool:
+    """Whether py4j lost the Spark driver's JVM, anywhere in the error's chain."""
+    seen = 0
+    while error is not None and seen < 10:
+        if type(error).__name__ == "Py4JNetworkError":
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def out_of_memory_advice(marker: str) -> str:
+    return f"Spark ran out of memory ({marker}); nothing was published. " + memory_advice()
+
+
+def memory_advice() -> str:
     settings = Settings.from_env()
     return (
-        f"Spark ran out of memory ({marker}); nothing was published. Give each task less data: "
+        "Give each task less data: "
         f"raise CSMETRICS_SHUFFLE_PARTITIONS (now {settings.shuffle_partitions}; about one per 250,000 "
         f"messages a day), or give Spark more memory: CSMETRICS_DRIVER_MEMORY (now {settings.driver_memory}) "
-        "on local[*], spark.executor.memory on a cluster. Then run the same date again: re-runs are idempotent."
+        "on local[*], spark.executor.memory on a cluster. Then run the same command again: re-runs are idempotent, "
+        "and a backfill resumes at its first unfinished chunk."
     )
 
 

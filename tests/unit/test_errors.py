@@ -36,3 +36,20 @@ def test_a_known_failure_exits_1_with_its_message(capsys):
 
     assert exit_code_of(fail) == 1
     assert "Spark ran out of memory (java.lang.OutOfMemoryError)" in capsys.readouterr().err
+
+
+def test_a_driver_that_died_mid_run_says_it_most_often_ran_out_of_heap(capsys):
+    """Out of heap, a task's thread stops the local[*] JVM, and py4j only sees its socket
+    close: the error the run ends with is a refused connection, raised while handling py4j's."""
+    from py4j.protocol import Py4JNetworkError
+
+    def fail():
+        try:
+            raise Py4JNetworkError("Answer from Java side is empty")
+        except Py4JNetworkError:
+            raise ConnectionRefusedError(111, "Connection refused") from None
+
+    assert exit_code_of(fail) == 1
+    message = capsys.readouterr().err
+    assert "Spark's driver stopped in the middle of the run; it most often ran out of heap" in message
+    assert "raise CSMETRICS_SHUFFLE_PARTITIONS" in message and "CSMETRICS_DRIVER_MEMORY" in message
