@@ -272,6 +272,64 @@ LEADERBOARD_DAILY = T.StructType(
     ]
 )
 
+# The service experience score (docs/derived.md): per shop and date, a row per indicator and
+# a row `score`, over the trailing 30 local days.
+EXPERIENCE_SCORE_DAILY = T.StructType(
+    [
+        T.StructField("stat_date", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        # An indicator's metric id, or `score`.
+        T.StructField("indicator", T.StringType(), False),
+        T.StructField("platform", T.StringType(), False),
+        T.StructField("category", T.StringType(), False),
+        # Σ numerators and Σ denominators of the shop's daily rows over [D - 29, D] (null: score).
+        T.StructField("numerator", T.DoubleType(), True),
+        T.StructField("denominator", T.DoubleType(), True),
+        # The indicator's value over the window, or the score (0-100); null without data or score.
+        T.StructField("value", T.DoubleType(), True),
+        T.StructField("direction", T.StringType(), False),
+        T.StructField("weight", T.DoubleType(), True),
+        # Supported peers of the shop's platform and category, the shop among them.
+        T.StructField("peer_shops", T.LongType(), True),
+        # 100 x the share of those peers whose value is not better than the shop's.
+        T.StructField("points", T.DoubleType(), True),
+        T.StructField("peer_excellent", T.DoubleType(), True),
+        # Score points the shop would gain if this indicator reached peer excellent.
+        T.StructField("lift_to_excellent", T.DoubleType(), True),
+        T.StructField("scored_indicators", T.IntegerType(), False),
+        # Why a row has no points or no score (null when it has).
+        T.StructField("reason", T.StringType(), True),
+        *_RUN_COLUMNS,
+    ]
+)
+
+# A day's value worse than both the shop's own recent days and its peers (docs/derived.md,
+# "Alerts"): one row per alert.
+METRIC_ALERTS_DAILY = T.StructType(
+    [
+        T.StructField("stat_date", T.DateType(), False),
+        T.StructField("shop_id", T.StringType(), False),
+        # A metric id, or `experience_score`.
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("segment", T.StringType(), False),
+        T.StructField("value", T.DoubleType(), False),
+        # The median of the shop's previous 28 days with support, and the day's robust z-score.
+        T.StructField("baseline", T.DoubleType(), False),
+        T.StructField("z", T.DoubleType(), False),
+        T.StructField("history_days", T.IntegerType(), False),
+        # The peers' average (P60, or P40 where lower is better) and the shop's share of peers
+        # not better than it, among the supported shops of its platform and category.
+        T.StructField("peer_average", T.DoubleType(), False),
+        T.StructField("peer_percentile", T.DoubleType(), False),
+        T.StructField("peer_shops", T.LongType(), False),
+        # warn or critical.
+        T.StructField("severity", T.StringType(), False),
+        # The first line of `csmetrics explain` for the day against the day before.
+        T.StructField("explanation", T.StringType(), False),
+        *_RUN_COLUMNS,
+    ]
+)
+
 # After each step that writes gold, the Delta version of each table that holds its result
 # (csmetrics.commits).
 RUN_COMMITS = T.StructType(

@@ -1,5 +1,5 @@
 """`csmetrics` command line: generate data, run a date, backfill a range, restate final rows, release held-back shop-days,
-show gold tables, write a shop report."""
+show gold tables, explain a change, write a shop report."""
 
 from __future__ import annotations
 
@@ -126,6 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--date", type=_date, required=True, help="stat_date, YYYY-MM-DD")
     report.add_argument("--out", default=None, help="folder to write to (default <CSMETRICS_EXPORT_DIR>/reports)")
 
+    explain = commands.add_parser(
+        "explain",
+        help="explain why a shop's metric changed from one date to another",
+        description="Split the change of METRIC for SHOP from --versus (default the day before) to --date: the part "
+        "from its numerator and the part from its denominator; each level-1 scene's and each agent's contribution "
+        "(its share change x its old rate + its rate change x its new share; they sum to the change); and the "
+        "sessions of --date that moved it most. With --versus-version V, explain instead how the row of --date "
+        "changed since Delta version V of gold/shop_metrics_daily (a restatement): the commits that rewrote it and "
+        "the shop's records ingested in between. Definitions: docs/derived.md, \"Why did this number change\".",
+    )
+    explain.add_argument("--shop", required=True, help="shop_id")
+    explain.add_argument("--metric", required=True, help="metric id, e.g. reply_3min_rate (docs/metrics.md)")
+    explain.add_argument("--date", type=_date, required=True, help="the later stat_date, YYYY-MM-DD")
+    explain.add_argument("--versus", type=_date, default=None, help="the earlier stat_date to compare with (default --date minus one day)")
+    explain.add_argument("--versus-version", type=int, default=None, metavar="V",
+                         help="compare --date's row with itself at Delta version V of gold/shop_metrics_daily instead")
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON instead of text")
+
     show = commands.add_parser("show", help="print gold metric rows")
     show.add_argument("--date", type=_date, default=None, help="only this stat_date")
     show.add_argument("--shop", default=None, help="only this shop_id")
@@ -207,6 +225,17 @@ def _run(args: argparse.Namespace) -> None:
         settings = Settings.from_env()
         out = args.out or os.path.join(settings.export_dir, "reports")
         print(f"report: {write_report(get_spark(settings), settings, args.shop, args.date, out)}")
+    elif args.command == "explain":
+        from csmetrics import explain
+        from csmetrics.spark import get_spark
+
+        settings = Settings.from_env()
+        spark = get_spark(settings)
+        if args.versus_version is not None:
+            result = explain.explain_versions(spark, settings, args.shop, args.metric, args.date, args.versus_version)
+        else:
+            result = explain.explain(spark, settings, args.shop, args.metric, args.date, args.versus)
+        print(result.to_json() if args.json else result.text())
     elif args.command == "show":
         from csmetrics import show
 

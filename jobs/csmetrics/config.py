@@ -140,8 +140,19 @@ class Settings:
     min_support: int = setting(10, "MIN_SUPPORT", "denominator (or count) a shop needs to be a peer or be ranked")
     min_peers: int = setting(
         5, "MIN_PEERS", "supported shops a peer group (platform, category, tier) needs for its peer and scene benchmarks "
-        "to be published (fewer would disclose a competitor's values)", _at_least(1),
+        "to be published, and a (platform, category) for its shops' experience score points (fewer would disclose a "
+        "competitor's values)", _at_least(1),
     )
+    experience_indicators: str = setting(
+        "", "EXPERIENCE_INDICATORS", "the service experience score's indicators and weights, e.g. "
+        "complaint_rate_14d:2;reply_3min_rate:1;dispute_merchant_rate:1 (docs/derived.md)",
+        shown="the five core indicators, equal weights",
+    )
+    alert_z: float = setting(
+        3.5, "ALERT_Z", "alert when a day's robust z-score against the shop's last 28 days passes this, in the bad direction, "
+        "and the day is worse than the peers' average (docs/derived.md)", _above(0),
+    )
+    alert_critical_z: float = setting(6.0, "ALERT_CRITICAL_Z", "an alert's z-score from which its severity is critical, not warn", _above(0))
     min_scene_ratings: int = setting(5, "MIN_SCENE_RATINGS", "ratings a scene needs over the report's 30 days to be ranked among a shop's worst scenes")
     governance_thresholds: str = setting(
         "", "GOVERNANCE_THRESHOLDS", "governance thresholds, e.g. pickup_rate>=0.85;avg_wait_seconds<300", shown="SPEC §5"

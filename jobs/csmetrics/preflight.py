@@ -36,16 +36,29 @@ def check_range(start: date, end: date) -> None:
 
 
 def check_thresholds(settings: Settings) -> None:
-    if settings.governance_thresholds:
-        from csmetrics.derived.weekly import parse_thresholds
+    from csmetrics.derived.weekly import parse_thresholds
 
-        try:
-            parse_thresholds(settings.governance_thresholds)
-        except ValueError as error:
-            raise SettingsError(
-                f"CSMETRICS_GOVERNANCE_THRESHOLDS={settings.governance_thresholds!r} cannot be used: {error} "
-                "(expected e.g. pickup_rate>=0.85;avg_wait_seconds<300, metrics as in docs/metrics.md)"
-            ) from None
+    _check_parsed("CSMETRICS_GOVERNANCE_THRESHOLDS", settings.governance_thresholds, parse_thresholds,
+                  "pickup_rate>=0.85;avg_wait_seconds<300")
+
+
+def check_indicators(settings: Settings) -> None:
+    from csmetrics.derived.experience import parse_indicators
+
+    _check_parsed("CSMETRICS_EXPERIENCE_INDICATORS", settings.experience_indicators, parse_indicators,
+                  "complaint_rate_14d:2;reply_3min_rate;dispute_merchant_rate")
+
+
+def _check_parsed(variable: str, text: str, parse, example: str) -> None:
+    """A setting that names metrics: refused in one line when `parse` refuses it."""
+    if not text:
+        return
+    try:
+        parse(text)
+    except ValueError as error:
+        raise SettingsError(
+            f"{variable}={text!r} cannot be used: {error} (expected e.g. {example}, metrics as in docs/metrics.md)"
+        ) from None
 
 
 def _local(location: str) -> Path | None:
@@ -86,6 +99,7 @@ def check_run_settings(run_id: str | None = None) -> Settings:
     if run_id is not None:
         check_run_id(run_id)
     check_thresholds(settings)
+    check_indicators(settings)
     check_writable("CSMETRICS_WAREHOUSE", settings.warehouse)
     if settings.gx_root:
         check_writable("CSMETRICS_GX_ROOT", settings.gx_root)

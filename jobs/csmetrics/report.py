@@ -4,7 +4,10 @@ For each core metric (the governance thresholds of SPEC §5): the shop's last 30
 its peers' average (P60 / P40) and excellent (P90 / P10) values (none for a peer group of
 fewer than CSMETRICS_MIN_PEERS shops: the page says "too few peers"), provisional days drawn
 hollow; the value of the date with its change over the day, week and month before; this
-week's governance status. Then the shop's worst scenes by satisfaction over the 30 days
+week's governance status. Then the service experience score (its 30 days, the indicators
+against peers, the largest lift), the explanation of the governed metric that changed most
+since the day before (`csmetrics explain`), the shop's alerts of the last 7 days, the
+shop's worst scenes by satisfaction over the 30 days
 (gold/scene_metrics_daily, against the scene's peers), and the sessions behind a failing
 3-minute rate on the date (gold/session_detail_daily) and the scenes they were about.
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from csmetrics.config import Settings, SettingsError
 from csmetrics.delta_io import table_exists
 from csmetrics.derived.trends import DAYS, trend_series
 from csmetrics.derived.weekly import week_start
+from csmetrics.explain import Explanation, explain
 from csmetrics.metrics.scenes import worst_scenes
 from csmetrics.tables import safe_name
 
@@ -45,6 +49,7 @@ TITLES = {
     "avg_wait_seconds": "Average wait in queue",
 }
 FAILING_SESSIONS_SHOWN = 30
+ALERT_DAYS = 7
 SCENES_SHOWN = 10
 
 
@@ -61,6 +66,12 @@ class ReportData:
     worst: pd.DataFrame  # rank, scene, satisfaction_rate, ratings, maturity, share, peer_average
     min_scene_ratings: int
     min_peers: int  # a group smaller than this has no benchmarks (CSMETRICS_MIN_PEERS)
+    # The experience score's rows of the 30 days (every indicator and `score`).
+    score: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # The shop's alerts of the 7 days up to the date.
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # `csmetrics explain` of the governed metric that changed most since the day before.
+    explanation: Explanation | None = None
 
 
 def _gold(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
@@ -125,7 +136,34 @@ def load(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> Re
         daily.where(F.col("stat_date").between(F.lit(first), F.lit(day))).select("stat_date", "metric", "value", "maturity").toPandas(),
         peers, changes, governance, failing_sessions, scenes, _worst_scenes(spark, settings, shop, first, day),
         settings.min_scene_ratings, settings.min_peers,
+        _shop_rows(spark, settings, "experience_score_daily", shop_id, first, day),
+        _shop_rows(spark, settings, "metric_alerts_daily", shop_id, day - timedelta(days=ALERT_DAYS - 1), day),
+        _largest_change(spark, settings, shop_id, day),
     )
+
+
+def _shop_rows(spark: SparkSession, settings: Settings, table: str, shop_id: str, first: date, last: date) -> pd.DataFrame:
+    """The shop's rows of a derived table over [first, last]; empty where an older warehouse lacks it."""
+    path = settings.table_path("gold", table)
+    if not table_exists(spark, path):
+        return pd.DataFrame()
+    rows = spark.read.format("delta").load(path).where((F.col("shop_id") == shop_id) & F.col("stat_date").between(F.lit(first), F.lit(last)))
+    return rows.drop("run_id", "computed_at").toPandas()
+
+
+def _largest_change(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> Explanation | None:
+    """The explanation of the governed metric whose value moved most since the day before,
+    relative to where it was."""
+    found = []
+    for metric in CORE_METRICS:
+        try:
+            explained = explain(spark, settings, shop_id, metric, day)
+        except SettingsError:  # no row on either day
+            continue
+        split = explained.split
+        if split.change:
+            found.append((abs(split.change) / max(abs(split.before), 1e-9), explained))
+    return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
 def _worst_scenes(spark: SparkSession, settings: Settings, shop: dict, first: date, day: date) -> pd.DataFrame:
@@ -270,10 +308,140 @@ def render(data: ReportData) -> str:
             f"<img alt='{TITLES[metric]}, last 30 days' src='data:image/png;base64,{image}'></div>",
         ]
     parts.append("</div>")
+    parts += _score_section(data)
+    parts += _explanation_section(data)
+    parts += _alerts_section(data)
     parts += _worst_scene_section(data)
     parts += _failing_sections(data)
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _score_section(data: ReportData) -> list[str]:
+    parts = [
+        "<h2>Service experience score</h2>",
+        "<p class='sub'>Five core indicators over the 30 days up to the date, each placed among the shops of the same "
+        "platform and category: <b>points</b> are the share of those peers that do no better, out of 100. The score is "
+        "their weighted mean. <b>Lift</b> is what the score would gain if that indicator alone reached the peers' "
+        "excellent value (their better 10 %).</p>",
+    ]
+    if data.score.empty:
+        return [*parts, "<p>No score yet: no data for any indicator in these 30 days.</p>"]
+    rows = data.score[data.score["stat_date"] == data.day]
+    score = rows[rows["indicator"] == "score"]
+    if score.empty:
+        return [*parts, f"<p>No score on {data.day}: no data for any indicator in its 30 days.</p>"]
+    top = score.iloc[0]
+    indicators = rows[rows["indicator"] != "score"].sort_values("indicator")
+    value = "–" if pd.isna(top.value) else f"{top.value:.1f}"
+    parts.append(f"<div class='card' id='experience-score'><div><span class='value'>{value}</span><span class='sub'> / 100 ({top.maturity})</span></div>")
+    if pd.isna(top.value):
+        parts.append(f"<p>{html.escape(str(top.reason))}</p>")
+    lifts = indicators.dropna(subset=["lift_to_excellent"])
+    if not lifts.empty and lifts["lift_to_excellent"].max() > 0:
+        best = lifts.loc[lifts["lift_to_excellent"].idxmax()]
+        parts.append(
+            f"<p id='largest-lift'>Largest lift: <b>{html.escape(_title(best.indicator))}</b>. Reaching the peers' excellent "
+            f"{formatted(best.indicator, best.peer_excellent)} (now {formatted(best.indicator, best.value)}) would add "
+            f"<b>{best.lift_to_excellent:.1f}</b> points.</p>"
+        )
+    image = base64.b64encode(_score_chart(data)).decode()
+    parts.append(f"<img alt='Experience score, last 30 days' src='data:image/png;base64,{image}'>")
+    parts.append("<table id='score-indicators'><tr><th>indicator</th><th>value</th><th>peer excellent</th><th>points</th>"
+                 "<th>lift</th><th></th></tr>")
+    for r in indicators.itertuples():
+        points = "–" if pd.isna(r.points) else f"{r.points:.0f}"
+        lift = "–" if pd.isna(r.lift_to_excellent) else f"+{r.lift_to_excellent:.1f}"
+        cells = [_title(r.indicator), formatted(r.indicator, r.value), formatted(r.indicator, r.peer_excellent), points, lift,
+                 "" if r.reason is None or pd.isna(r.reason) else r.reason]
+        parts.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    parts.append("</table></div>")
+    return parts
+
+
+def _title(metric: str) -> str:
+    return TITLES.get(metric, metric.replace("_", " "))
+
+
+def _score_chart(data: ReportData) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    series = data.score[(data.score["indicator"] == "score")].dropna(subset=["value"]).sort_values("stat_date")
+    fig, ax = plt.subplots(figsize=(6.4, 2.2), dpi=100)
+    if series.empty:
+        ax.text(0.5, 0.5, "no score in these 30 days", transform=ax.transAxes, ha="center", va="center", color="#757575")
+    else:
+        ax.plot(series["stat_date"], series["value"], color="#6a1b9a", linewidth=2, label="score")
+        provisional = series[series["maturity"] != "final"]
+        ax.scatter(series["stat_date"], series["value"], color="#6a1b9a", zorder=3, s=18)
+        ax.scatter(provisional["stat_date"], provisional["value"], facecolors="white", edgecolors="#6a1b9a", zorder=4, s=26, label="provisional")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(data.day - timedelta(days=DAYS - 1), data.day + timedelta(days=1))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    ax.grid(axis="y", color="#eeeeee")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _explanation_section(data: ReportData) -> list[str]:
+    parts = ["<h2>What changed most since the day before</h2>"]
+    e = data.explanation
+    if e is None:
+        return [*parts, "<p>None of the governed metrics has a value on both days.</p>"]
+    s = e.split
+    parts.append(f"<p id='explanation'><b>{html.escape(_title(e.metric))}</b> went from {formatted(e.metric, s.before)} on {e.versus} "
+                 f"to {formatted(e.metric, s.after)} on {e.date}.")
+    if s.denominator_effect is not None:
+        parts.append(f" Of that change, {_signed(e.metric, s.numerator_effect)} came from its numerator and "
+                     f"{_signed(e.metric, s.denominator_effect)} from its denominator (how many were counted).")
+    parts.append("</p>")
+    for group, groups in (("scene", e.by_scene[:5]), ("agent", e.by_agent[:5])):
+        if groups:
+            parts.append(f"<table class='contributions'><tr><th>{group}</th><th>share before → after</th>"
+                         f"<th>rate before → after</th><th>contribution</th></tr>")
+            for c in groups:
+                shares = "–" if c.share_before is None else f"{c.share_before:.0%} → {c.share_after:.0%}"
+                rates = f"{formatted(e.metric, c.rate_before)} → {formatted(e.metric, c.rate_after)}"
+                parts.append(f"<tr><td>{html.escape(c.group)}</td><td>{shares}</td><td>{rates}</td><td>{_signed(e.metric, c.contribution)}</td></tr>")
+            parts.append("</table>")
+    if e.sessions:
+        parts.append(f"<p class='sub'>Sessions of {e.date} that moved it most: "
+                     + ", ".join(html.escape(f"{p.session_id} ({p.agent_id or 'no agent'})") for p in e.sessions[:5]) + ".</p>")
+    return parts
+
+
+def _signed(metric: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if metric.endswith("_seconds"):
+        return f"{value:+,.0f} s"
+    return f"{100 * value:+.1f} points"
+
+
+def _alerts_section(data: ReportData) -> list[str]:
+    parts = [f"<h2>Open alerts, last {ALERT_DAYS} days</h2>",
+             "<p class='sub'>A day worse than both the shop's own last 28 days and its peers' average.</p>"]
+    if data.alerts.empty:
+        return [*parts, "<p>None.</p>"]
+    parts.append("<table id='alerts'><tr><th>date</th><th>metric</th><th>severity</th><th>value</th><th>usual</th><th>why</th></tr>")
+    for r in data.alerts.sort_values(["stat_date", "severity", "metric"], ascending=[False, True, True]).itertuples():
+        usual = r.baseline
+        metric = r.metric if r.metric in registry.BY_ID else "score"
+        value = f"{r.value:.1f}" if metric == "score" else formatted(metric, r.value)
+        usual_text = f"{usual:.1f}" if metric == "score" else formatted(metric, usual)
+        cells = [r.stat_date, _title(r.metric), r.severity, value, usual_text, r.explanation]
+        parts.append(f"<tr class='{r.severity}'>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    parts.append("</table>")
+    return parts
 
 
 def _worst_scene_section(data: ReportData) -> list[str]:

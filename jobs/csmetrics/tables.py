@@ -241,6 +241,8 @@ DERIVED_TABLES = (
         CHANGE_DATA_FEED,
     ),
     _gold("leaderboard_daily", schemas.LEADERBOARD_DAILY, "stat_date", ["platform", "category", "stat_date", "metric", "shop_id"], CHANGE_DATA_FEED),
+    _gold("experience_score_daily", schemas.EXPERIENCE_SCORE_DAILY, "stat_date", ["stat_date", "shop_id", "indicator"], CHANGE_DATA_FEED),
+    _gold("metric_alerts_daily", schemas.METRIC_ALERTS_DAILY, "stat_date", ["stat_date", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
 )
 
 INGEST_LOG = Table("_ingest_log", "bronze", schemas.INGEST_LOG)

@@ -52,15 +52,19 @@ def test_gold_tables_are_assets_that_the_export_dag_is_scheduled_on(dagbag):
     daily, backfill = dagbag.get_dag("csmetrics_daily"), dagbag.get_dag("csmetrics_backfill")
     names = lambda task: sorted(asset.name for asset in task.outlets)  # noqa: E731
     assert names(daily.get_task("run")) == [
-        "csmetrics.gold.agent_metrics_daily", "csmetrics.gold.governance_weekly", "csmetrics.gold.leaderboard_daily",
-        "csmetrics.gold.peer_benchmarks_daily", "csmetrics.gold.scene_benchmarks_daily", "csmetrics.gold.scene_metrics_daily",
-        "csmetrics.gold.session_detail_daily", "csmetrics.gold.shop_metric_trends", "csmetrics.gold.shop_metrics_daily",
-        "csmetrics.gold.shop_metrics_monthly", "csmetrics.gold.shop_metrics_weekly",
+        "csmetrics.gold.agent_metrics_daily", "csmetrics.gold.experience_score_daily", "csmetrics.gold.governance_weekly",
+        "csmetrics.gold.leaderboard_daily", "csmetrics.gold.metric_alerts_daily", "csmetrics.gold.peer_benchmarks_daily",
+        "csmetrics.gold.scene_benchmarks_daily", "csmetrics.gold.scene_metrics_daily", "csmetrics.gold.session_detail_daily",
+        "csmetrics.gold.shop_metric_trends", "csmetrics.gold.shop_metrics_daily", "csmetrics.gold.shop_metrics_monthly",
+        "csmetrics.gold.shop_metrics_weekly",
     ]
     assert names(backfill.get_task("derive")) == names(daily.get_task("run"))
     assert [t.task_id for t in daily.tasks if t.outlets] == ["run"]
     export = dagbag.get_dag("csmetrics_leaderboard_export")
     assert [asset.name for asset in export.timetable.asset_condition.objects] == ["csmetrics.gold.leaderboard_daily"]
+    alerts = dagbag.get_dag("csmetrics_alert_notify")
+    assert [asset.name for asset in alerts.timetable.asset_condition.objects] == ["csmetrics.gold.metric_alerts_daily"]
+    assert alerts.task_ids == ["notify_alerts"]
 
 
 def test_maintenance_runs_weekly_away_from_the_daily_publish(dagbag):
@@ -92,7 +96,7 @@ def test_every_task_has_an_owner_a_timeout_and_a_failure_alert(dagbag):
 
     from csmetrics.orchestration import OWNER, report_failure
 
-    for dag_id in ("csmetrics_daily", "csmetrics_backfill", "csmetrics_maintenance", "csmetrics_leaderboard_export"):
+    for dag_id in ("csmetrics_daily", "csmetrics_backfill", "csmetrics_maintenance", "csmetrics_leaderboard_export", "csmetrics_alert_notify"):
         for task in dagbag.get_dag(dag_id).tasks:
             assert task.owner == OWNER != "airflow", (dag_id, task.task_id)
             assert timedelta(0) < task.execution_timeout <= timedelta(hours=3), (dag_id, task.task_id)

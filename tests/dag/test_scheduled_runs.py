@@ -26,6 +26,7 @@ import pandas as pd
 import pendulum
 import pyarrow.parquet as pq
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from csmetrics import registry
@@ -252,7 +253,7 @@ def scheduled(spark, tmp_path_factory):
     airflow = Airflow(root / "airflow", csmetrics_env)
     airflow.start()
     try:
-        for dag_id in ("csmetrics_daily", "csmetrics_leaderboard_export"):
+        for dag_id in ("csmetrics_daily", "csmetrics_leaderboard_export", "csmetrics_alert_notify"):
             airflow.wait_for_dag(dag_id)
             airflow.cli("dags", "unpause", dag_id)
         airflow.cli(
@@ -280,16 +281,19 @@ def test_the_scheduler_runs_each_date_on_its_own_data_interval(scheduled):
     assert [pendulum.parse(r["run_after"]) for r in runs] == [datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)]
 
 
-def test_the_leaderboard_export_runs_on_the_asset_events_of_the_daily_runs(spark, scheduled):
-    airflow = scheduled["airflow"]
+def assert_asset_triggered_runs_succeed(airflow: Airflow, dag_id: str) -> None:
     # The backfill's asset events are queued for the consumer; a scheduler creates its run
     # when it creates scheduled runs, which this deployment kept off so far (no scheduled run
     # of today beside the backfill): now on, with the daily DAG paused.
     airflow.cli("dags", "pause", "csmetrics_daily")
     airflow.schedule_runs()
-    airflow.wait_for_asset_triggered_runs("csmetrics_leaderboard_export")
-    runs = airflow.query("SELECT state, run_type FROM dag_run WHERE dag_id = ?", "csmetrics_leaderboard_export")
+    airflow.wait_for_asset_triggered_runs(dag_id)
+    runs = airflow.query("SELECT state, run_type FROM dag_run WHERE dag_id = ?", dag_id)
     assert runs and all(run == ("success", "asset_triggered") for run in runs), runs
+
+
+def test_the_leaderboard_export_runs_on_the_asset_events_of_the_daily_runs(spark, scheduled):
+    assert_asset_triggered_runs_succeed(scheduled["airflow"], "csmetrics_leaderboard_export")
     leaderboard = spark.read.format("delta").load(f"{scheduled['warehouse']}/gold/leaderboard_daily")
     by_date: dict[date, list[tuple]] = {}
     for r in leaderboard.orderBy("stat_date", "platform", "category", "metric", "rank", "shop_id").collect():
@@ -299,6 +303,17 @@ def test_the_leaderboard_export_runs_on_the_asset_events_of_the_daily_runs(spark
         rows = pd.read_csv(path, dtype=str).to_dict("records")
         exported[date.fromisoformat(path.stem.removeprefix("stat_date="))] = [(r["metric"], r["rank"], r["shop_id"]) for r in rows]
     assert by_date and exported == by_date
+
+
+def test_the_alert_consumer_runs_on_the_asset_events_of_the_daily_runs(spark, scheduled):
+    """Triggered by the alerts table's Asset, it sends every alert of the table once and
+    records the version it sent (two days of history raise none: the file stays empty)."""
+    assert_asset_triggered_runs_succeed(scheduled["airflow"], "csmetrics_alert_notify")
+    table = DeltaTable.forPath(spark, f"{scheduled['warehouse']}/gold/metric_alerts_daily")
+    alerts = table.toDF().count()
+    sent = scheduled["exports"] / "alerts" / "alerts.log"
+    assert (len(sent.read_text().splitlines()) if sent.exists() else 0) == alerts
+    assert (scheduled["exports"] / "alerts" / "_notified_version").read_text().strip() == str(table.history(1).first().version)
 
 
 def test_each_run_computed_its_own_date_from_the_files_landed_by_its_cutoff(spark, scheduled):

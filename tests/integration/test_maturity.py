@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from csmetrics import registry
 from csmetrics.commits import log_commits
+from csmetrics.explain import Measure, explain, explain_versions, session_pulls, session_sums, weightiest
 from csmetrics.metrics.session_detail import drill_down_measures
 from csmetrics.pipeline import backfill, compute_step, derive_step, ingest_step, publish_step, restate_range, run_daily, validate_step
 from csmetrics.plan import RunPlan
@@ -37,7 +38,7 @@ DAYS = (R2 + timedelta(days=2) - START).days + 1
 TABLES = ("shop_metrics_daily", "agent_metrics_daily", "session_detail_daily", "scene_metrics_daily")
 DERIVED = (
     "shop_metrics_weekly", "shop_metrics_monthly", "shop_metric_trends", "governance_weekly", "peer_benchmarks_daily",
-    "scene_benchmarks_daily", "leaderboard_daily",
+    "scene_benchmarks_daily", "leaderboard_daily", "experience_score_daily", "metric_alerts_daily",
 )
 quiet = lambda message: None  # noqa: E731
 
@@ -116,7 +117,12 @@ def test_backfill_leaves_exactly_what_the_daily_runs_leave(runs):
         assert same_rows([daily[k] for k in sorted(daily)], [backfilled[k] for k in sorted(daily)]), table
     for table in DERIVED:
         # Derived tables aggregate doubles over differently partitioned inputs: a relative 1e-9.
-        assert runs["daily_derived"][table] and same_rows(runs["daily_derived"][table], runs["backfill_derived"][table]), table
+        # Alerts need 14 days of history: five generated shops over 17 days may raise none.
+        assert runs["daily_derived"][table] or table == "metric_alerts_daily", table
+        assert same_rows(runs["daily_derived"][table], runs["backfill_derived"][table]), table
+    # A steady generated platform: at most 1 % of its shop-days alert.
+    shop_days = {k[:2] for k in runs["daily_gold"]["shop_metrics_daily"]}
+    assert len({row[:2] for row in runs["daily_derived"]["metric_alerts_daily"]}) <= 0.01 * len(shop_days)
     final_metrics = {k[2] for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if is_final(v)}
     # Final rows of every window, in both warehouses (the comparison above covers them all).
     assert {"dispute_merchant_rate", "pickup_rate", "satisfaction_rate", "fcr_3d", "cs_sales_amount", "resolution_rate_15d"} <= final_metrics
@@ -252,7 +258,8 @@ def test_every_gold_table_reads_the_same_outside_spark_and_its_change_feed_shows
             by_spark = sorted(tuple(r) for r in frame.collect())
             arrow = deltalake.DeltaTable(settings.table_path("gold", table)).to_pyarrow_table().select(frame.columns)
             by_delta_rs = sorted(tuple(as_python(v) for v in row.values()) for row in arrow.to_pylist())
-            assert by_spark and by_delta_rs == by_spark, table
+            # Every table has rows but the alerts: 17 days of five steady shops raise none.
+            assert (by_spark or table == "metric_alerts_daily") and by_delta_rs == by_spark, table
             by_polars = pq.read_table(tmp_path / f"{table}.parquet").select(frame.columns).to_pylist()
             assert sorted(tuple(as_python(v) for v in row.values()) for row in by_polars) == by_spark, table
         # The run for R2 made R2 - 1's window-1 metrics final: its publish shows each such
@@ -352,6 +359,7 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
         after = gold(spark, settings, "shop_metrics_daily")
         # Delta time travel still shows the values before the restatement.
         assert gold(spark, settings, "shop_metrics_daily", version_before) == before
+        explained = explain_versions(spark, settings, session.shop_id, "satisfaction_rate", R1, version_before)
 
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
     # Exactly the satisfaction rows of that shop and R1, in segments all, bot and the buyer's
@@ -361,6 +369,14 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
     segments = {k[3] for k in changed}
     assert segments in ({"all", "bot", "presale"}, {"all", "bot", "aftersale"})
     assert all(is_final(after[k]) for k in changed)
+    # `csmetrics explain --versus-version`: one more rating, the restatement's commit, and the
+    # one record ingested since the row was computed.
+    old, new = before[(R1, session.shop_id, "satisfaction_rate", "all")], after[(R1, session.shop_id, "satisfaction_rate", "all")]
+    assert new[5] == old[5] + 1
+    assert (explained.split.before, explained.split.after) == (old[6], new[6])
+    assert explained.split.numerator_effect + explained.split.denominator_effect == pytest.approx(new[6] - old[6], abs=1e-12)
+    assert [(c["change"], c["run_id"]) for c in explained.commits] == [("written", "restate__late")]
+    assert explained.landed_between == {"ratings": 1}
     # The Change Data Feed of the derived tables holds only what the restatement changed:
     # benchmarks and leaderboard rows of R1 and the two satisfaction metrics.
     for table, rows in changes.items():
@@ -369,8 +385,35 @@ def test_late_record_changes_nothing_until_restated(spark, runs):
         assert {r._change_type for r in rows} <= {"update_preimage", "update_postimage", "insert", "delete"}
 
 
+def test_explain_splits_every_change_of_a_generated_day_exactly(spark, runs):
+    """On generated data, for every metric with a denominator: the numerator and denominator
+    effects, the contributions of the scenes and of the agents, and the pulls of all the
+    sessions of the day each sum to the change (to 1e-9)."""
+    day = R2 - timedelta(days=1)
+    with runs["daily"] as settings:
+        daily = runs["daily_gold"]["shop_metrics_daily"]
+        busiest = max({k[1] for k in daily}, key=lambda shop: sum(1 for k in daily if k[1] == shop and k[0] == day))
+        explained = []
+        for metric in (m for m in registry.METRICS if m.has_denominator):
+            if (day, busiest, metric.id, "all") not in daily or (day - timedelta(days=1), busiest, metric.id, "all") not in daily:
+                continue
+            e = explain(spark, settings, busiest, metric.id, day)
+            explained.append(metric.id)
+            assert e.split.numerator_effect + e.split.denominator_effect == pytest.approx(e.split.change, abs=1e-9), metric.id
+            for groups in (e.by_scene, e.by_agent):
+                if groups:
+                    assert sum(c.contribution for c in groups) == pytest.approx(e.split.change, abs=1e-9), metric.id
+            if metric.id in drill_down_measures():
+                after = Measure(daily[(day, busiest, metric.id, "all")][4], daily[(day, busiest, metric.id, "all")][5])
+                pulls = session_pulls(session_sums(spark, settings, busiest, metric.id, day), e.split.before, after)
+                assert sum(p.pull for p in pulls) == pytest.approx(e.split.change, abs=1e-9), metric.id
+                assert e.by_scene and e.sessions == weightiest(pulls, e.split.change)
+    # Conversation, satisfaction and delayed metrics: the day of a generated shop has them all.
+    assert {"reply_3min_rate", "pickup_rate", "satisfaction_rate", "avg_response_seconds"} <= set(explained), explained
+
+
 def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, runs, tmp_path):
-    from csmetrics.report import CORE_METRICS, formatted, write_report
+    from csmetrics.report import CORE_METRICS, TITLES, formatted, write_report
 
     with runs["daily"] as settings:
         detail = spark.read.format("delta").load(settings.table_path("gold", "session_detail_daily")).where(F.col("stat_date") == F.lit(R2))
@@ -384,7 +427,14 @@ def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, ru
             (F.col("shop_id") == shop) & (F.col("scene_level") == 3) & (F.col("metric") == "satisfaction_rate")
             & (F.col("segment") == "all") & (F.col("stat_date") <= F.lit(R2))
         ).collect()
-    cards = {metric: page[page.index(f"data-metric='{metric}'"):].split("</div>\n<div class='card'")[0] for metric in CORE_METRICS}
+        score = spark.read.format("delta").load(settings.table_path("gold", "experience_score_daily")).where(
+            (F.col("shop_id") == shop) & (F.col("stat_date") == F.lit(R2)) & (F.col("indicator") == "score")
+        ).first()
+        alerts = spark.read.format("delta").load(settings.table_path("gold", "metric_alerts_daily")).where(
+            (F.col("shop_id") == shop) & F.col("stat_date").between(F.lit(R2 - timedelta(days=6)), F.lit(R2))
+        ).count()
+    grid = page[page.index("<div class='grid'>"):page.index("<h2>Service experience score</h2>")]
+    cards = {metric: grid[grid.index(f"data-metric='{metric}'"):].split("</div>\n<div class='card'")[0] for metric in CORE_METRICS}
     for metric, card in cards.items():
         row = daily.get((R2, shop, metric, "all"))
         # The value of the date and its maturity as gold has them (the tests before this one
@@ -399,6 +449,23 @@ def test_the_shop_report_shows_gold_its_peers_and_the_failing_sessions(spark, ru
         assert png.startswith(b"\x89PNG") and len(png) > 5000, metric
     assert sum(1 for metric in CORE_METRICS if daily.get((R2, shop, metric, "all"))) >= 3
     assert f"Sessions that failed the 3-minute rule on {R2}: {failing}</h2>" in page
+    # The score card, the explanation of the governed metric that moved most, the alerts.
+    card = page[page.index("<div class='card' id='experience-score'>"):].split("</table></div>")[0]
+    assert score is not None
+    if score.value is not None:
+        assert f"<span class='value'>{score.value:.1f}</span><span class='sub'> / 100 ({score.maturity})</span>" in card
+    else:
+        assert score.reason in card
+    assert len(re.findall(r"data:image/png;base64,", card)) == 1 and card.count("<tr><td>") == 5
+    moved = {
+        metric: abs(daily[(R2, shop, metric, "all")][6] - daily[(R2 - timedelta(days=1), shop, metric, "all")][6])
+        / max(abs(daily[(R2 - timedelta(days=1), shop, metric, "all")][6]), 1e-9)
+        for metric in CORE_METRICS if (R2, shop, metric, "all") in daily and (R2 - timedelta(days=1), shop, metric, "all") in daily
+    }
+    most = max(moved, key=moved.get)
+    assert f"<p id='explanation'><b>{TITLES[most]}</b> went from" in page
+    alert_rows = page[page.index("Open alerts, last 7 days"):page.index("Scenes with the lowest satisfaction")]
+    assert alert_rows.count("<tr class=") == alerts and (alerts or "<p>None.</p>" in alert_rows)
     # The worst scene over the 30 days, summed here from gold's scene rows (at least 2 ratings in this fixture).
     totals: dict[str, list[float]] = {}
     for r in scene_ratings:

@@ -24,7 +24,7 @@ def no_spark(tmp_path, monkeypatch):
     (landing / "messages").mkdir(parents=True)
     monkeypatch.setenv("CSMETRICS_WAREHOUSE", str(tmp_path / "warehouse"))
     monkeypatch.setenv("CSMETRICS_LANDING", str(landing))
-    for variable in ("CSMETRICS_GOVERNANCE_THRESHOLDS", "CSMETRICS_SPARK_CONF", "CSMETRICS_GX_ROOT"):
+    for variable in ("CSMETRICS_GOVERNANCE_THRESHOLDS", "CSMETRICS_EXPERIENCE_INDICATORS", "CSMETRICS_SPARK_CONF", "CSMETRICS_GX_ROOT"):
         monkeypatch.delenv(variable, raising=False)
 
     def reached(*args, **kwargs):
@@ -54,6 +54,10 @@ CASES = {
     "business end before its start": ("CSMETRICS_BUSINESS_END", "07:00:00", ["CSMETRICS_BUSINESS_END='07:00:00'", "after"]),
     "a share above 1": ("CSMETRICS_MAX_HELD_BACK_SHARE", "5", ["CSMETRICS_MAX_HELD_BACK_SHARE='5'", "between 0 and 1"]),
     "a volume factor of 1": ("CSMETRICS_VOLUME_COLLAPSE_FACTOR", "1.0", ["CSMETRICS_VOLUME_COLLAPSE_FACTOR='1.0'", "above 1"]),
+    "a score of two indicators": (
+        "CSMETRICS_EXPERIENCE_INDICATORS", "reply_3min_rate;pickup_rate", ["CSMETRICS_EXPERIENCE_INDICATORS", "at least 3"],
+    ),
+    "an alert z of 0": ("CSMETRICS_ALERT_Z", "0", ["CSMETRICS_ALERT_Z='0'", "above 0"]),
     "a threshold metric named twice": (
         "CSMETRICS_GOVERNANCE_THRESHOLDS", "pickup_rate>=0.8;avg_wait_seconds<300;pickup_rate>=0.9",
         ["CSMETRICS_GOVERNANCE_THRESHOLDS", "'pickup_rate' is named twice"],

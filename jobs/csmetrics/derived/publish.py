@@ -11,7 +11,8 @@ from csmetrics import registry
 from csmetrics.bronze import read_bronze
 from csmetrics.commits import record_commits
 from csmetrics.config import Settings
-from csmetrics.delta_io import commit_metadata, merge_slice
+from csmetrics.delta_io import commit_metadata, merge_slice, sql_in
+from csmetrics.derived import alerts, experience
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
 from csmetrics.derived.trends import periods_with_change
 from csmetrics.derived.weekly import (
@@ -49,9 +50,11 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     last_sunday, month_end = weeks[-1] + timedelta(days=6), _month_end(months[-1])
     daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
     # Finality of the periods' days shows in the rows up to the longest window after them.
+    scored = experience.score_dates(dates)
     finality = _final_through(daily, {
         "week": (weeks[0], last_sunday + timedelta(days=LONGEST_WINDOW)),
         "month": (months[0], month_end + timedelta(days=LONGEST_WINDOW)),
+        "score": (scored[0], scored[-1]),
     })
     # `dates` may have gaps (a settled held-back day weeks back): only their own weeks and
     # months are rolled up, as the MERGEs replace only those.
@@ -62,8 +65,12 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
     scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings)) if SCENE_METRICS_DAILY.exists(spark, settings) else None
     # Held-back shop-days are few: read once for the weekly and the monthly rows.
     unfinished = unfinished_frame(spark, settings).where(
-        F.col("stat_date").between(F.lit(min(weeks[0], months[0])), F.lit(max(last_sunday, month_end)))
+        F.col("stat_date").between(
+            F.lit(min(weeks[0], months[0], scored[0] - timedelta(days=experience.WINDOW_DAYS - 1))),
+            F.lit(max(last_sunday, month_end, scored[-1])),
+        )
     ).persist()
+    indicators = experience.parse_indicators(settings.experience_indicators or experience.DEFAULT_INDICATORS)
     try:
         # Each source is built when its MERGE's turn comes: governance judges the weekly rows
         # written before it (a read of them, not their rollup again).
@@ -72,7 +79,15 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
             "shop_metrics_monthly": (lambda: monthly_rows(month_days, finality["month"], unfinished), months),
             "governance_weekly": (lambda: governance_rows(_written_weeks(spark, settings, weeks), thresholds), weeks),
             "peer_benchmarks_daily": (lambda: peer_benchmarks(peers, settings.min_peers), dates),
-            "leaderboard_daily": (lambda: leaderboard(peers), dates),
+            "experience_score_daily": (lambda: experience.experience_scores(
+                daily, shops, dates, indicators, _final_by_window(finality["score"]), unfinished, settings.min_support, settings.min_peers,
+            ), scored),
+            # From the scores just written: the governed metrics and the score, on every date
+            # whose baseline a published date is part of.
+            "metric_alerts_daily": (lambda: _alerts(spark, settings, daily, shops, dates, thresholds), alerts.alert_dates(dates)),
+            # The scores just written enter the leaderboard on every date whose score moved.
+            "leaderboard_daily": (lambda: leaderboard(peers.unionByName(_written_scores(spark, settings, scored), allowMissingColumns=True)),
+                                  sorted(set(dates) | set(scored))),
         }
         if scenes is not None:
             scene_peers = supported(scenes.where(F.col("stat_date").isin(dates)), shops, settings.min_support)
@@ -81,7 +96,8 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
         written = {}
         with commit_metadata(spark, run_id):
             for table, (rows, partitions) in frames.items():
-                written[table] = _write(spark, settings, table, rows(), partitions, run_id, stamp)
+                within = _leaderboard_slice(dates) if table == "leaderboard_daily" else None
+                written[table] = _write(spark, settings, table, rows(), partitions, run_id, stamp, within)
             # From the weekly and monthly rows just written.
             trends, spans = _trends(spark, settings, daily, dates, weeks, months)
             written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, spans)
@@ -98,6 +114,37 @@ def _final_through(daily: DataFrame, horizons: dict[str, tuple[date, date]]) -> 
     """{horizon: {metric: final through}}: one small aggregate, collected (a row per metric)."""
     latest = latest_final_days(daily, horizons).collect()
     return {name: {row.metric: row[name] for row in latest if row[name] is not None} for name in horizons}
+
+
+def _final_by_window(final_through: dict[str, date]) -> dict[int, date]:
+    """{window_days: the latest final day of the metrics of that window}: a window's slices
+    become final together, so a metric without rows in the horizon (no shop had a refund that
+    month) is final as far as the others of its window."""
+    by_window: dict[int, date] = {}
+    for metric, day in final_through.items():
+        window = registry.BY_ID[metric].window_days
+        by_window[window] = max(day, by_window.get(window, day))
+    return by_window
+
+
+def _alerts(spark: SparkSession, settings: Settings, daily: DataFrame, shops: DataFrame, dates: list[date], thresholds) -> DataFrame:
+    metrics = [t.metric for t in thresholds]
+    scores = spark.read.format("delta").load(BY_NAME["experience_score_daily"].path(settings))
+    return alerts.metric_alerts(
+        alerts.series(daily, scores, metrics, dates), shops, dates, [*metrics, experience.LEADERBOARD_METRIC],
+        settings.min_support, settings.min_peers, settings.alert_z, settings.alert_critical_z,
+    )
+
+
+def _written_scores(spark: SparkSession, settings: Settings, days: list[date]) -> DataFrame:
+    scores = spark.read.format("delta").load(BY_NAME["experience_score_daily"].path(settings)).where(F.col("stat_date").isin(days))
+    return experience.leaderboard_rows(scores)
+
+
+def _leaderboard_slice(dates: list[date]) -> str:
+    """The leaderboard rows a run rewrites: every metric on its own dates, the score on the
+    dates after them too (a date's score sums the 29 days before it)."""
+    return f"t.metric = '{experience.LEADERBOARD_METRIC}' OR " + sql_in("t.stat_date", dates)
 
 
 def _written_weeks(spark: SparkSession, settings: Settings, weeks: list[date]) -> DataFrame:
