@@ -318,13 +318,15 @@ METRIC_ALERTS_DAILY = T.StructType(
         T.StructField("z", T.DoubleType(), False),
         T.StructField("history_days", T.IntegerType(), False),
         # The peers' average (P60, or P40 where lower is better) and the shop's share of peers
-        # not better than it, among the supported shops of its platform and category.
+        # not better than it, among the supported shops of its peer benchmark group (platform,
+        # category and tier; for the score, platform and category).
         T.StructField("peer_average", T.DoubleType(), False),
         T.StructField("peer_percentile", T.DoubleType(), False),
         T.StructField("peer_shops", T.LongType(), False),
         # warn or critical.
         T.StructField("severity", T.StringType(), False),
-        # The first line of `csmetrics explain` for the day against the day before.
+        # The day against the day before, split into numerator and denominator effects as
+        # `csmetrics explain` splits it.
         T.StructField("explanation", T.StringType(), False),
         *_RUN_COLUMNS,
     ]

@@ -139,8 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--shop", required=True, help="shop_id")
     explain.add_argument("--metric", required=True, help="metric id, e.g. reply_3min_rate (docs/metrics.md)")
     explain.add_argument("--date", type=_date, required=True, help="the later stat_date, YYYY-MM-DD")
-    explain.add_argument("--versus", type=_date, default=None, help="the earlier stat_date to compare with (default --date minus one day)")
-    explain.add_argument("--versus-version", type=int, default=None, metavar="V",
+    against = explain.add_mutually_exclusive_group()
+    against.add_argument("--versus", type=_date, default=None, help="the earlier stat_date to compare with (default --date minus one day)")
+    against.add_argument("--versus-version", type=int, default=None, metavar="V",
                          help="compare --date's row with itself at Delta version V of gold/shop_metrics_daily instead")
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON instead of text")
 

@@ -8,7 +8,9 @@ from csmetrics.quality.gate import QualityGateError
 from csmetrics.tables import LayoutError
 
 # What Spark raises when a task's share of the data does not fit its memory.
-OUT_OF_MEMORY_MARKERS = ("SparkOutOfMemoryError", "AGGREGATE_OUT_OF_MEMORY", "java.lang.OutOfMemoryError")
+OUT_OF_MEMORY_MARKERS = (
+    "SparkOutOfMemoryError", "AGGREGATE_OUT_OF_MEMORY", "java.lang.OutOfMemoryError", "Not enough memory to build and broadcast",
+)
 
 
 def describe(error: Exception) -> str | None:

@@ -190,9 +190,9 @@ class Explanation:
             return f"{self.metric} of {self.shop_id}: no value on {side}, so no change to explain"
         verb = "rose" if s.change > 0 else "fell" if s.change < 0 else "stayed"
         line = f"{self.metric} of {self.shop_id} {verb} from {_fmt(s.before)} on {self.versus} to {_fmt(s.after)} on {self.date} ({s.change:+.4g})"
-        groups = self.by_scene or self.by_agent
-        if groups and s.change:
-            top = groups[0]
+        groups = [c for c in (self.by_scene or self.by_agent) if c.group != NOT_IN_A_GROUP and c.contribution * s.change > 0]
+        if groups:
+            top = groups[0]  # the largest that moved it the way it went
             line += f"; most of it from {'scene' if self.by_scene else 'agent'} {top.group} ({top.contribution:+.4g})"
         return line
 
@@ -269,7 +269,8 @@ def explain(spark: SparkSession, settings: Settings, shop: str, metric: str, day
     if registry.AGENT in described.grains:
         agents = _agent_groups(spark, settings, shop, metric, [versus, day])
         explanation.by_agent = shift_share(agents.get(versus, {}), agents.get(day, {}), before_total, after_total)
-    if metric in drill_down_measures() and explanation.split.before is not None:
+    # A session of D has no counterpart on D2: only a rate's or a mean's change splits over them.
+    if metric in drill_down_measures() and described.has_denominator:
         pulls = session_pulls(session_sums(spark, settings, shop, metric, day), explanation.split.before, after_total)
         explanation.sessions = weightiest(pulls, explanation.split.change)
     return explanation

@@ -100,6 +100,11 @@ def check_run_settings(run_id: str | None = None) -> Settings:
         check_run_id(run_id)
     check_thresholds(settings)
     check_indicators(settings)
+    if settings.alert_critical_z < settings.alert_z:
+        raise SettingsError(
+            f"CSMETRICS_ALERT_CRITICAL_Z={settings.alert_critical_z:g} is below CSMETRICS_ALERT_Z={settings.alert_z:g}: "
+            "an alert is critical from a z-score at or above the one that raises it"
+        )
     check_writable("CSMETRICS_WAREHOUSE", settings.warehouse)
     if settings.gx_root:
         check_writable("CSMETRICS_GX_ROOT", settings.gx_root)

@@ -320,7 +320,7 @@ def render(data: ReportData) -> str:
 def _score_section(data: ReportData) -> list[str]:
     parts = [
         "<h2>Service experience score</h2>",
-        "<p class='sub'>Five core indicators over the 30 days up to the date, each placed among the shops of the same "
+        "<p class='sub'>The platform's core indicators over the 30 days up to the date, each placed among the shops of the same "
         "platform and category: <b>points</b> are the share of those peers that do no better, out of 100. The score is "
         "their weighted mean. <b>Lift</b> is what the score would gain if that indicator alone reached the peers' "
         "excellent value (their better 10 %).</p>",

@@ -33,7 +33,10 @@ def test_each_new_alert_is_sent_once_through_the_notifier(tmp_path, monkeypatch)
     write_deltalake(path, pa.Table.from_pylist([alert(6, "s2", 0.5)]), mode="append")
     assert send() == 1
     assert send() == 0
-    assert log.read_text().splitlines() == [alert_line(alert(5, "s1", 0.6)), alert_line(alert(6, "s2", 0.5))]
+    # A backfill raises alerts on dates weeks back and on the newest date: the open one is sent.
+    write_deltalake(path, pa.Table.from_pylist([alert(12, "s3", 0.4), alert(5, "s4", 0.4)]), mode="append")
+    assert send() == 1
+    assert log.read_text().splitlines() == [alert_line(a) for a in (alert(5, "s1", 0.6), alert(6, "s2", 0.5), alert(12, "s3", 0.4))]
     assert log.read_text().splitlines()[0] == (
         "csmetrics alert (critical) 2026-03-05 shop s1 reply_3min_rate [all]: 0.6 against its median 0.91 (z -20.9), "
         "peer percentile 50%, provisional. reply_3min_rate fell from 0.9 to 0.6 since the day before"

@@ -53,3 +53,11 @@ def test_a_driver_that_died_mid_run_says_it_most_often_ran_out_of_heap(capsys):
     message = capsys.readouterr().err
     assert "Spark's driver stopped in the middle of the run; it most often ran out of heap" in message
     assert "raise CSMETRICS_SHUFFLE_PARTITIONS" in message and "CSMETRICS_DRIVER_MEMORY" in message
+
+
+def test_a_broadcast_too_large_for_the_driver_names_the_settings_to_change():
+    error = RuntimeError(
+        "An error occurred while calling o31237.localCheckpoint.\n: org.apache.spark.SparkException: Not enough memory to build "
+        "and broadcast the table to all worker nodes."
+    )
+    assert describe(error).startswith("Spark ran out of memory (Not enough memory to build and broadcast)")

@@ -58,6 +58,7 @@ CASES = {
         "CSMETRICS_EXPERIENCE_INDICATORS", "reply_3min_rate;pickup_rate", ["CSMETRICS_EXPERIENCE_INDICATORS", "at least 3"],
     ),
     "an alert z of 0": ("CSMETRICS_ALERT_Z", "0", ["CSMETRICS_ALERT_Z='0'", "above 0"]),
+    "a critical z below the alert z": ("CSMETRICS_ALERT_CRITICAL_Z", "2", ["CSMETRICS_ALERT_CRITICAL_Z=2 is below CSMETRICS_ALERT_Z=3.5"]),
     "a threshold metric named twice": (
         "CSMETRICS_GOVERNANCE_THRESHOLDS", "pickup_rate>=0.8;avg_wait_seconds<300;pickup_rate>=0.9",
         ["CSMETRICS_GOVERNANCE_THRESHOLDS", "'pickup_rate' is named twice"],

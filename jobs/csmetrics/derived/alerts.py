@@ -23,6 +23,9 @@ MIN_HISTORY_DAYS = 14
 # The MAD of a constant series is 0; the band never gets narrower than this share of the median.
 MIN_SCALE_SHARE = 0.01
 MAD_TO_SIGMA = 1.4826
+# Nor narrower than a move too small to act on, where the median is 0 (a shop that never
+# queues): a second, half a percentage point, half a score point.
+SMALLEST_MOVE = {"seconds": 1.0, "rate": 0.005, "score": 0.5}
 # The peer average (SPEC §5): the 60th percentile where higher is better, the 40th where lower is.
 PEER_AVERAGE = {registry.HIGHER: 0.6, registry.LOWER: 0.4}
 WARN, CRITICAL = "warn", "critical"
@@ -78,14 +81,15 @@ def metric_alerts(
     """One row per (stat_date, shop_id, metric, segment) of `alert_dates(dates)` whose value
     is worse than both its baseline (a robust z-score beyond `z_threshold` in the bad
     direction) and its peers' average. `values`: `series(...)`; `shops`: shop_id, platform,
-    category. The score's support is its placed indicators, so `min_support` does not apply
-    to it."""
+    category, tier. The score's support is its placed indicators, so `min_support` does not
+    apply to it."""
     wanted = alert_dates(dates)
     support_ok = (F.col("metric") == LEADERBOARD_METRIC) | (F.col("support") >= min_support)
     supported = values.where(support_ok & F.col("value").isNotNull())
     days = supported.where(F.col("stat_date").isin(wanted)).alias("d")
     history = supported.select(
-        F.col("stat_date").alias("h_date"), "shop_id", "metric", "segment", F.col("value").alias("h_value")
+        F.col("stat_date").alias("h_date"), "shop_id", "metric", "segment", F.col("value").alias("h_value"),
+        F.col("maturity").alias("h_maturity"),
     ).alias("h")
     joined = days.join(
         history,
@@ -94,7 +98,8 @@ def metric_alerts(
     )
     key = ["stat_date", "shop_id", "metric", "segment"]
     baselines = joined.groupBy(*[F.col(f"d.{k}").alias(k) for k in key]).agg(
-        F.median("h_value").alias("baseline"), F.count("*").alias("history_days")
+        F.median("h_value").alias("baseline"), F.count("*").alias("history_days"),
+        F.max("h_maturity").alias("_history_maturity"),  # "provisional" sorts after "final"
     )
     # The MAD: the median of the absolute deviations from the baseline, a second aggregate
     # over the same pairs once the baseline is known.
@@ -104,7 +109,7 @@ def metric_alerts(
     )
     judged = days.select(*key, "value", "maturity", "numerator", "denominator").join(baselines, key).join(deviations, key)
     lower = _lower_is_better(metrics)
-    scale = F.greatest(F.lit(MAD_TO_SIGMA) * F.col("mad"), F.lit(MIN_SCALE_SHARE) * F.abs(F.col("baseline")), F.lit(1e-9))
+    scale = F.greatest(F.lit(MAD_TO_SIGMA) * F.col("mad"), F.lit(MIN_SCALE_SHARE) * F.abs(F.col("baseline")), _smallest_move())
     z = (F.col("value") - F.col("baseline")) / scale
     judged = judged.withColumn("z", z).withColumn("_badness", F.when(lower, F.col("z")).otherwise(-F.col("z")))
     peers = _peer_standing(supported.where(F.col("stat_date").isin(wanted)), shops, lower, min_peers)
@@ -127,16 +132,31 @@ def metric_alerts(
         "peer_shops",
         F.when(F.col("_badness") >= critical_z, CRITICAL).otherwise(WARN).alias("severity"),
         _first_explain_line(lower).alias("explanation"),
-        "maturity",
+        # The day's value, its baseline's days and its peers' values of the day: an alert
+        # is final once none of them can change.
+        F.when((F.col("maturity") == "final") & (F.col("_history_maturity") == "final") & F.col("_peers_final"), "final")
+        .otherwise("provisional").alias("maturity"),
+    )
+
+
+def _smallest_move() -> Column:
+    metric = F.col("metric")
+    return (
+        F.when(metric == LEADERBOARD_METRIC, SMALLEST_MOVE["score"])
+        .when(metric.endswith("_seconds"), SMALLEST_MOVE["seconds"])
+        .otherwise(SMALLEST_MOVE["rate"])
     )
 
 
 def _peer_standing(day_values: DataFrame, shops: DataFrame, lower: Column, min_peers: int) -> DataFrame:
     """Per shop-day value: its peers' average (P60 / P40) and its percentile among them (the
     share of peers not better than it, as the score's points / 100), for groups of at least
-    `min_peers` supported shops of a platform and category."""
-    with_group = day_values.join(F.broadcast(shops.select("shop_id", "platform", "category")), "shop_id")
-    group = Window.partitionBy("stat_date", "platform", "category", "metric", "segment")
+    `min_peers` supported shops: the peer benchmarks' groups (platform, category, tier) for a
+    metric, the score's (platform, category) for the score."""
+    with_group = day_values.join(F.broadcast(shops.select("shop_id", "platform", "category", "tier")), "shop_id").withColumn(
+        "_tier", F.when(F.col("metric") == LEADERBOARD_METRIC, F.lit("")).otherwise(F.col("tier"))
+    )
+    group = Window.partitionBy("stat_date", "platform", "category", "_tier", "metric", "segment")
     goodness = F.when(lower, -F.round("value", 9)).otherwise(F.round("value", 9))
     not_better = group.orderBy(goodness).rangeBetween(Window.unboundedPreceding, Window.currentRow)
     average = F.when(lower, F.percentile("value", PEER_AVERAGE[registry.LOWER]).over(group)).otherwise(
@@ -146,20 +166,21 @@ def _peer_standing(day_values: DataFrame, shops: DataFrame, lower: Column, min_p
         with_group.withColumn("peer_shops", F.count("*").over(group))
         .withColumn("peer_percentile", F.count("*").over(not_better) / F.col("peer_shops"))
         .withColumn("peer_average", average)
+        .withColumn("_peers_final", F.min((F.col("maturity") == "final").cast("int")).over(group) == 1)
     )
     return standing.where(F.col("peer_shops") >= min_peers).select(
-        "stat_date", "shop_id", "metric", "segment", "peer_average", "peer_percentile", "peer_shops"
+        "stat_date", "shop_id", "metric", "segment", "peer_average", "peer_percentile", "peer_shops", "_peers_final"
     )
 
 
 def _first_explain_line(lower: Column) -> Column:
-    """`csmetrics explain`'s first line for the day against the day before: the change and
-    its numerator and denominator effects; against the baseline when the day before has no
+    """The day against the day before, as `csmetrics explain` splits it: the change and its
+    numerator and denominator effects; against the baseline when the day before has no
     value."""
     n0, d0, n1, d1 = (F.col(c) for c in ("_previous_numerator", "_previous_denominator", "numerator", "denominator"))
     numerator_effect = F.lit(0.5) * (n1 - n0) * (F.lit(1.0) / d0 + F.lit(1.0) / d1)
     denominator_effect = F.lit(0.5) * (n0 + n1) * (F.lit(1.0) / d1 - F.lit(1.0) / d0)
-    verb = F.when(F.col("value") > F.col("_previous"), "rose").otherwise("fell")
+    verb = F.when(F.col("value") > F.col("_previous"), "rose").when(F.col("value") < F.col("_previous"), "fell").otherwise("stayed")
     against_previous = F.concat_ws(" ", "metric", verb, F.lit("from"), _number(F.col("_previous")), F.lit("to"), _number(F.col("value")),
                                    F.lit("since the day before"))
     with_effects = F.concat(against_previous, F.lit(": numerator effect "), _number(numerator_effect, signed=True),
@@ -175,6 +196,6 @@ def _first_explain_line(lower: Column) -> Column:
 
 
 def _number(value: Column, signed: bool = False) -> Column:
-    """A value rounded to 4 decimals, without trailing zeros (Spark's %g keeps them)."""
+    """A value rounded to 4 decimals, as Spark prints a double (Spark's %g keeps trailing zeros)."""
     text = F.round(value, 4).cast("string")
     return F.concat(F.when(value >= 0, "+").otherwise(""), text) if signed else text
