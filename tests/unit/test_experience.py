@@ -167,3 +167,16 @@ def test_the_default_indicators_are_the_five_core_ones_equally_weighted():
         Indicator(m) for m in ("complaint_rate_14d", DISPUTE, "return_refund_wait_seconds", REFUND, REPLY)
     )
     assert parse_indicators("reply_3min_rate:2, pickup_rate, fcr_3d:0.5")[2] == Indicator("fcr_3d", 0.5)
+
+
+def test_decimal_weights_of_shops_at_the_top_score_exactly_100(spark, shops):
+    """Every shop tied at the best value gets 100 points on each indicator; weights of 0.3
+    each must not sum their points to a hair above 100 (90 / 0.8999999999999999 in floating
+    point; the derived gate would stop)."""
+    tied = [(day(31), s, m, "all", 9.0, 10.0, 0.9, "final") for s in "abc" for m in (REPLY, DISPUTE, REFUND)]
+    weighted = (Indicator(REPLY, 0.3), Indicator(DISPUTE, 0.3), Indicator(REFUND, 0.3))
+    frame = experience_scores(
+        spark.createDataFrame(tied, DAILY), shops, [D], weighted, {0: D, 1: D},
+        spark.createDataFrame([], UNFINISHED), min_support=5, min_peers=3,
+    )
+    assert {(r.shop_id, r.value) for r in frame.where("indicator = 'score'").collect()} == {("a", 100.0), ("b", 100.0), ("c", 100.0)}

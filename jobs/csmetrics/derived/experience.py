@@ -180,7 +180,9 @@ def _placed_and_scored(rated: DataFrame, min_peers: int) -> DataFrame:
         _indicator_reason(min_peers).alias("reason"),
         F.when(F.col("_final"), "final").otherwise("provisional").alias("maturity"),
     )
-    mean = F.sum(F.when(F.col("_scored"), F.col("weight") * F.col("points"))) / F.sum(F.when(F.col("_scored"), F.col("weight")))
+    # To 9 decimals, as ties are judged: a sum's last bit follows the order Spark adds in, and
+    # decimal weights of 100 points each would sum to a hair above 100.
+    mean = F.round(F.sum(F.when(F.col("_scored"), F.col("weight") * F.col("points"))) / F.sum(F.when(F.col("_scored"), F.col("weight"))), 9)
     scored_enough = F.col("scored_indicators") >= MIN_INDICATORS
     score_rows = (
         rows.groupBy("score_date", "shop_id", "platform", "category")

@@ -27,6 +27,7 @@ from csmetrics.derived.weekly import (
 )
 from csmetrics.finality import unfinished_frame
 from csmetrics.metrics.scenes import SCENE_COLUMNS
+from csmetrics.quality.derived_gate import DerivedGate
 from csmetrics.tables import BY_NAME, SCENE_METRICS_DAILY, SHOP_METRICS_DAILY
 
 LONGEST_WINDOW = max(m.window_days for m in registry.METRICS)
@@ -43,6 +44,7 @@ def _month_end(first: date) -> date:
 def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: str) -> dict[str, int]:
     """Weekly rollups and governance for the ISO weeks of `dates`, monthly rollups for their
     months, benchmarks and leaderboards for `dates` themselves; each written by one MERGE that touches only changed rows.
+    The experience score and the alerts pass the derived gate first (csmetrics.quality.derived_gate).
     Returns the rows each MERGE changed."""
     thresholds = parse_thresholds(settings.governance_thresholds) if settings.governance_thresholds else DEFAULT_THRESHOLDS
     weeks = week_starts(dates)
@@ -71,6 +73,7 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
         )
     ).persist()
     indicators = experience.parse_indicators(settings.experience_indicators or experience.DEFAULT_INDICATORS)
+    gate = DerivedGate(spark, settings, run_id, [t.metric for t in thresholds])
     try:
         # Each source is built when its MERGE's turn comes: governance judges the weekly rows
         # written before it (a read of them, not their rollup again).
@@ -97,12 +100,13 @@ def derive(spark: SparkSession, settings: Settings, dates: list[date], run_id: s
         with commit_metadata(spark, run_id):
             for table, (rows, partitions) in frames.items():
                 within = _leaderboard_slice(dates) if table == "leaderboard_daily" else None
-                written[table] = _write(spark, settings, table, rows(), partitions, run_id, stamp, within)
+                written[table] = _checked_write(spark, settings, gate, table, rows(), partitions, run_id, stamp, within)
             # From the weekly and monthly rows just written.
             trends, spans = _trends(spark, settings, daily, dates, weeks, months)
             written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, spans)
     finally:
         unfinished.unpersist()
+    gate.record()
     record_commits(spark, settings, run_id, "derive", [BY_NAME[name] for name in written])
     return written
 
@@ -178,6 +182,19 @@ def _trends(spark: SparkSession, settings: Settings, daily: DataFrame, dates, we
 
 def _month_start_before(first: date) -> date:
     return (first - timedelta(days=1)).replace(day=1)
+
+
+def _checked_write(spark, settings, gate: DerivedGate, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime, slice_sql):
+    """`_write`, after the derived gate passed `rows` where it checks `table`."""
+    if not gate.gates(table):
+        return _write(spark, settings, table, rows, partitions, run_id, stamp, slice_sql)
+    # Computed once, for the gate and the MERGE, and released before the next table's.
+    rows = rows.persist()
+    try:
+        gate.check(table, rows, partitions)
+        return _write(spark, settings, table, rows, partitions, run_id, stamp, slice_sql)
+    finally:
+        rows.unpersist()
 
 
 def _write(spark, settings, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime, slice_sql: str | None = None) -> int:

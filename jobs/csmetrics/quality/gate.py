@@ -239,12 +239,15 @@ def build_data_docs(project: GxProject) -> None:
         project.context.build_data_docs()
 
 
-def raise_on_critical(results: list[CheckResult], what_to_do: str) -> None:
+PUBLISH_STOPPED = "Quality gate failed; nothing was published and the gold tables are unchanged."
+
+
+def raise_on_critical(results: list[CheckResult], what_to_do: str, headline: str = PUBLISH_STOPPED) -> None:
     """Fail on a critical failure that blocks the table (SHOP_DAY failures hold back rows instead)."""
     failed = [r for r in results if not r.success and r.check.severity == CRITICAL and r.check.scope == TABLE]
     if failed:
         raise QualityGateError(
-            "Quality gate failed; nothing was published and the gold tables are unchanged.\n"
+            f"{headline}\n"
             + "\n".join(f"  - {r.describe()}" for r in failed)
             + f"\n{what_to_do}"
         )
