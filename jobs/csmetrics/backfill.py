@@ -36,10 +36,11 @@ log = logging.getLogger(__name__)
 
 # A chunk's one pass gives each of its days its own copy of the bronze rows it reads, and
 # holds their computed rows until its one publish: Parquet's compressed bytes grow several
-# times over in memory. A chunk's days together may have landed a twentieth of the driver's
-# memory in files: 2 days at 3 M messages a day with the default 4g, 1 at 12 M or 46 M; a
-# month of a small platform. A quarter ran out of heap on 7 days of 3 M (bench/RESULTS.md).
-CHUNK_MEMORY_SHARE = 0.05
+# times over in memory. A chunk's days together may have landed a twenty-fifth of the
+# driver's memory in files: 2 days at 3 M messages a day with the default 4g, 1 at 12 M or
+# 46 M; a month of a small platform. A quarter ran out of heap on 7 days of 3 M, a twentieth
+# on 3 of them, while 2 passed (bench/RESULTS.md).
+CHUNK_MEMORY_SHARE = 0.04
 # A month of a small platform is one chunk; more would only delay the first published day.
 MAX_CHUNK_DAYS = 31
 # When the landing zone cannot be listed without Spark (a scheme pyarrow does not know).

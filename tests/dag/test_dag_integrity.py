@@ -34,8 +34,8 @@ def test_backfill_dag_maps_one_task_per_chunk(dagbag):
 
 
 def test_backfill_dag_sizes_its_chunks_by_the_landed_data_unless_chunk_days_is_given(dagbag, tmp_path, monkeypatch):
-    """The chunks are planned before prepare, without Spark, from the landing zone: a twentieth
-    of 10k of driver memory (512 bytes) holds day 1 (300 bytes) alone, then days 2 and 3 (250 + 10)."""
+    """The chunks are planned before prepare, without Spark, from the landing zone: a
+    twenty-fifth of 10k of driver memory (409 bytes) holds day 1 (300 bytes) alone, then days 2 and 3 (250 + 10)."""
     for partition, size in (("dt=2026-03-01", 300), ("dt=2026-03-02", 250), ("dt=2026-03-03", 10)):
         (tmp_path / "messages" / partition).mkdir(parents=True)
         (tmp_path / "messages" / partition / "part-0.parquet").write_bytes(b"x" * size)

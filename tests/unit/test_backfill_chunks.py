@@ -74,9 +74,9 @@ def test_a_days_volume_is_the_bytes_its_event_tables_landed_in_its_arrival_parti
     assert landed_bytes_by_day(str(landing), day(1), day(4)) == {day(1): 150, day(2): 70, day(3): 300}
 
 
-def test_chunks_are_sized_by_the_landed_bytes_against_a_twentieth_of_the_driver_memory(landing):
-    # A twentieth of 5k is 256 bytes: days 1 and 2 (220) fit, day 3 (300) is a chunk alone.
-    settings = Settings(landing=str(landing), driver_memory="5k")
+def test_chunks_are_sized_by_the_landed_bytes_against_a_twenty_fifth_of_the_driver_memory(landing):
+    # A twenty-fifth of 6k is 245 bytes: days 1 and 2 (220) fit, day 3 (300) is a chunk alone.
+    settings = Settings(landing=str(landing), driver_memory="6k")
     assert plan_chunks(settings, day(1), day(5)) == [chunk(1, 2), chunk(3, 3), chunk(4, 5)]
     assert plan_chunks(settings, day(1), day(5), chunk_days=2) == [chunk(1, 2), chunk(3, 4), chunk(5, 5)]
 
@@ -89,7 +89,7 @@ def test_a_resumed_backfill_plans_only_the_days_not_finished(landing):
 
 
 def test_the_driver_memory_of_the_spark_settings_is_the_one_that_counts(landing):
-    settings = Settings(landing=str(landing), driver_memory="4g", spark_conf={"spark.driver.memory": "5k"})
+    settings = Settings(landing=str(landing), driver_memory="4g", spark_conf={"spark.driver.memory": "6k"})
     assert plan_chunks(settings, day(1), day(5)) == [chunk(1, 2), chunk(3, 3), chunk(4, 5)]
 
 
