@@ -22,9 +22,8 @@ from pyarrow import fs as pafs
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics import registry
 from csmetrics.config import Settings
-from csmetrics.derived.publish import derive
+from csmetrics.derived.publish import changed_slices, derive, every_metric
 from csmetrics.finality import dates_settled_by, plan_run
 from csmetrics.plan import RunPlan
 from csmetrics.publish import publish_plan
@@ -226,10 +225,8 @@ def days_run_id(backfill: str, days: list[date]) -> str:
 
 
 def derive_range(spark: SparkSession, settings: Settings, start: date, end: date, backfill: str) -> dict[str, int]:
-    """Derived tables for every stat_date the backfill wrote (back to start - longest window,
-    and the dates of the held-back shop-days its last day finalised)."""
-    longest = max(m.window_days for m in registry.METRICS)
-    first = start - timedelta(days=longest)
-    dates = {first + timedelta(days=i) for i in range((end - first).days + 1)}
-    dates |= set(dates_settled_by(spark, settings, day_run_id(backfill, end)))
-    return derive(spark, settings, sorted(dates), backfill)
+    """Derived tables for every slice the backfill wrote (its days' plans, back to start -
+    longest window, and the dates of the held-back shop-days its last day finalised)."""
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    written = RunPlan.backfill_days(days, end).metrics_by_date()
+    return derive(spark, settings, changed_slices(written, every_metric(dates_settled_by(spark, settings, day_run_id(backfill, end)))), backfill)

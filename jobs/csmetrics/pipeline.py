@@ -14,7 +14,7 @@ from csmetrics import backfill as backfills
 from csmetrics import registry
 from csmetrics.compute import stage
 from csmetrics.config import Settings
-from csmetrics.derived.publish import derive
+from csmetrics.derived.publish import changed_slices, derive, every_metric
 from csmetrics.finality import dates_settled_by, final_slices, plan_run, unfinished
 from csmetrics.ingest.run import IngestReport, check_day_landed, ingest
 from csmetrics.maintain import maintain
@@ -111,17 +111,18 @@ def derive_step(run_date: date, run_id: str, restate: bool = False, progress=pri
     published, and the dates of the held-back shop-days it finalised."""
     settings = Settings.from_env()
     spark = get_spark(settings)
-    dates = sorted(set(RunPlan(run_date, restate=restate).dates) | set(dates_settled_by(spark, settings, run_id)))
-    written = derive(spark, settings, dates, run_id)
+    changed = changed_slices(RunPlan(run_date, restate=restate).metrics_by_date(), every_metric(dates_settled_by(spark, settings, run_id)))
+    written = derive(spark, settings, changed, run_id)
     progress(derived_line(written))
     return written
 
 
 def _recompute(spark, settings, plan: RunPlan, run_id: str, progress, done: str) -> dict[str, int]:
     """Compute, gate, publish and derive one plan in this process (a daily run's gold phase, a
-    restatement, a release). The derived tables are recomputed for every date of the plan."""
+    restatement, a release). The derived tables are recomputed for the plan's slices and retries."""
     written = _publish_plan(spark, settings, plan, run_id, progress, done)
-    progress(derived_line(derive(spark, settings, plan.every_date, run_id)))
+    retried = changed_slices(*({day: [metric]} for day, _, metric in plan.retries))
+    progress(derived_line(derive(spark, settings, changed_slices(plan.metrics_by_date(), retried), run_id)))
     return written
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -169,11 +170,15 @@ class RunPlan:
         return None if self.restate else cutoff(self.run_date)
 
 
-def slices_predicate(metrics_by_date: dict[date, list[str]]) -> str:
-    """SQL matching the rows of these (stat_date, metric) slices ("false" when there are none)."""
+def slices_predicate(metrics_by_date: Mapping[date, Collection[str]], alias: str = "", column: str = "stat_date") -> str:
+    """SQL matching the rows of these (stat_date, metric) slices ("false" when there are none);
+    `alias` qualifies the columns (a MERGE's `t`), `column` names the date's (a period start)."""
     if not metrics_by_date:
         return "false"
-    return " OR ".join(f"(stat_date = '{day}' AND {sql_in('metric', metrics)})" for day, metrics in sorted(metrics_by_date.items()))
+    qualified = f"{alias}." if alias else ""
+    return " OR ".join(
+        f"({qualified}{column} = '{day}' AND {sql_in(f'{qualified}metric', sorted(metrics))})" for day, metrics in sorted(metrics_by_date.items())
+    )
 
 
 def any_of(*predicates: str) -> str:

@@ -222,8 +222,11 @@ PUBLISHED_TABLES = (*METRIC_TABLES, SESSION_DETAIL_DAILY, SCENE_METRICS_DAILY)
 DERIVED_TABLES = (
     _gold("shop_metrics_weekly", schemas.SHOP_METRICS_WEEKLY, "week_start", ["week_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
     _gold("shop_metrics_monthly", schemas.SHOP_METRICS_MONTHLY, "month_start", ["month_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED),
+    # By period as well as grain: a run's MERGE then reads and rewrites the periods it moves
+    # (some 25), not every day of history.
     _gold(
-        "shop_metric_trends", schemas.SHOP_METRIC_TRENDS, "grain", ["grain", "period_start", "shop_id", "metric", "segment"], CHANGE_DATA_FEED
+        "shop_metric_trends", schemas.SHOP_METRIC_TRENDS, ("grain", "period_start"), ["grain", "period_start", "shop_id", "metric", "segment"],
+        CHANGE_DATA_FEED,
     ),
     _gold("governance_weekly", schemas.GOVERNANCE_WEEKLY, "week_start", ["week_start", "shop_id", "metric"], CHANGE_DATA_FEED),
     _gold(

@@ -12,7 +12,7 @@ from pathlib import Path
 from delta.tables import DeltaTable
 
 from csmetrics.maintain import GX_RUN_FOLDERS, maintain
-from csmetrics.tables import SHOP_METRICS_DAILY
+from csmetrics.tables import BY_NAME, SHOP_METRICS_DAILY
 
 D = date(2026, 3, 2)
 quiet = lambda message: None  # noqa: E731
@@ -58,3 +58,17 @@ def test_maintenance_lays_out_a_metric_table_of_an_older_csmetrics_by_stat_date_
 
     assert DeltaTable.forPath(spark, path).detail().first()["partitionColumns"] == ["stat_date", "metric"]
     assert sorted(r.shop_id for r in spark.read.format("delta").load(path).collect()) == ["a", "b"]
+
+
+def test_maintenance_lays_out_the_trends_of_an_older_csmetrics_by_grain_and_period(spark, settings):
+    # Partitioned by grain alone, every run's MERGE read and rewrote every day of history.
+    trends = BY_NAME["shop_metric_trends"]
+    path = trends.path(settings)
+    rows = [(grain, D, shop, "pickup_rate", "all", 0.5, 0.4, 0.25, "final", "run1", datetime(2026, 3, 3, 14))
+            for grain in ("day", "week") for shop in ("a", "b")]
+    spark.createDataFrame(rows, trends.schema).write.format("delta").partitionBy("grain").save(path)
+
+    maintain(spark, settings, quiet)
+
+    assert DeltaTable.forPath(spark, path).detail().first()["partitionColumns"] == ["grain", "period_start"]
+    assert sorted(tuple(r) for r in spark.read.format("delta").load(path).collect()) == sorted(rows)

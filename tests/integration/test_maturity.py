@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from csmetrics import registry
 from csmetrics.commits import log_commits
+from csmetrics.derived.publish import derive, every_metric
 from csmetrics.explain import Measure, explain, explain_versions, session_pulls, session_sums, weightiest
 from csmetrics.metrics.session_detail import drill_down_measures
 from csmetrics.pipeline import backfill, compute_step, derive_step, ingest_step, publish_step, restate_range, run_daily, validate_step
@@ -127,6 +128,17 @@ def test_backfill_leaves_exactly_what_the_daily_runs_leave(runs):
     # Final rows of every window, in both warehouses (the comparison above covers them all).
     assert {"dispute_merchant_rate", "pickup_rate", "satisfaction_rate", "fcr_3d", "cs_sales_amount", "resolution_rate_15d"} <= final_metrics
     assert {registry.BY_ID[m].window_days for m in final_metrics} == {0, 1, 3, 15}
+
+
+def test_each_run_derives_only_what_its_slices_feed_and_leaves_what_deriving_everything_would(spark, runs, tmp_path):
+    # Each daily run re-derived only what its (stat_date, metric) slices feed: no score on a
+    # date where only resolution_rate_15d changed. Deriving every metric of every date again
+    # must then find nothing to change.
+    shutil.copytree(runs["daily"].root / "warehouse", tmp_path / "warehouse")
+    with Warehouse(tmp_path, runs["daily"].landing) as settings:
+        changed = derive(spark, settings, every_metric(dates(R1 - timedelta(days=15), R2)), "derive-everything")
+        assert changed == dict.fromkeys(DERIVED, 0)
+        assert {t: derived(spark, settings, t) for t in DERIVED} == runs["daily_derived"]
 
 
 def test_the_session_detail_sums_to_the_published_conversation_metrics(spark, runs):

@@ -1,4 +1,5 @@
-"""Weekly rollups, governance, peer benchmarks and leaderboards on hand-made daily rows."""
+"""Weekly rollups, governance, peer benchmarks and leaderboards on hand-made daily rows, and
+what a run's slices make derive recompute."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
+from csmetrics.derived.experience import DEFAULT_INDICATORS, parse_indicators
+from csmetrics.derived.publish import changed_slices, dates_of, every_metric
 from csmetrics.derived.weekly import (
     DEFAULT_THRESHOLDS,
     Threshold,
@@ -18,6 +21,7 @@ from csmetrics.derived.weekly import (
     weekly_rows,
 )
 from csmetrics.metrics.scenes import SCENE_COLUMNS
+from csmetrics.plan import RunPlan
 
 MONDAY = date(2026, 3, 2)
 DAILY = "stat_date date, shop_id string, metric string, segment string, numerator double, denominator double, value double, maturity string"
@@ -228,3 +232,17 @@ def test_leaderboard_ranks_best_first_with_shared_ranks_for_ties(peer_rows):
     assert percentiles["s1"] == percentiles["s2"] == pytest.approx(2 / 9)
     waits = leaderboard(peer_rows.where("metric = 'avg_wait_seconds'")).orderBy("rank", "shop_id").collect()
     assert [r.shop_id for r in waits][:2] == ["s0", "s1"]  # lower is better: the shortest wait first
+
+
+def test_a_daily_runs_slices_move_scores_and_alerts_of_two_dates_only():
+    """The run for R publishes R - 15 ... R, but only R - 1 and R hold an indicator or a
+    governed metric (windows 0 and 1): the delayed dates move benchmarks, not scores."""
+    run = RunPlan(MONDAY).metrics_by_date()
+    assert len(run) == 16 and run[MONDAY - timedelta(days=4)] == ["resolution_rate_15d"]
+    assert dates_of(run, [i.metric for i in parse_indicators(DEFAULT_INDICATORS)]) == [MONDAY - timedelta(days=1), MONDAY]
+    assert dates_of(run, [t.metric for t in DEFAULT_THRESHOLDS]) == [MONDAY - timedelta(days=1), MONDAY]
+    # A settled held-back day weeks back counts with every metric.
+    settled = MONDAY - timedelta(days=40)
+    both = changed_slices(run, every_metric([settled]))
+    assert dates_of(both, ["reply_3min_rate"]) == [settled, MONDAY - timedelta(days=1), MONDAY]
+    assert both[MONDAY - timedelta(days=3)] == sorted(run[MONDAY - timedelta(days=3)])
