@@ -229,4 +229,5 @@ def derive_range(spark: SparkSession, settings: Settings, start: date, end: date
     longest window, and the dates of the held-back shop-days its last day finalised)."""
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     written = RunPlan.backfill_days(days, end).metrics_by_date()
-    return derive(spark, settings, changed_slices(written, every_metric(dates_settled_by(spark, settings, day_run_id(backfill, end)))), backfill)
+    settled = every_metric(dates_settled_by(spark, settings, day_run_id(backfill, end)))
+    return derive(spark, settings, changed_slices(written, settled), backfill, end)

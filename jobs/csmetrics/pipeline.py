@@ -112,7 +112,7 @@ def derive_step(run_date: date, run_id: str, restate: bool = False, progress=pri
     settings = Settings.from_env()
     spark = get_spark(settings)
     changed = changed_slices(RunPlan(run_date, restate=restate).metrics_by_date(), every_metric(dates_settled_by(spark, settings, run_id)))
-    written = derive(spark, settings, changed, run_id)
+    written = derive(spark, settings, changed, run_id, run_date)
     progress(derived_line(written))
     return written
 
@@ -122,7 +122,7 @@ def _recompute(spark, settings, plan: RunPlan, run_id: str, progress, done: str)
     restatement, a release). The derived tables are recomputed for the plan's slices and retries."""
     written = _publish_plan(spark, settings, plan, run_id, progress, done)
     retried = changed_slices(*({day: [metric]} for day, _, metric in plan.retries))
-    progress(derived_line(derive(spark, settings, changed_slices(plan.metrics_by_date(), retried), run_id)))
+    progress(derived_line(derive(spark, settings, changed_slices(plan.metrics_by_date(), retried), run_id, plan.run_date)))
     return written
 
 

@@ -33,7 +33,7 @@ def test_derive_again_changes_no_row_and_computes_what_its_sources_share_once(sp
     shutil.copytree(published.warehouse, tmp_path / "warehouse")
     with Warehouse(tmp_path, landing) as settings:
         before = {table: rows(spark, settings, table) for table in DERIVED}
-        written, jobs = jobs_of(spark, f"derive-{tmp_path.name}", lambda: derive(spark, settings, RunPlan(DAY).metrics_by_date(), "derive-again"))
+        written, jobs = jobs_of(spark, f"derive-{tmp_path.name}", lambda: derive(spark, settings, RunPlan(DAY).metrics_by_date(), "derive-again", DAY))
         # Dates with a gap, as a settled held-back day weeks back gives: the week and the month
         # between them (the ones with data) are not theirs, and stay as they are.
         gapped = derive(spark, settings, every_metric([date(2026, 1, 26), date(2026, 4, 6)]), "derive-gapped")

@@ -97,7 +97,7 @@ def test_derive_stops_before_a_failing_merge_and_records_why(spark, one_day, tmp
     with Warehouse(tmp_path, landing) as settings:
         before = rows(spark, settings, "experience_score_daily")
         with pytest.raises(QualityGateError, match="'column': 'points'"):
-            derive(spark, settings, RunPlan(D).metrics_by_date(), "derive-broken")
+            derive(spark, settings, RunPlan(D).metrics_by_date(), "derive-broken", D)
         assert rows(spark, settings, "experience_score_daily") == before
         recorded = spark.read.format("delta").load(settings.table_path("quality", "validation_results")).where("run_id = 'derive-broken'")
         assert recorded.where("NOT success").select("table").distinct().collect() == [("gold/experience_score_daily",)]

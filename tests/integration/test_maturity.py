@@ -136,7 +136,7 @@ def test_each_run_derives_only_what_its_slices_feed_and_leaves_what_deriving_eve
     # must then find nothing to change.
     shutil.copytree(runs["daily"].root / "warehouse", tmp_path / "warehouse")
     with Warehouse(tmp_path, runs["daily"].landing) as settings:
-        changed = derive(spark, settings, every_metric(dates(R1 - timedelta(days=15), R2)), "derive-everything")
+        changed = derive(spark, settings, every_metric(dates(R1 - timedelta(days=15), R2)), "derive-everything", R2)
         assert changed == dict.fromkeys(DERIVED, 0)
         assert {t: derived(spark, settings, t) for t in DERIVED} == runs["daily_derived"]
 

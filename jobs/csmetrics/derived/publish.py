@@ -66,9 +66,12 @@ def dates_of(changed: Mapping[date, Collection[str]], metrics) -> list[date]:
     return [day for day, changed_metrics in sorted(changed.items()) if wanted.intersection(changed_metrics)]
 
 
-def derive(spark: SparkSession, settings: Settings, changed: Mapping[date, Collection[str]], run_id: str) -> dict[str, int]:
+def derive(
+    spark: SparkSession, settings: Settings, changed: Mapping[date, Collection[str]], run_id: str, as_of: date | None = None
+) -> dict[str, int]:
     """The derived tables, for the (stat_date, metric) slices a run published: `changed` maps
-    each stat_date to its metric ids.
+    each stat_date to its metric ids; `as_of` is the date of that run (a backfill's end), by
+    which every slice is final through as_of - its window.
 
     Weekly rollups and governance for the ISO weeks of the dates, monthly rollups for their
     months; benchmarks and leaderboards for the changed slices themselves; the experience
@@ -99,15 +102,11 @@ def derive(spark: SparkSession, settings: Settings, changed: Mapping[date, Colle
     finality = _final_through(daily, horizons)
     # `dates` may have gaps (a settled held-back day weeks back): only their own weeks and
     # months are rolled up, as the MERGEs replace only those.
-    # A period's row of a metric sums that metric's days only: each week and month is rolled
-    # up again for the metrics that changed on one of its days.
-    week_slices, month_slices = period_slices(changed, _week_of), period_slices(changed, _month_of)
-    week_days = daily.where(
-        F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday)) & _slices_column(week_slices, week_start(F.col("stat_date")))
-    )
-    month_days = daily.where(
-        F.col("stat_date").between(F.lit(months[0]), F.lit(month_end)) & _slices_column(month_slices, month_start(F.col("stat_date")))
-    )
+    # Every metric of each touched week and month: a period's row is final once its last day
+    # is, which a metric without a row that day learns only from its later days' rows
+    # (`latest_final_days`), slices that need not be this run's.
+    week_days = daily.where(F.col("stat_date").between(F.lit(weeks[0]), F.lit(last_sunday)) & week_start(F.col("stat_date")).isin(weeks))
+    month_days = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end)) & month_start(F.col("stat_date")).isin(months))
     shops = read_bronze(spark, settings, "shops")
     peers = supported(daily.where(F.col("stat_date").isin(dates) & F.expr(changed_sql)), shops, settings.min_support)
     scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings)) if SCENE_METRICS_DAILY.exists(spark, settings) else None
@@ -121,18 +120,14 @@ def derive(spark: SparkSession, settings: Settings, changed: Mapping[date, Colle
         # Each source is built when its MERGE's turn comes: governance judges the weekly rows
         # written before it (a read of them, not their rollup again).
         frames = {
-            "shop_metrics_weekly": (
-                lambda: weekly_rows(week_days, finality["week"], unfinished), weeks, slices_predicate(week_slices, "t", "week_start"),
-            ),
-            "shop_metrics_monthly": (
-                lambda: monthly_rows(month_days, finality["month"], unfinished), months, slices_predicate(month_slices, "t", "month_start"),
-            ),
+            "shop_metrics_weekly": (lambda: weekly_rows(week_days, finality["week"], unfinished), weeks, None),
+            "shop_metrics_monthly": (lambda: monthly_rows(month_days, finality["month"], unfinished), months, None),
             "governance_weekly": (lambda: governance_rows(_written_weeks(spark, settings, weeks), thresholds), weeks, None),
             "peer_benchmarks_daily": (lambda: peer_benchmarks(peers, settings.min_peers), dates, slices_predicate(changed, "t")),
         }
         if scored:
             frames["experience_score_daily"] = (lambda: experience.experience_scores(
-                daily, shops, indicator_dates, indicators, _final_by_window(finality.get("score", {})), unfinished,
+                daily, shops, indicator_dates, indicators, _final_by_window(finality.get("score", {}), as_of), unfinished,
                 settings.min_support, settings.min_peers,
             ), scored, None)
         if alerted:
@@ -173,14 +168,21 @@ def _final_through(daily: DataFrame, horizons: dict[str, tuple[date, date]]) -> 
     return {name: {row.metric: row[name] for row in latest if row[name] is not None} for name in horizons}
 
 
-def _final_by_window(final_through: dict[str, date]) -> dict[int, date]:
+def _final_by_window(final_through: dict[str, date], as_of: date | None = None) -> dict[int, date]:
     """{window_days: the latest final day of the metrics of that window}: a window's slices
     become final together, so a metric without rows in the horizon (no shop had a refund that
-    month) is final as far as the others of its window."""
+    month) is final as far as the others of its window. With `as_of`, the run whose slices
+    derive follows: a window's slices are final through as_of - window (SPEC §5) even on days
+    no metric of the window has a row, which rows alone cannot tell; a score is recomputed
+    only by the runs that change its indicators, the last of them at the date + the window."""
     by_window: dict[int, date] = {}
     for metric, day in final_through.items():
         window = registry.BY_ID[metric].window_days
         by_window[window] = max(day, by_window.get(window, day))
+    if as_of is not None:
+        for window in {m.window_days for m in registry.METRICS}:
+            floor = as_of - timedelta(days=window)
+            by_window[window] = max(floor, by_window.get(window, floor))
     return by_window
 
 
@@ -253,11 +255,13 @@ TREND_GRAINS = {
 def _trends(spark: SparkSession, settings: Settings, daily: DataFrame, changed: Mapping[date, Collection[str]]) -> tuple[DataFrame, str]:
     """The trend rows a run can move, and the MERGE slice that holds them: for each grain,
     the (period, metric) of a changed day's period, and of the period after it (its change is
-    against them). Each is computed from its own and its previous period's rows."""
+    against them). Each is computed from its own and its previous period's rows. A day moves
+    with its own slice only; weeks and months are rolled up again for every metric (`derive`),
+    so their trends are too."""
     tables = {"day": None, "week": "shop_metrics_weekly", "month": "shop_metrics_monthly"}
     inputs, spans, moved = {}, {}, {}
     for grain, (column, period_of, after, before) in TREND_GRAINS.items():
-        own = period_slices(changed, period_of)
+        own = period_slices(changed if grain == "day" else every_metric(changed), period_of)
         moved[grain] = changed_slices(own, _shifted(own, after))
         needed = changed_slices(moved[grain], _shifted(moved[grain], before))
         rows = daily if tables[grain] is None else spark.read.format("delta").load(BY_NAME[tables[grain]].path(settings))
