@@ -87,9 +87,11 @@ def experience_scores(
     unfinished: DataFrame,
     min_support: int,
     min_peers: int,
+    through: date | None = None,
 ) -> DataFrame:
-    """The score rows of `score_dates(dates)` up to the latest date `daily` holds: per shop
-    with data for an indicator in the window, one row per indicator and one `score` row.
+    """The score rows of `score_dates(dates)` up to `through` (by default the latest date of
+    the indicators' rows): per shop with data for an indicator in the window, one row per
+    indicator and one `score` row.
 
     `daily`: shop_metrics_daily rows (at least those `window_rows_wanted(dates)` selects);
     `shops`: shop_id, platform, category; `final_through`: {window_days: the latest stat_date
@@ -99,7 +101,7 @@ def experience_scores(
     wanted = score_dates(dates)
     metrics = [i.metric for i in indicators]
     rows = daily.where(window_rows_wanted(dates) & F.col("metric").isin(metrics) & (F.col("segment") == "all"))
-    latest = rows.agg(F.max("stat_date").alias("_latest"))
+    latest = rows.agg(F.max("stat_date").alias("_latest")) if through is None else spark.range(1).select(F.lit(through).alias("_latest"))
     held = unfinished.where(F.col("metric").isin(metrics)).select(
         "stat_date", "shop_id", "metric", F.lit(0.0).alias("numerator"), F.lit(0.0).alias("denominator"),
         F.lit("provisional").alias("maturity"),

@@ -99,7 +99,10 @@ def derive(
     }
     if scored:
         horizons["score"] = (scored[0], scored[-1])
-    finality = _final_through(daily, horizons)
+    # The latest run gold shows: a re-run of an earlier date, or a restatement, must not
+    # read slices as less final than the runs after it made them.
+    as_of = _latest_run(daily, as_of)
+    finality = _final_through(daily, horizons, as_of)
     # `dates` may have gaps (a settled held-back day weeks back): only their own weeks and
     # months are rolled up, as the MERGEs replace only those.
     # Every metric of each touched week and month: a period's row is final once its last day
@@ -128,7 +131,7 @@ def derive(
         if scored:
             frames["experience_score_daily"] = (lambda: experience.experience_scores(
                 daily, shops, indicator_dates, indicators, _final_by_window(finality.get("score", {}), as_of), unfinished,
-                settings.min_support, settings.min_peers,
+                settings.min_support, settings.min_peers, as_of,
             ), scored, None)
         if alerted:
             # From the scores just written: the governed metrics and the score, on every date
@@ -162,10 +165,25 @@ def derive(
 GRAINS = ["day", "week", "month"]
 
 
-def _final_through(daily: DataFrame, horizons: dict[str, tuple[date, date]]) -> dict[str, dict[str, date]]:
-    """{horizon: {metric: final through}}: one small aggregate, collected (a row per metric)."""
+def _latest_run(daily: DataFrame, as_of: date | None) -> date | None:
+    """The date of the latest run whose slices gold holds: the later of `as_of` and gold's
+    latest stat_date (the run for R writes R; a backfill writes its end)."""
+    latest = daily.agg(F.max("stat_date")).first()[0]
+    return max((day for day in (as_of, latest) if day is not None), default=None)
+
+
+def _final_through(daily: DataFrame, horizons: dict[str, tuple[date, date]], as_of: date | None = None) -> dict[str, dict[str, date]]:
+    """{horizon: {metric: final through}}: one small aggregate, collected (a row per metric).
+    With `as_of`, every metric is final at least through as_of - its window (SPEC §5), which
+    rows alone cannot show on days the metric has none (no ticket closed on a Sunday)."""
     latest = latest_final_days(daily, horizons).collect()
-    return {name: {row.metric: row[name] for row in latest if row[name] is not None} for name in horizons}
+    finality = {name: {row.metric: row[name] for row in latest if row[name] is not None} for name in horizons}
+    if as_of is not None:
+        for by_metric in finality.values():
+            for metric in registry.METRICS:
+                floor = as_of - timedelta(days=metric.window_days)
+                by_metric[metric.id] = max(floor, by_metric.get(metric.id, floor))
+    return finality
 
 
 def _final_by_window(final_through: dict[str, date], as_of: date | None = None) -> dict[int, date]:
