@@ -10,7 +10,7 @@ import pytest
 
 from csmetrics.derived.benchmarks import leaderboard, peer_benchmarks, supported
 from csmetrics.derived.experience import DEFAULT_INDICATORS, parse_indicators
-from csmetrics.derived.publish import _final_by_window, changed_slices, dates_of, every_metric
+from csmetrics.derived.publish import _final_by_window, changed_slices, dates_of, every_metric, floored_by_run
 from csmetrics.derived.weekly import (
     DEFAULT_THRESHOLDS,
     Threshold,
@@ -253,6 +253,6 @@ def test_a_window_is_final_through_the_run_date_less_the_window_without_a_row_sh
     is final once the run for day + window has run, as every slice of the window is."""
     rows_show = {"pickup_rate": MONDAY - timedelta(days=3), "dispute_merchant_rate": MONDAY - timedelta(days=2)}
     assert _final_by_window(rows_show) == {1: MONDAY - timedelta(days=3), 0: MONDAY - timedelta(days=2)}
-    by_run = _final_by_window(rows_show, as_of=MONDAY)
+    by_run = _final_by_window(floored_by_run(rows_show, as_of=MONDAY))
     assert by_run[0] == MONDAY and by_run[1] == MONDAY - timedelta(days=1) and by_run[3] == MONDAY - timedelta(days=3)
     assert by_run[15] == MONDAY - timedelta(days=15)

@@ -84,7 +84,7 @@ def derive(
     dates = sorted(changed)
     changed_sql = slices_predicate(changed)
     weeks = week_starts(dates)
-    months = sorted({d.replace(day=1) for d in dates})
+    months = sorted({_month_of(d) for d in dates})
     last_sunday, month_end = weeks[-1] + timedelta(days=6), _month_end(months[-1])
     daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
     indicators = experience.parse_indicators(settings.experience_indicators or experience.DEFAULT_INDICATORS)
@@ -130,7 +130,7 @@ def derive(
         }
         if scored:
             frames["experience_score_daily"] = (lambda: experience.experience_scores(
-                daily, shops, indicator_dates, indicators, _final_by_window(finality.get("score", {}), as_of), unfinished,
+                daily, shops, indicator_dates, indicators, _final_by_window(finality.get("score", {})), unfinished,
                 settings.min_support, settings.min_peers, as_of,
             ), scored, None)
         if alerted:
@@ -173,34 +173,32 @@ def _latest_run(daily: DataFrame, as_of: date | None) -> date | None:
 
 
 def _final_through(daily: DataFrame, horizons: dict[str, tuple[date, date]], as_of: date | None = None) -> dict[str, dict[str, date]]:
-    """{horizon: {metric: final through}}: one small aggregate, collected (a row per metric).
-    With `as_of`, every metric is final at least through as_of - its window (SPEC §5), which
-    rows alone cannot show on days the metric has none (no ticket closed on a Sunday)."""
+    """{horizon: {metric: final through}}: one small aggregate, collected (a row per metric),
+    floored by `as_of` (`floored_by_run`)."""
     latest = latest_final_days(daily, horizons).collect()
-    finality = {name: {row.metric: row[name] for row in latest if row[name] is not None} for name in horizons}
+    return {name: floored_by_run({row.metric: row[name] for row in latest if row[name] is not None}, as_of) for name in horizons}
+
+
+def floored_by_run(final_through: Mapping[str, date], as_of: date | None) -> dict[str, date]:
+    """{metric: final through}, each metric at least through as_of - its window once the run
+    for `as_of` has run (SPEC §5): rows alone cannot show it on days the metric has none (no
+    ticket closed on a Sunday)."""
+    floored = dict(final_through)
     if as_of is not None:
-        for by_metric in finality.values():
-            for metric in registry.METRICS:
-                floor = as_of - timedelta(days=metric.window_days)
-                by_metric[metric.id] = max(floor, by_metric.get(metric.id, floor))
-    return finality
+        for metric in registry.METRICS:
+            floor = as_of - timedelta(days=metric.window_days)
+            floored[metric.id] = max(floor, floored.get(metric.id, floor))
+    return floored
 
 
-def _final_by_window(final_through: dict[str, date], as_of: date | None = None) -> dict[int, date]:
+def _final_by_window(final_through: Mapping[str, date]) -> dict[int, date]:
     """{window_days: the latest final day of the metrics of that window}: a window's slices
     become final together, so a metric without rows in the horizon (no shop had a refund that
-    month) is final as far as the others of its window. With `as_of`, the run whose slices
-    derive follows: a window's slices are final through as_of - window (SPEC §5) even on days
-    no metric of the window has a row, which rows alone cannot tell; a score is recomputed
-    only by the runs that change its indicators, the last of them at the date + the window."""
+    month) is final as far as the others of its window."""
     by_window: dict[int, date] = {}
     for metric, day in final_through.items():
         window = registry.BY_ID[metric].window_days
         by_window[window] = max(day, by_window.get(window, day))
-    if as_of is not None:
-        for window in {m.window_days for m in registry.METRICS}:
-            floor = as_of - timedelta(days=window)
-            by_window[window] = max(floor, by_window.get(window, floor))
     return by_window
 
 
