@@ -9,6 +9,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from csmetrics import registry
+from csmetrics.derived.experience import DEFAULT_INDICATORS, parse_indicators
 from csmetrics.derived.publish import derive, every_metric
 from csmetrics.plan import RunPlan, slices_predicate
 from csmetrics.tables import SHOP_METRICS_DAILY
@@ -53,8 +54,8 @@ def test_derive_again_changes_no_row_and_computes_what_its_sources_share_once(sp
     assert jobs <= DERIVE_JOBS, jobs
 
 
-# A week whose Sunday has no conversation and closes no ticket: no row of a window-0 or
-# window-1 metric on it (the orders of window 3 go on).
+# A week whose Sunday has no row of any window-0 or window-1 metric (no ticket closed, no
+# conversation metric): only the run dates say that those slices are final through it.
 SATURDAY, SUNDAY, MONDAY = date(2026, 3, 14), date(2026, 3, 15), date(2026, 3, 16)
 QUIET_WINDOWS = {0, 1}
 
@@ -79,7 +80,7 @@ def publish_as_the_run_for(spark, settings, template, run_date):
 def test_a_quiet_sunday_ends_its_week_and_its_score_final_and_a_rerun_keeps_them(spark, one_day, tmp_path):
     # The daily runs for Saturday, Sunday and Monday, each deriving only its own slices, then
     # the run for Sunday again. No row says that Sunday's window-0 and window-1 slices are final:
-    # only the run dates do (SPEC §5). What the runs leave must be what deriving every metric
+    # only the run dates do (SPEC §4). What the runs leave must be what deriving every metric
     # of every date leaves.
     _, landing, published = one_day
     shutil.copytree(published.warehouse, tmp_path / "warehouse")
@@ -89,13 +90,14 @@ def test_a_quiet_sunday_ends_its_week_and_its_score_final_and_a_rerun_keeps_them
     with Warehouse(tmp_path, landing) as settings:
         daily = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily"))
         template = [row.asDict() for row in daily.where(F.col("stat_date") == DAY).collect()]
-        # Three shops closed no ticket that day: give each a window-0 row, an indicator's.
+        # The generated shops closed no ticket that day: give each a window-0 row, an indicator's.
+        assert not [row for row in template if row["metric"] == "dispute_merchant_rate"]
         template += [{**row, "metric": "dispute_merchant_rate"} for row in template if row["metric"] == "reply_3min_rate" and row["segment"] == "all"]
         DeltaTable.forPath(spark, settings.table_path("gold", "shop_metrics_daily")).delete()
         for run_date in (SATURDAY, SUNDAY, MONDAY):
             derive(spark, settings, publish_as_the_run_for(spark, settings, template, run_date), f"run-{run_date}", run_date)
         # The run for Sunday again: publish leaves final rows final, so gold does not change.
-        derive(spark, settings, RunPlan(SUNDAY).metrics_by_date(), "rerun-sunday", SUNDAY)
+        rerun = derive(spark, settings, RunPlan(SUNDAY).metrics_by_date(), "rerun-sunday", SUNDAY)
 
         week = {(r.metric, r.maturity) for r in spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_weekly"))
                 .where(F.col("week_start") == SUNDAY - timedelta(days=6)).collect()}
@@ -110,8 +112,9 @@ def test_a_quiet_sunday_ends_its_week_and_its_score_final_and_a_rerun_keeps_them
     assert {registry.BY_ID[m].window_days for m, _ in week} == {0, 1, 3, 15}
     # An indicator's row is final through Monday less its window, the score once all its
     # indicators' are: Sunday's too, which has no indicator row at all.
-    window = lambda indicator: 1 if indicator == "score" else registry.BY_ID[indicator].window_days  # noqa: E731
+    score_window = max(registry.BY_ID[i.metric].window_days for i in parse_indicators(DEFAULT_INDICATORS))
+    window = lambda indicator: score_window if indicator == "score" else registry.BY_ID[indicator].window_days  # noqa: E731
     assert scores == {(day, indicator, "final" if day <= MONDAY - timedelta(days=window(indicator)) else "provisional") for day, indicator, _ in scores}
     assert {(day, indicator) for day, indicator, _ in scores} >= {(day, "score") for day in (SATURDAY, SUNDAY, MONDAY)}
-    assert everything == dict.fromkeys(DERIVED, 0)
+    assert rerun == dict.fromkeys(DERIVED, 0) and everything == dict.fromkeys(DERIVED, 0)
     assert {table: rows(spark, settings, table) for table in DERIVED} == ran

@@ -130,7 +130,7 @@ def derive(
         }
         if scored:
             frames["experience_score_daily"] = (lambda: experience.experience_scores(
-                daily, shops, indicator_dates, indicators, _final_by_window(finality.get("score", {})), unfinished,
+                daily, shops, indicator_dates, indicators, _final_by_window(finality["score"]), unfinished,
                 settings.min_support, settings.min_peers, as_of,
             ), scored, None)
         if alerted:
@@ -167,8 +167,10 @@ GRAINS = ["day", "week", "month"]
 
 def _latest_run(daily: DataFrame, as_of: date | None) -> date | None:
     """The date of the latest run whose slices gold holds: the later of `as_of` and gold's
-    latest stat_date (the run for R writes R; a backfill writes its end)."""
-    latest = daily.agg(F.max("stat_date")).first()[0]
+    latest stat_date (the run for R writes R; a backfill writes its end). Only the partitions
+    from `as_of` on are read: the cost does not grow with gold's history."""
+    later = daily if as_of is None else daily.where(F.col("stat_date") >= F.lit(as_of))
+    latest = later.agg(F.max("stat_date")).first()[0]
     return max((day for day in (as_of, latest) if day is not None), default=None)
 
 
@@ -181,7 +183,7 @@ def _final_through(daily: DataFrame, horizons: dict[str, tuple[date, date]], as_
 
 def floored_by_run(final_through: Mapping[str, date], as_of: date | None) -> dict[str, date]:
     """{metric: final through}, each metric at least through as_of - its window once the run
-    for `as_of` has run (SPEC §5): rows alone cannot show it on days the metric has none (no
+    for `as_of` has run (SPEC §4): rows alone cannot show it on days the metric has none (no
     ticket closed on a Sunday)."""
     floored = dict(final_through)
     if as_of is not None:
