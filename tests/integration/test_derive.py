@@ -9,10 +9,11 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from csmetrics import registry
+from csmetrics.commits import newest_commit
 from csmetrics.derived.experience import DEFAULT_INDICATORS, parse_indicators
 from csmetrics.derived.publish import derive, every_metric
 from csmetrics.plan import RunPlan, slices_predicate
-from csmetrics.tables import SHOP_METRICS_DAILY
+from csmetrics.tables import RUN_COMMITS, SHOP_METRICS_DAILY
 from tests.integration.test_quality_gate import jobs_of
 from tests.integration.warehouses import Warehouse
 
@@ -26,8 +27,10 @@ DERIVED = (
 # gold up again (83 in the script of that section); 72 before the experience score and the
 # alerts, which add two MERGEs and their sources (115); their gate adds an aggregation each
 # and the append of its results (120); the date of the latest run gold holds, read so that a
-# re-run of an earlier date reads slices as final as the later runs made them, one more (121).
-DERIVE_JOBS = 121
+# re-run of an earlier date reads slices as final as the later runs made them, one more (121);
+# each MERGE fed its difference against the slice, which rewrites only the files holding a
+# changed row, adds that difference's join (138).
+DERIVE_JOBS = 138
 
 
 def rows(spark, settings, table):
@@ -96,8 +99,13 @@ def test_a_quiet_sunday_ends_its_week_and_its_score_final_and_a_rerun_keeps_them
         DeltaTable.forPath(spark, settings.table_path("gold", "shop_metrics_daily")).delete()
         for run_date in (SATURDAY, SUNDAY, MONDAY):
             derive(spark, settings, publish_as_the_run_for(spark, settings, template, run_date), f"run-{run_date}", run_date)
-        # The run for Sunday again: publish leaves final rows final, so gold does not change.
-        rerun = derive(spark, settings, RunPlan(SUNDAY).metrics_by_date(), "rerun-sunday", SUNDAY)
+        # The run for Sunday again, under its run id (a retry): publish leaves final rows
+        # final, so gold does not change, and the run's commit record is the tables' versions
+        # now, not its own earlier commits, which Monday's run changed since.
+        rerun = derive(spark, settings, RunPlan(SUNDAY).metrics_by_date(), f"run-{SUNDAY}", SUNDAY)
+        recorded = {(r.table, r.version) for r in spark.read.format("delta").load(RUN_COMMITS.path(settings))
+                    .where((F.col("run_id") == f"run-{SUNDAY}") & (F.col("step") == "derive")).collect()}
+        newest = {(table, newest_commit(spark, settings.table_path("gold", table)).version) for table, _ in recorded}
 
         week = {(r.metric, r.maturity) for r in spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_weekly"))
                 .where(F.col("week_start") == SUNDAY - timedelta(days=6)).collect()}
@@ -117,4 +125,5 @@ def test_a_quiet_sunday_ends_its_week_and_its_score_final_and_a_rerun_keeps_them
     assert scores == {(day, indicator, "final" if day <= MONDAY - timedelta(days=window(indicator)) else "provisional") for day, indicator, _ in scores}
     assert {(day, indicator) for day, indicator, _ in scores} >= {(day, "score") for day in (SATURDAY, SUNDAY, MONDAY)}
     assert rerun == dict.fromkeys(DERIVED, 0) and everything == dict.fromkeys(DERIVED, 0)
+    assert recorded == newest and {table for table, _ in recorded} >= {"shop_metrics_weekly", "experience_score_daily", "shop_metric_trends"}
     assert {table: rows(spark, settings, table) for table in DERIVED} == ran

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from csmetrics import registry
 from csmetrics.bronze import read_bronze
-from csmetrics.commits import record_commits
+from csmetrics.commits import newest_commit, record_commits
 from csmetrics.config import Settings
 from csmetrics.delta_io import commit_metadata, merge_slice, sql_in
 from csmetrics.derived import alerts, experience
@@ -148,17 +148,19 @@ def derive(
                 lambda: peer_benchmarks(scene_peers, settings.min_peers, within=SCENE_COLUMNS), dates, slices_predicate(changed, "t"),
             )
         stamp = datetime.now(UTC)
-        written = {}
+        written, versions = {}, {}
         with commit_metadata(spark, run_id):
             for table, (rows, partitions, within) in frames.items():
-                written[table] = _checked_write(spark, settings, gate, table, rows(), partitions, run_id, stamp, within)
+                written[table], versions[table] = _checked_write(spark, settings, gate, table, rows(), partitions, run_id, stamp, within)
             # From the weekly and monthly rows just written.
             trends, within = _trends(spark, settings, daily, changed)
-            written["shop_metric_trends"] = _write(spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, within)
+            written["shop_metric_trends"], versions["shop_metric_trends"] = _write(
+                spark, settings, "shop_metric_trends", trends, GRAINS, run_id, stamp, within
+            )
     finally:
         unfinished.unpersist()
     gate.record()
-    record_commits(spark, settings, run_id, "derive", [BY_NAME[name] for name in written])
+    record_commits(spark, settings, run_id, "derive", [BY_NAME[name] for name in written], known=versions)
     return written
 
 
@@ -306,11 +308,19 @@ def _checked_write(spark, settings, gate: DerivedGate, table: str, rows: DataFra
         rows.unpersist()
 
 
-def _write(spark, settings, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime, slice_sql: str | None = None) -> int:
+def _write(
+    spark, settings, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime, slice_sql: str | None = None
+) -> tuple[int, int]:
+    """The rows the MERGE changed, and the version of the table that holds them: the MERGE's
+    commit, or the version it found when nothing changed (it commits nothing then; a re-run
+    under the same run id must not record its earlier commit, which later runs may have
+    changed since)."""
     declared = BY_NAME[table]
     partition = declared.partition_by[0]  # the trends' second, period_start, is narrowed by their slice
     target = declared.ensure(spark, settings)
+    found = newest_commit(spark, declared.path(settings)).version
     stamped = rows.withColumn("run_id", F.lit(run_id)).withColumn("computed_at", F.lit(stamp).cast("timestamp"))
-    return merge_slice(
+    changed = merge_slice(
         target, stamped.select(*declared.schema.fieldNames()), list(declared.keys), partition, partitions, slice_predicate=slice_sql
     )
+    return changed, newest_commit(spark, declared.path(settings)).version if changed else found
