@@ -10,7 +10,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.spark import session_setting
+from csmetrics.spark import materialized, release_materialized, session_setting
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -56,35 +56,49 @@ def merge_slice(
     ignore: tuple[str, ...] = ("run_id", "computed_at"),
     slice_predicate: str | None = None,
 ) -> int:
-    """Make the partitions `partition_values` of `target` hold exactly `rows`, in one MERGE:
+    """Make the partitions `partition_values` of `target` hold exactly `rows`, in at most one MERGE:
     changed rows are updated, new ones inserted, vanished ones deleted, identical ones left
     alone (columns in `ignore` do not count as a change), so the Change Data Feed holds
     exactly what changed. Only the named partitions are read. Returns the rows changed
-    (inserted, updated or deleted), from Delta's own metrics of the MERGE.
+    (inserted, updated or deleted), from Delta's own metrics of the MERGE (0 when none ran).
 
     The MERGE is fed the difference of `rows` against the slice, not `rows`: a MERGE with a
     WHEN NOT MATCHED BY SOURCE clause rewrites every file of the slice it scans, even when
     no row changes (bench/RESULTS.md), while one of the difference rewrites only the files
-    that hold a changed row.
+    that hold a changed row. An empty difference runs no MERGE at all.
 
     `slice_predicate` (over the target, alias t) narrows the slice within those partitions."""
     in_slice = sql_in(f"t.{partition_column}", partition_values)
     if slice_predicate:
         in_slice = f"({in_slice}) AND ({slice_predicate})"
-    changes = _changes(target.toDF().alias("t").where(in_slice), rows, keys, ignore)
-    metrics = (
-        target.alias("t")
-        .merge(changes.alias("s"), f"{in_slice} AND " + " AND ".join(f"t.{k} = s.{k}" for k in keys))
-        .whenMatchedDelete(condition=f"s.{GONE}")
-        .whenMatchedUpdate(set={c: f"s.{c}" for c in rows.columns if c not in keys})
-        .whenNotMatchedInsert(condition=f"NOT s.{GONE}", values={c: f"s.{c}" for c in rows.columns})
-        .execute()
-        .first()
-    )
-    return metrics["num_affected_rows"]
+    # Computed once and held under a plan of its own (an RDD, not a cache, which a MERGE that
+    # does not copy its source refuses), in place of the copy Delta would make of a source that
+    # is not a Delta scan. Rows lost with an executor fail the MERGE rather than change under
+    # it; the run's retry computes them again.
+    changes = materialized(_changes(target.toDF().alias("t").where(in_slice), rows, keys, ignore))
+    try:
+        # An empty difference (a re-run, a table the run did not move) needs no MERGE: its
+        # file scan, write and commit are saved.
+        if changes.isEmpty():
+            return 0
+        # The MERGE reads the held difference twice (touched files, then the write).
+        with session_setting(rows.sparkSession, MATERIALIZE_SOURCE, "none"):
+            metrics = (
+                target.alias("t")
+                .merge(changes.alias("s"), f"{in_slice} AND " + " AND ".join(f"t.{k} = s.{k}" for k in keys))
+                .whenMatchedDelete(condition=f"s.{GONE}")
+                .whenMatchedUpdate(set={c: f"s.{c}" for c in rows.columns if c not in keys})
+                .whenNotMatchedInsert(condition=f"NOT s.{GONE}", values={c: f"s.{c}" for c in rows.columns})
+                .execute()
+                .first()
+            )
+        return metrics["num_affected_rows"]
+    finally:
+        release_materialized(changes)
 
 
 GONE = "_gone"
+MATERIALIZE_SOURCE = "spark.databricks.delta.merge.materializeSource"
 
 
 def _changes(current: DataFrame, rows: DataFrame, keys: list[str], ignore: tuple[str, ...]) -> DataFrame:

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from delta import configure_spark_with_delta_pip
-from pyspark.sql import SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
 
 from csmetrics import local_fs
 from csmetrics.config import Settings
@@ -59,6 +60,21 @@ def session_setting(spark: SparkSession, key: str, value: str) -> Iterator[None]
             spark.conf.unset(key)
         else:
             spark.conf.set(key, previous)
+
+
+def materialized(frame: DataFrame) -> DataFrame:
+    """`frame` computed now and held (memory, then local disk) under a plan of its own: an
+    RDD of its rows, which later queries read without planning `frame` again. Release it
+    with `release_materialized`."""
+    return frame.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+
+
+def release_materialized(frame: DataFrame) -> None:
+    """Free the rows of a `materialized` frame: they are the RDD at the root of its plan,
+    which `unpersist` does not reach."""
+    root = frame._jdf.queryExecution().analyzed()
+    if root.nodeName() == "LogicalRDD":
+        root.rdd().unpersist(False)
 
 
 def under_spark_submit() -> bool:

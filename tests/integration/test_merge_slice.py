@@ -26,8 +26,8 @@ def test_a_slice_merge_changes_and_rewrites_only_what_differs(spark, tmp_path):
     spark.createDataFrame(first, SCHEMA).repartition(1).write.format("delta").partitionBy("day").save(path)
     table = DeltaTable.forPath(spark, path)
 
-    # The same values from another run: no row changes, and no file is rewritten (the MERGE
-    # of an empty difference commits nothing).
+    # The same values from another run: no row changes, and no file is rewritten (an empty
+    # difference runs no MERGE and commits nothing).
     again = [(day, shop, value, "run-2") for day, shop, value, _ in first if day != WEDNESDAY]
     assert merge_slice(table, spark.createDataFrame(again, SCHEMA), KEYS, "day", [MONDAY, TUESDAY], ignore=("run_id",)) == 0
     assert table.history().count() == 1
