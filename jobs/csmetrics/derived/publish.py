@@ -311,16 +311,15 @@ def _checked_write(spark, settings, gate: DerivedGate, table: str, rows: DataFra
 def _write(
     spark, settings, table: str, rows: DataFrame, partitions, run_id: str, stamp: datetime, slice_sql: str | None = None
 ) -> tuple[int, int]:
-    """The rows the MERGE changed, and the version of the table that holds them: the MERGE's
-    commit, or the version it found when nothing changed (it commits nothing then; a re-run
-    under the same run id must not record its earlier commit, which later runs may have
-    changed since)."""
+    """The rows the MERGE changed, and the version of the table that holds them: its newest,
+    which is the MERGE's commit, or the version `merge_slice` found when nothing changed (it
+    runs no MERGE then; a re-run under the same run id must not record its earlier commit,
+    which later runs may have changed since)."""
     declared = BY_NAME[table]
     partition = declared.partition_by[0]  # the trends' second, period_start, is narrowed by their slice
     target = declared.ensure(spark, settings)
-    found = newest_commit(spark, declared.path(settings)).version
     stamped = rows.withColumn("run_id", F.lit(run_id)).withColumn("computed_at", F.lit(stamp).cast("timestamp"))
     changed = merge_slice(
         target, stamped.select(*declared.schema.fieldNames()), list(declared.keys), partition, partitions, slice_predicate=slice_sql
     )
-    return changed, newest_commit(spark, declared.path(settings)).version if changed else found
+    return changed, newest_commit(spark, declared.path(settings)).version
