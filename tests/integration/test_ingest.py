@@ -75,6 +75,42 @@ def test_too_many_invalid_records_fail_the_run_and_say_why(spark, settings, land
     assert quarantine(spark, settings).where("table = 'ratings'").count() == 3
 
 
+def test_every_tables_quarantined_records_are_written_in_one_commit(spark, settings, landing):
+    write_landing(landing, "ratings", "2026-03-02", [rating("r1"), rating("bad1", score=9), rating("bad2", score=0)])
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1)), order("bad3", at(1), amount="-1.00")])
+    report = ingest(spark, replace(settings, max_invalid_share=1.0), "r1", landed_by=CUTOFF_MARCH_2)
+
+    assert (report.tables["ratings"].quarantined, report.tables["orders"].quarantined) == (2, 1)
+    rows = quarantine(spark, settings).select("table", "reason", "run_id").collect()
+    assert sorted(tuple(r) for r in rows) == [
+        ("orders", "out_of_range:amount", "r1"), ("ratings", "out_of_range:score", "r1"), ("ratings", "out_of_range:score", "r1"),
+    ]
+    path = settings.table_path("quarantine", "records")
+    writes = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where("operation = 'WRITE'").collect()
+    assert [w.userMetadata for w in writes] == ["r1"]
+
+
+def test_a_quarantine_short_of_one_tables_records_stops_the_run_naming_that_table(spark, tmp_path):
+    from csmetrics.ingest import run as ingest_run
+    from csmetrics.ingest.landing import LandedFile
+    from csmetrics.schemas.gold import QUARANTINE
+
+    day, now = date(2026, 3, 2), datetime(2026, 3, 2, 12)
+    path = str(tmp_path / "quarantine")
+    spark.createDataFrame(
+        [("ratings", day, "file:/r.parquet", "out_of_range:score", "{}", "r1", now)] * 2, QUARANTINE
+    ).write.format("delta").save(path)
+    files = {name: [LandedFile(name, day, f"/{name[0]}.parquet", f"file:/{name[0]}.parquet", now)] for name in ("ratings", "orders")}
+    pending = {name: ingest_run._NewFiles(files[name], None, None) for name in files}
+    report = ingest_run.IngestReport("r1", {name: ingest_run.TableReport(name, files[name]) for name in files})
+    report.tables["ratings"].quarantined = 2
+    ingest_run._check_quarantine_written(spark, path, report, pending)
+
+    report.tables["orders"].quarantined = 1
+    with pytest.raises(ingest_run.AccountingError, match="orders.*1 records were quarantined, the quarantine table holds 0"):
+        ingest_run._check_quarantine_written(spark, path, report, pending)
+
+
 def ingested(report, table) -> list[str]:
     return sorted(f.uri.rsplit("/", 2)[-2] + "/" + f.uri.rsplit("/", 1)[-1] for f in report.tables[table].files) if table in report.tables else []
 

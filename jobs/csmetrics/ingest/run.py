@@ -264,9 +264,7 @@ def ingest(
 
     quarantine_path = QUARANTINE_TABLE.path(settings)
     QUARANTINE_TABLE.ensure(spark, settings)
-    for name, new in pending.items():
-        _write_quarantine(spark, quarantine_path, report.tables[name], new, run_id)
-        _check_quarantine_written(spark, quarantine_path, report.tables[name], new.files)
+    _write_quarantine(spark, quarantine_path, report, pending, run_id)
     _fail_if_too_many_invalid(report, settings, quarantine_path)
     _fail_if_unreadable(report, settings, quarantine_path)
 
@@ -467,15 +465,23 @@ def _check_classified_every_record(report: TableReport) -> None:
             raise _unbalanced(report.table, f"file {uri} declares {declared:,d} records, {classified:,d} were classified")
 
 
-def _check_quarantine_written(spark: SparkSession, path: str, report: TableReport, files: list[LandedFile]) -> None:
-    """The quarantine holds exactly the run's quarantined records (and unreadable files) of these files."""
-    expected = report.quarantined + len(report.unreadable_files)
+def _check_quarantine_written(spark: SparkSession, path: str, report: IngestReport, pending: dict[str, _NewFiles]) -> None:
+    """The quarantine holds exactly the run's quarantined records (and unreadable files) of
+    the files read, table by table (one count of every table's)."""
+    expected = {name: report.tables[name].quarantined + len(report.tables[name].unreadable_files) for name in pending}
+    expected = {name: count for name, count in expected.items() if count}
     if not expected:
         return
-    uris = [f.uri for f in files]
-    written = spark.read.format("delta").load(path).where((F.col("table") == report.table) & F.col("source_file").isin(uris)).count()
-    if written != expected:
-        raise _unbalanced(report.table, f"{expected:,d} records were quarantined, the quarantine table holds {written:,d}")
+    uris = [f.uri for name in expected for f in pending[name].files]
+    rows = (
+        spark.read.format("delta").load(path)
+        .where(F.col("table").isin(list(expected)) & F.col("source_file").isin(uris))
+        .groupBy("table").count().collect()
+    )
+    written = {row["table"]: row["count"] for row in rows}
+    for name, count in expected.items():
+        if written.get(name, 0) != count:
+            raise _unbalanced(name, f"{count:,d} records were quarantined, the quarantine table holds {written.get(name, 0):,d}")
 
 
 def _check_appended(report: TableReport, appended: int) -> None:
@@ -500,11 +506,30 @@ def is_late_for_final(table: RawTable) -> Column:
     return (F.col("status") == INSERT) & (F.col("_landed_at") > last_use)
 
 
-def _write_quarantine(spark, path, report: TableReport, new: _NewFiles, run_id) -> None:
-    """Replace this table's quarantine rows of the files read (re-runs stay idempotent)."""
-    if not report.quarantined and not report.unreadable_files:
-        # The same files always classify the same way: no earlier attempt left rows either.
-        return
+def _write_quarantine(spark, path, report: IngestReport, pending: dict[str, _NewFiles], run_id) -> None:
+    """Replace the quarantine rows of the files read, every table's in one commit (re-runs
+    stay idempotent), then check that it holds exactly the run's."""
+    frames, replaced = [], []
+    for name, new in pending.items():
+        table_report = report.tables[name]
+        if not table_report.quarantined and not table_report.unreadable_files:
+            # The same files always classify the same way: no earlier attempt left rows either.
+            continue
+        frames += _quarantined(spark, table_report, new, run_id)
+        replaced.append(
+            f"(table = '{name}' AND "
+            + sql_in("arrival_dt", sorted({f.arrival_dt for f in new.files}))
+            + " AND "
+            + sql_in("source_file", [f.uri for f in new.files])
+            + ")"
+        )
+    if frames:
+        replace_where(reduce(DataFrame.unionByName, frames), path, " OR ".join(replaced), ["table", "arrival_dt"], run_id)
+    _check_quarantine_written(spark, path, report, pending)
+
+
+def _quarantined(spark, report: TableReport, new: _NewFiles, run_id) -> list[DataFrame]:
+    """The quarantine rows of one table's files: its quarantined records and unreadable files."""
     now = F.lit(datetime.now(UTC)).cast("timestamp")
     frames = []
     if new.classified is not None and report.quarantined:
@@ -535,18 +560,7 @@ def _write_quarantine(spark, path, report: TableReport, new: _NewFiles, run_id) 
             for f in report.unreadable_files
         ]
         frames.append(spark.createDataFrame(rows, QUARANTINE_SCHEMA))
-    if not frames:
-        return
-    result = frames[0]
-    for frame in frames[1:]:
-        result = result.unionByName(frame)
-    predicate = (
-        f"table = '{report.table}' AND "
-        + sql_in("arrival_dt", sorted({f.arrival_dt for f in new.files}))
-        + " AND "
-        + sql_in("source_file", [f.uri for f in new.files])
-    )
-    replace_where(result, path, predicate, ["table", "arrival_dt"], run_id)
+    return frames
 
 
 def _fail_if_too_many_invalid(report: IngestReport, settings: Settings, quarantine_path: str) -> None:
