@@ -400,6 +400,19 @@ def test_landed_files_schemas_come_from_their_footers_without_a_spark_job(spark,
         assert all(inferred[f.path] == each.schema for f in each.files)
 
 
+def test_files_of_one_schema_are_read_by_one_scan_each_record_keeping_its_files_arrival_partition(spark, settings):
+    # Three arrival partitions, one written as the basic ISO date the listing also accepts.
+    for dt, name in (("2026-03-02", "a"), ("2026-03-03", "b"), ("20260304", "c d")):
+        write_landing(settings.landing, "orders", dt, [order(f"o-{name}-{i}", at(9)) for i in range(2)], name=name)
+    files = landed_files(spark, settings.landing, "orders", landed_by=None)
+    landed = read_files(spark, RAW_TABLES["orders"], files)
+
+    assert len(landed.groups) == 1
+    assert landed.records._jdf.queryExecution().optimizedPlan().collectLeaves().size() == 1
+    got = sorted((r._source_file.rsplit("/", 2)[-2], r._arrival_dt) for r in landed.records.select("_source_file", "_arrival_dt").collect())
+    assert got == [("dt=2026-03-02", date(2026, 3, 2))] * 2 + [("dt=2026-03-03", date(2026, 3, 3))] * 2 + [("dt=20260304", date(2026, 3, 4))] * 2
+
+
 def test_the_classified_batch_is_held_on_disk_with_uncompressed_columns_and_other_caches_keep_the_setting(spark):
     """Ingest's batch is persisted on local disk without the columnar cache's compression
     (CPU the disk does not need); the session's setting is left as it was for other caches."""

@@ -167,22 +167,30 @@ def has_landed_for_day(spark: SparkSession, landing: str, day: date, landed_by: 
 
 @dataclass(frozen=True)
 class _SchemaGroup:
-    """Files of one arrival partition sharing one Parquet schema: read together."""
+    """Files sharing one Parquet schema, whatever their arrival partitions: read by one scan."""
 
-    arrival_dt: date
     files: tuple[LandedFile, ...]
     schema: StructType
 
     def read(self, spark: SparkSession) -> DataFrame:
-        """Their records as the files hold them, with each record's file and position."""
+        """Their records as the files hold them, with each record's file and position, and its
+        file's arrival partition: the folder the file lies in (every file read lies directly
+        in one, `<table>/dt=<date>/`), looked up among the few folders of these files."""
+        folders = {_folder(f.uri): f.arrival_dt for f in self.files}
+        arrival_dt = F.create_map(*[F.lit(value) for folder, day in sorted(folders.items()) for value in (folder, day)])
         return (
             spark.read.schema(self.schema)
             .parquet(*[f.path for f in self.files])
             .withColumn("_source_file", F.col("_metadata.file_path"))
             .withColumn("_row_index", F.col("_metadata.row_index"))
             .withColumn("_landed_at", F.col("_metadata.file_modification_time"))
-            .withColumn("_arrival_dt", F.lit(self.arrival_dt))
+            .withColumn("_arrival_dt", F.element_at(arrival_dt, F.regexp_extract("_source_file", "([^/]*)/[^/]*$", 1)))
         )
+
+
+def _folder(uri: str) -> str:
+    """The name of the folder a file lies in, from its URI as Spark reports it."""
+    return uri.rsplit("/", 2)[-2]
 
 
 @dataclass(frozen=True)
@@ -208,7 +216,7 @@ class LandedRecords:
             files = tuple(f for f in group.files if f.uri in uris)
             if not files:
                 continue
-            landed = _SchemaGroup(group.arrival_dt, files, group.schema).read(spark).select(
+            landed = _SchemaGroup(files, group.schema).read(spark).select(
                 "_source_file", "_row_index", F.struct(*[F.col(f"`{name}`") for name in group.schema.fieldNames()]).alias("_landed")
             )
             frames.append(
@@ -228,9 +236,10 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
 
     The records as they landed are not kept beside them: the few that are quarantined are
     read again from their files (`LandedRecords.as_landed`)."""
-    # Files sharing an arrival date and a Parquet schema are read together. Each file's
-    # footer is read in the JVM (milliseconds); Spark converts each distinct footer schema once.
-    files_by_group: dict[tuple[date, str], list[LandedFile]] = {}
+    # Files sharing a Parquet schema are read together, by one scan whatever their arrival
+    # partitions (a backfill reads weeks of them). Each file's footer is read in the JVM
+    # (milliseconds); Spark converts each distinct footer schema once.
+    files_by_group: dict[str, list[LandedFile]] = {}
     schemas = {}
     converter = _schema_converter(spark)
     unreadable = []
@@ -247,9 +256,9 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
             unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, _first_line(error)))
             footer_rows.pop(landed.uri, None)
             continue
-        files_by_group.setdefault((landed.arrival_dt, footer), []).append(landed)
+        files_by_group.setdefault(footer, []).append(landed)
 
-    groups = tuple(_SchemaGroup(arrival_dt, tuple(grouped), schemas[key]) for (arrival_dt, key), grouped in files_by_group.items())
+    groups = tuple(_SchemaGroup(tuple(grouped), schemas[footer]) for footer, grouped in files_by_group.items())
     frames = [_conform(group.read(spark), table, group.schema) for group in groups]
     records = reduce(DataFrame.unionByName, frames) if frames else None
     return LandedRecords(records, unreadable, footer_rows, groups)
