@@ -413,6 +413,22 @@ def test_files_of_one_schema_are_read_by_one_scan_each_record_keeping_its_files_
     assert got == [("dt=2026-03-02", date(2026, 3, 2))] * 2 + [("dt=2026-03-03", date(2026, 3, 3))] * 2 + [("dt=20260304", date(2026, 3, 4))] * 2
 
 
+def test_the_event_dates_of_a_batch_are_collected_only_where_bronze_has_rows_to_meet(spark, settings, landing, monkeypatch):
+    from csmetrics.ingest import run as ingest_run
+
+    collected, event_dates = [], ingest_run._event_dates
+    monkeypatch.setattr(ingest_run, "_event_dates", lambda records, table: collected.append(table.name) or event_dates(records, table))
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))])
+    ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)
+    assert collected == []  # a new warehouse: no bronze version to meet, no job for the dates
+
+    # The next day's re-send of o1 is judged against bronze: the dates are collected then.
+    write_landing(landing, "orders", "2026-03-03", [order("o1", at(1)), order("o2", at(1, 3))], landed_at=at(9, 3))
+    report = ingest(spark, settings, "r2", landed_by=cutoff(date(2026, 3, 3)))
+    assert collected == ["orders"]
+    assert (report.tables["orders"].inserted, report.tables["orders"].duplicates) == (1, 1)
+
+
 def test_the_classified_batch_is_held_on_disk_with_uncompressed_columns_and_other_caches_keep_the_setting(spark):
     """Ingest's batch is persisted on local disk without the columnar cache's compression
     (CPU the disk does not need); the session's setting is left as it was for other caches."""

@@ -193,8 +193,6 @@ class _NewFiles:
     files: list[LandedFile]
     landed: LandedRecords
     classified: DataFrame | None
-    # The UTC event dates of the records (bronze partitions they can touch); None for snapshots.
-    event_dates: list | None = None
     # The bronze version the records were classified against (-1: no bronze table yet).
     bronze_version: int = -1
 
@@ -242,21 +240,20 @@ def ingest(
         progress(f"ingest {name}: {len(files)} new file(s)")
         landed = read_files(spark, table, files)
         table_report = TableReport(name, files, unreadable_files=landed.unreadable, footer_records=landed.footer_records)
-        classified, event_dates, version = None, None, -1
+        classified, version = None, -1
         if landed.records is not None:
             known_shops = _known_shops(spark, settings, pending) if name != "shops" else None
-            event_dates = _event_dates(landed.records, table)
             version, newest_by = _bronze_version(spark, settings, table)
             if newest_by == run_id:
                 tried_before.add(name)
-            existing = _existing_versions(spark, settings, table, event_dates, version)
+            existing = _existing_versions(spark, settings, table, landed.records, version)
             # Read by four steps (counts, late records, quarantine, append), so cached; on local
             # disk, because a day's batch outgrows memory, and a cache held in memory starves
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
             # million messages in a 4 GB driver).
             classified = persist_on_disk(spark, classify(landed.records, table, known_shops, existing, zones))
         report.tables[name] = table_report
-        pending[name] = _NewFiles(files, landed, classified, event_dates, version)
+        pending[name] = _NewFiles(files, landed, classified, version)
     _count(pending, report)
     for name, new in pending.items():
         if new.classified is not None:
@@ -367,7 +364,8 @@ def _known_shops(spark, settings, pending: dict[str, _NewFiles]) -> DataFrame:
 
 def _event_dates(records: DataFrame, table: RawTable) -> list | None:
     """The UTC event dates of an event table's records: the bronze partitions the batch can
-    touch (a tiny aggregate, not raw data). None for a snapshot table (not partitioned)."""
+    touch (a tiny aggregate, not raw data; a Spark job, taken only where bronze has rows to
+    meet). None for a table without event time (not partitioned by it)."""
     if table.event_time is None:
         return None
     return sorted(r[0] for r in records.select(F.to_date(table.event_time)).distinct().collect() if r[0] is not None)
@@ -384,12 +382,15 @@ def _bronze_version(spark, settings, table: RawTable) -> tuple[int, str | None]:
     return newest.version, newest.user_metadata
 
 
-def _existing_versions(spark, settings, table: RawTable, event_dates: list | None, version: int) -> DataFrame | None:
+def _existing_versions(spark, settings, table: RawTable, records: DataFrame, version: int) -> DataFrame | None:
+    """The version keys and row hashes bronze holds (at `version`; None when it does not exist
+    yet) that the landed `records` can meet: for an event table, of their event dates only."""
     if version < 0:
         return None
     stored = spark.read.format("delta").option("versionAsOf", version).load(bronze_path(settings, table.name))
     if table.is_snapshot:
         return stored.select(table.primary_key, "_landed_at", "_row_hash")
+    event_dates = _event_dates(records, table)
     if event_dates is not None:
         if not event_dates:
             return None
