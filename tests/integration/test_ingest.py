@@ -411,6 +411,10 @@ def test_files_of_one_schema_are_read_by_one_scan_each_record_keeping_its_files_
     assert landed.records._jdf.queryExecution().optimizedPlan().collectLeaves().size() == 1
     got = sorted((r._source_file.rsplit("/", 2)[-2], r._arrival_dt) for r in landed.records.select("_source_file", "_arrival_dt").collect())
     assert got == [("dt=2026-03-02", date(2026, 3, 2))] * 2 + [("dt=2026-03-03", date(2026, 3, 3))] * 2 + [("dt=20260304", date(2026, 3, 4))] * 2
+    # A file whose folder the lookup lacks stops the read, rather than leave its arrival date null.
+    lacking = replace(landed.groups[0], files=tuple(replace(f, uri=f.uri.replace("/dt=", "/elsewhere-dt=")) for f in landed.groups[0].files))
+    with pytest.raises(Exception, match="csmetrics bug: no arrival partition for file:.*/dt=.*parquet"):
+        lacking.read(spark).select("_arrival_dt").collect()
 
 
 def test_the_event_dates_of_a_batch_are_collected_only_where_bronze_has_rows_to_meet(spark, settings, landing, monkeypatch):

@@ -177,14 +177,17 @@ class _SchemaGroup:
         file's arrival partition: the folder the file lies in (every file read lies directly
         in one, `<table>/dt=<date>/`), looked up among the few folders of these files."""
         folders = {_folder(f.uri): f.arrival_dt for f in self.files}
-        arrival_dt = F.create_map(*[F.lit(value) for folder, day in sorted(folders.items()) for value in (folder, day)])
+        by_folder = F.create_map(*[F.lit(value) for folder, day in sorted(folders.items()) for value in (folder, day)])
+        arrival_dt = F.element_at(by_folder, F.regexp_extract("_source_file", "([^/]*)/[^/]*$", 1))
+        # `_folder` writes a file's URI as `_source_file` does: a miss is a fault of this code.
+        unknown = F.raise_error(F.concat(F.lit("csmetrics bug: no arrival partition for "), F.col("_source_file")))
         return (
             spark.read.schema(self.schema)
             .parquet(*[f.path for f in self.files])
             .withColumn("_source_file", F.col("_metadata.file_path"))
             .withColumn("_row_index", F.col("_metadata.row_index"))
             .withColumn("_landed_at", F.col("_metadata.file_modification_time"))
-            .withColumn("_arrival_dt", F.element_at(arrival_dt, F.regexp_extract("_source_file", "([^/]*)/[^/]*$", 1)))
+            .withColumn("_arrival_dt", F.coalesce(arrival_dt, unknown.cast("date")))
         )
 
 
