@@ -75,19 +75,26 @@ def test_too_many_invalid_records_fail_the_run_and_say_why(spark, settings, land
     assert quarantine(spark, settings).where("table = 'ratings'").count() == 3
 
 
-def test_every_tables_quarantined_records_are_written_in_one_commit(spark, settings, landing):
+def test_every_tables_quarantined_records_are_written_in_one_commit_and_a_retry_replaces_them(spark, settings, landing):
     write_landing(landing, "ratings", "2026-03-02", [rating("r1"), rating("bad1", score=9), rating("bad2", score=0)])
-    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1)), order("bad3", at(1), amount="-1.00")])
+    write_landing(landing, "orders", "2026-03-01", [order("bad3", at(1), amount="-1.00")])
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1))])
+    # Too many invalid records: the run stops once the quarantine holds them, and its retry
+    # (told to accept them) reads the same files again.
+    with pytest.raises(InvalidInputError):
+        ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)
     report = ingest(spark, replace(settings, max_invalid_share=1.0), "r1", landed_by=CUTOFF_MARCH_2)
 
     assert (report.tables["ratings"].quarantined, report.tables["orders"].quarantined) == (2, 1)
-    rows = quarantine(spark, settings).select("table", "reason", "run_id").collect()
+    rows = quarantine(spark, settings).select("table", "arrival_dt", "reason", "run_id").collect()
     assert sorted(tuple(r) for r in rows) == [
-        ("orders", "out_of_range:amount", "r1"), ("ratings", "out_of_range:score", "r1"), ("ratings", "out_of_range:score", "r1"),
+        ("orders", date(2026, 3, 1), "out_of_range:amount", "r1"),
+        ("ratings", date(2026, 3, 2), "out_of_range:score", "r1"),
+        ("ratings", date(2026, 3, 2), "out_of_range:score", "r1"),
     ]
     path = settings.table_path("quarantine", "records")
     writes = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where("operation = 'WRITE'").collect()
-    assert [w.userMetadata for w in writes] == ["r1"]
+    assert [w.userMetadata for w in writes] == ["r1", "r1"]  # one commit an attempt, every table's rows
 
 
 def test_a_quarantine_short_of_one_tables_records_stops_the_run_naming_that_table(spark, tmp_path):
@@ -412,12 +419,12 @@ def test_files_of_one_schema_are_read_by_one_scan_each_record_keeping_its_files_
     got = sorted((r._source_file.rsplit("/", 2)[-2], r._arrival_dt) for r in landed.records.select("_source_file", "_arrival_dt").collect())
     assert got == [("dt=2026-03-02", date(2026, 3, 2))] * 2 + [("dt=2026-03-03", date(2026, 3, 3))] * 2 + [("dt=20260304", date(2026, 3, 4))] * 2
     # A file whose folder the lookup lacks stops the read, rather than leave its arrival date null.
-    lacking = replace(landed.groups[0], files=tuple(replace(f, uri=f.uri.replace("/dt=", "/elsewhere-dt=")) for f in landed.groups[0].files))
-    with pytest.raises(Exception, match="csmetrics bug: no arrival partition for file:.*/dt=.*parquet"):
+    lacking = replace(landed.groups[0], files=tuple(replace(f, uri=f.uri.replace("/dt=20260304/", "/elsewhere/")) for f in landed.groups[0].files))
+    with pytest.raises(Exception, match="csmetrics bug: no arrival partition for file:.*/dt=20260304/c%20d.parquet"):
         lacking.read(spark).select("_arrival_dt").collect()
 
 
-def test_the_event_dates_of_a_batch_are_collected_only_where_bronze_has_rows_to_meet(spark, settings, landing, monkeypatch):
+def test_the_event_dates_of_a_batch_are_collected_only_where_its_bronze_table_exists(spark, settings, landing, monkeypatch):
     from csmetrics.ingest import run as ingest_run
 
     collected, event_dates = [], ingest_run._event_dates

@@ -13,6 +13,7 @@ whose footer cannot be read at all is reported whole.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
@@ -165,6 +166,11 @@ def has_landed_for_day(spark: SparkSession, landing: str, day: date, landed_by: 
     )
 
 
+# An arrival partition's usual name, dt=YYYY-MM-DD: its date is read from the name where the
+# record lies (what `date.fromisoformat` made of it when the folder was listed).
+_USUAL_FOLDER = re.compile(r"dt=\d{4}-\d{2}-\d{2}")
+
+
 @dataclass(frozen=True)
 class _SchemaGroup:
     """Files sharing one Parquet schema, whatever their arrival partitions: read by one scan."""
@@ -175,11 +181,15 @@ class _SchemaGroup:
     def read(self, spark: SparkSession) -> DataFrame:
         """Their records as the files hold them, with each record's file and position, and its
         file's arrival partition: the folder the file lies in (every file read lies directly
-        in one, `<table>/dt=<date>/`), looked up among the few folders of these files."""
-        folders = {_folder(f.uri): f.arrival_dt for f in self.files}
-        by_folder = F.create_map(*[F.lit(value) for folder, day in sorted(folders.items()) for value in (folder, day)])
-        arrival_dt = F.element_at(by_folder, F.regexp_extract("_source_file", "([^/]*)/[^/]*$", 1))
-        # `_folder` writes a file's URI as `_source_file` does: a miss is a fault of this code.
+        in one, `<table>/dt=<date>/`)."""
+        folder = F.substring_index(F.substring_index("_source_file", "/", -2), "/", 1)
+        arrival_dt = F.when(folder.rlike(f"^{_USUAL_FOLDER.pattern}$"), F.try_to_date(F.substring(folder, 4, 10), "yyyy-MM-dd"))
+        # Other names the listing accepted (dt=20260304): few, looked up among these files'.
+        others = {name: f.arrival_dt for f in self.files if not _USUAL_FOLDER.fullmatch(name := _folder(f.uri))}
+        if others:
+            arrival_dt = F.coalesce(arrival_dt, F.element_at(F.create_map(*[F.lit(v) for item in sorted(others.items()) for v in item]), folder))
+        # LandedFile.uri is written as `_source_file` is: a record without a date is a fault of
+        # this code, and stops the read rather than leave the date null.
         unknown = F.raise_error(F.concat(F.lit("csmetrics bug: no arrival partition for "), F.col("_source_file")))
         return (
             spark.read.schema(self.schema)
@@ -192,7 +202,7 @@ class _SchemaGroup:
 
 
 def _folder(uri: str) -> str:
-    """The name of the folder a file lies in, from its URI as Spark reports it."""
+    """The name of the folder a file lies in, from its URI (as `_source_file` holds it)."""
     return uri.rsplit("/", 2)[-2]
 
 

@@ -364,8 +364,8 @@ def _known_shops(spark, settings, pending: dict[str, _NewFiles]) -> DataFrame:
 
 def _event_dates(records: DataFrame, table: RawTable) -> list | None:
     """The UTC event dates of an event table's records: the bronze partitions the batch can
-    touch (a tiny aggregate, not raw data; a Spark job, taken only where bronze has rows to
-    meet). None for a table without event time (not partitioned by it)."""
+    touch (a tiny aggregate, not raw data; a Spark job, taken only where the bronze table
+    exists). None for a table without event time (not partitioned by it)."""
     if table.event_time is None:
         return None
     return sorted(r[0] for r in records.select(F.to_date(table.event_time)).distinct().collect() if r[0] is not None)
@@ -510,14 +510,14 @@ def is_late_for_final(table: RawTable) -> Column:
 def _write_quarantine(spark, path, report: IngestReport, pending: dict[str, _NewFiles], run_id) -> None:
     """Replace the quarantine rows of the files read, every table's in one commit (re-runs
     stay idempotent), then check that it holds exactly the run's."""
-    frames, replaced = [], []
+    frames, replaced = [], {}
     for name, new in pending.items():
         table_report = report.tables[name]
         if not table_report.quarantined and not table_report.unreadable_files:
             # The same files always classify the same way: no earlier attempt left rows either.
             continue
         frames += _quarantined(spark, table_report, new, run_id)
-        replaced.append(
+        replaced[name] = (
             f"(table = '{name}' AND "
             + sql_in("arrival_dt", sorted({f.arrival_dt for f in new.files}))
             + " AND "
@@ -525,7 +525,12 @@ def _write_quarantine(spark, path, report: IngestReport, pending: dict[str, _New
             + ")"
         )
     if frames:
-        replace_where(reduce(DataFrame.unionByName, frames), path, " OR ".join(replaced), ["table", "arrival_dt"], run_id)
+        # The partition columns alone first, so that Delta prunes the rows it replaces (and the
+        # commits it conflicts with) to these tables' and dates' partitions.
+        dates = sorted({f.arrival_dt for name in replaced for f in pending[name].files})
+        partitions = sql_in("table", sorted(replaced)) + " AND " + sql_in("arrival_dt", dates)
+        files = " OR ".join(replaced.values())
+        replace_where(reduce(DataFrame.unionByName, frames), path, f"{partitions} AND ({files})", ["table", "arrival_dt"], run_id)
     _check_quarantine_written(spark, path, report, pending)
 
 
