@@ -168,7 +168,7 @@ def has_landed_for_day(spark: SparkSession, landing: str, day: date, landed_by: 
 
 # An arrival partition's usual name, dt=YYYY-MM-DD: its date is read from the name where the
 # record lies (what `date.fromisoformat` made of it when the folder was listed).
-_USUAL_FOLDER = re.compile(r"dt=\d{4}-\d{2}-\d{2}")
+_USUAL_FOLDER = re.compile(r"dt=[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits, the same to Python and Java
 
 
 @dataclass(frozen=True)

@@ -525,8 +525,9 @@ def _write_quarantine(spark, path, report: IngestReport, pending: dict[str, _New
             + ")"
         )
     if frames:
-        # The partition columns alone first, so that Delta prunes the rows it replaces (and the
-        # commits it conflicts with) to these tables' and dates' partitions.
+        # Conditions on the partition columns alone, at the top level (not only inside the OR),
+        # so that Delta prunes the rows it replaces, and the commits it conflicts with, to these
+        # tables' and dates' partitions.
         dates = sorted({f.arrival_dt for name in replaced for f in pending[name].files})
         partitions = sql_in("table", sorted(replaced)) + " AND " + sql_in("arrival_dt", dates)
         files = " OR ".join(replaced.values())
