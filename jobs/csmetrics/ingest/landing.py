@@ -255,6 +255,7 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
     files_by_group: dict[str, list[LandedFile]] = {}
     schemas = {}
     converter = _schema_converter(spark)
+    read_footer = _FooterReader(spark)
     unreadable = []
     footer_rows = {}
     for landed in files:
@@ -262,7 +263,7 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
             unreadable.append(UnreadableFile(table.name, landed.arrival_dt, landed.uri, landed.misplaced, MISPLACED))
             continue
         try:
-            footer, footer_rows[landed.uri], metadata = _footer(spark, landed.path)
+            footer, footer_rows[landed.uri], metadata = read_footer(landed.path)
             if footer not in schemas:
                 schemas[footer] = _spark_schema(spark, converter, landed.path, metadata)
         except Exception as error:  # noqa: BLE001 - any failure to read a footer quarantines the file
@@ -277,19 +278,27 @@ def read_files(spark: SparkSession, table: RawTable, files: list[LandedFile]) ->
     return LandedRecords(records, unreadable, footer_rows, groups)
 
 
-def _footer(spark: SparkSession, uri: str) -> tuple[str, int, JavaObject]:
-    """The Parquet schema in a file's footer, as text, its record count, and the footer
-    itself, read through Hadoop's FileSystem."""
-    jvm = spark._jvm
-    hadoop_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
-        jvm.org.apache.hadoop.fs.Path(uri), spark._jsc.hadoopConfiguration()
-    )
-    reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(hadoop_file)
-    try:
-        metadata = reader.getFooter()
-        return metadata.getFileMetaData().getSchema().toString(), reader.getRecordCount(), metadata
-    finally:
-        reader.close()
+class _FooterReader:
+    """Reads a file's Parquet footer through Hadoop's FileSystem: its schema as text, its
+    record count, and the footer itself.
+
+    Spark's own footer reader reads the footer alone: about 1 ms a local file, where opening a
+    `ParquetFileReader` for it took about 8 ms. The JVM classes and the configuration are looked
+    up once: py4j resolves a class name by a round trip per package level."""
+
+    def __init__(self, spark: SparkSession):
+        jvm = spark._jvm
+        self._path = jvm.org.apache.hadoop.fs.Path
+        self._input_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile
+        self._reader = jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetFooterReader
+        self._whole_footer = jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.NO_FILTER
+        self._configuration = spark._jsc.hadoopConfiguration()
+
+    def __call__(self, uri: str) -> tuple[str, int, JavaObject]:
+        metadata = self._reader.readFooter(self._input_file.fromPath(self._path(uri), self._configuration), self._whole_footer)
+        row_groups = metadata.getBlocks()
+        records = sum(row_groups.get(i).getRowCount() for i in range(row_groups.size()))
+        return metadata.getFileMetaData().getSchema().toString(), records, metadata
 
 
 def _schema_converter(spark: SparkSession) -> JavaObject:
