@@ -407,6 +407,20 @@ def test_landed_files_schemas_come_from_their_footers_without_a_spark_job(spark,
         assert all(inferred[f.path] == each.schema for f in each.files)
 
 
+def test_a_files_landed_count_is_every_row_group_of_its_footer(spark, settings, landing):
+    """A file written in several row groups (as a writer flushing every few rows does):
+    its footer declares the rows of all of them, and every record is accounted for."""
+    path = write_landing(landing, "orders", "2026-03-02", [order(f"o{i}", at(1)) for i in range(5)])
+    pq.write_table(pq.read_table(path), path, row_group_size=2)
+    land(path, at(12))
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+
+    landed = read_files(spark, RAW_TABLES["orders"], landed_files(spark, landing, "orders", landed_by=None))
+    assert list(landed.footer_records.values()) == [5]
+    report = ingest(spark, settings, "r1", landed_by=None)
+    assert (report.tables["orders"].landed, report.tables["orders"].inserted) == (5, 5)
+
+
 def test_files_of_one_schema_are_read_by_one_scan_each_record_keeping_its_files_arrival_partition(spark, settings):
     # Three arrival partitions, one written as the basic ISO date the listing also accepts.
     for dt, name in (("2026-03-02", "a"), ("2026-03-03", "b"), ("20260304", "c d")):
