@@ -62,6 +62,18 @@ def session_setting(spark: SparkSession, key: str, value: str) -> Iterator[None]
             spark.conf.set(key, previous)
 
 
+@contextmanager
+def without_adaptive_execution(spark: SparkSession, shuffle_partitions: int) -> Iterator[None]:
+    """Queries planned inside the block (an action's, or a cache's at `persist`) run without
+    adaptive execution, their shuffles in `shuffle_partitions`: one Spark job an action, where
+    adaptive execution makes a job of each shuffle. For queries whose shuffles need neither its
+    coalescing (the caller sizes them) nor its skew handling (keyed by record ids)."""
+    with session_setting(spark, "spark.sql.adaptive.enabled", "false"), session_setting(
+        spark, "spark.sql.shuffle.partitions", str(shuffle_partitions)
+    ):
+        yield
+
+
 def materialized(frame: DataFrame) -> DataFrame:
     """`frame` computed now and held (memory, then local disk) under a plan of its own: an
     RDD of its rows, which later queries read without planning `frame` again. Release it

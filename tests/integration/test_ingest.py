@@ -16,6 +16,7 @@ from csmetrics.ingest.landing import landed_files, read_files
 from csmetrics.ingest.run import InvalidInputError, ingest
 from csmetrics.schedule import cutoff
 from csmetrics.schemas.raw import RAW_TABLES
+from csmetrics.spark import session_setting
 from tests.integration.landing_files import land, write_landing
 
 UTC = UTC
@@ -222,7 +223,8 @@ def test_a_run_whose_lookback_holds_no_ingested_file_lists_every_partition_and_i
 
 def test_every_table_is_counted_in_one_spark_job(spark, tmp_path):
     """Ingest counts the classified batches of every table (by file, status and reason, the
-    late records, the records of shops without a snapshot row) in one Spark job."""
+    late records, the records of shops without a snapshot row) in one Spark job, also where
+    the session runs adaptive execution (production does; it makes a job of each shuffle)."""
     from collections import Counter
 
     from csmetrics.ingest import run as ingest_run
@@ -244,7 +246,8 @@ def test_every_table_is_counted_in_one_spark_job(spark, tmp_path):
     pending = {name: ingest_run._NewFiles([], None, frame) for name, frame in frames}
     report = ingest_run.IngestReport("r1", {name: ingest_run.TableReport(name) for name in pending})
 
-    _, jobs = jobs_of(spark, f"count-{tmp_path.name}", lambda: ingest_run._count(pending, report))
+    with session_setting(spark, "spark.sql.adaptive.enabled", "true"):
+        _, jobs = jobs_of(spark, f"count-{tmp_path.name}", lambda: ingest_run._count(pending, report))
     assert jobs == 1
     r, o, a, c = (report.tables[name] for name in ("ratings", "orders", "agents", "complaints"))
     assert (r.landed, r.inserted, r.quarantined, r.duplicates, r.late_for_final) == (5, 3, 2, 0, 1)
@@ -271,6 +274,37 @@ def test_an_ingest_counts_its_tables_once_and_holds_each_batch_on_disk_uncompres
     # Each table's classified batch (the next test: held without column compression).
     assert len(held) == 3 and all("status" in columns for columns in held)
     assert sorted((t.table, t.landed, t.inserted) for t in report.tables.values()) == [("orders", 1, 1), ("ratings", 1, 1), ("shops", 1, 1)]
+
+
+def test_each_batch_is_classified_without_adaptive_execution_in_partitions_sized_by_its_records(spark, settings, landing, monkeypatch):
+    """Under production's adaptive execution, each table's batch is still classified and counted
+    in one job with the known shops' broadcast: its cache is planned without adaptive execution,
+    in one shuffle partition per 250,000 landed records (at most the settings' partitions)."""
+    from csmetrics.ingest import run as ingest_run
+    from tests.integration.test_quality_gate import jobs_of
+
+    assert [ingest_run.batch_partitions(n, 8) for n in (0, 1, 250_000, 250_001, 10_000_000)] == [1, 1, 1, 2, 8]
+    write_landing(landing, "orders", "2026-03-02", [order("o1", at(1)), order("o2", at(2))])
+    write_landing(landing, "ratings", "2026-03-02", [rating("r1")])
+    planned, count = [], ingest_run._count
+    persist = ingest_run.persist_on_disk
+
+    def planned_cache(spark_, frame):
+        held = persist(spark_, frame)
+        planned.append((spark_.conf.get("spark.sql.adaptive.enabled"), spark_.conf.get("spark.sql.shuffle.partitions")))
+        return held
+
+    counted = []
+    monkeypatch.setattr(ingest_run, "persist_on_disk", planned_cache)
+    monkeypatch.setattr(ingest_run, "_count", lambda pending, report: counted.append(jobs_of(spark, "ingest-count", lambda: count(pending, report))[1]))
+    with session_setting(spark, "spark.sql.adaptive.enabled", "true"), session_setting(spark, "spark.sql.shuffle.partitions", "8"):
+        report = ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)
+        assert spark.conf.get("spark.sql.adaptive.enabled") == "true"
+    assert planned == [("false", "1")] * 3
+    # One job classifies and counts the three tables; the broadcast of the known shops (for
+    # orders and ratings) runs one of its own each.
+    assert counted == [3]
+    assert sorted((t.table, t.landed, t.inserted) for t in report.tables.values()) == [("orders", 2, 2), ("ratings", 1, 1), ("shops", 1, 1)]
 
 
 def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicates(spark, settings, landing):

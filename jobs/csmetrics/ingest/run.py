@@ -35,7 +35,7 @@ from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.gold import INGEST_LOG as INGEST_LOG_SCHEMA
 from csmetrics.schemas.gold import QUARANTINE as QUARANTINE_SCHEMA
 from csmetrics.schemas.raw import RAW_TABLES, RawTable
-from csmetrics.spark import session_setting
+from csmetrics.spark import session_setting, without_adaptive_execution
 from csmetrics.tables import INGEST_LOG, bronze
 from csmetrics.tables import QUARANTINE as QUARANTINE_TABLE
 from csmetrics.timezones import known_zones
@@ -250,8 +250,12 @@ def ingest(
             # Read by four steps (counts, late records, quarantine, append), so cached; on local
             # disk, because a day's batch outgrows memory, and a cache held in memory starves
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
-            # million messages in a 4 GB driver).
-            classified = persist_on_disk(spark, classify(landed.records, table, known_shops, existing, zones))
+            # million messages in a 4 GB driver). Its shuffles are keyed by record ids (no
+            # skew) and sized by the batch, so it is planned without adaptive execution: see
+            # `_count`.
+            partitions = batch_partitions(sum(landed.footer_records.values()), settings.shuffle_partitions)
+            with without_adaptive_execution(spark, partitions):
+                classified = persist_on_disk(spark, classify(landed.records, table, known_shops, existing, zones))
         report.tables[name] = table_report
         pending[name] = _NewFiles(files, landed, classified, version)
     _count(pending, report)
@@ -296,6 +300,17 @@ def ingest(
             "userMetadata", run_id
         ).option("mergeSchema", "true").save(log_path)
     return report
+
+
+# Records of a batch a shuffle partition holds: the settings' sizing of shuffles, one
+# partition per 250,000 messages of a day.
+RECORDS_PER_PARTITION = 250_000
+
+
+def batch_partitions(records: int, most: int) -> int:
+    """The shuffle partitions of a batch of `records` landed records: one per
+    RECORDS_PER_PARTITION, at least one, at most `most` (the settings' shuffle partitions)."""
+    return max(1, min(most, -(-records // RECORDS_PER_PARTITION)))
 
 
 def persist_on_disk(spark: SparkSession, frame: DataFrame) -> DataFrame:
@@ -403,13 +418,17 @@ def _count(pending: dict[str, _NewFiles], report: IngestReport) -> None:
     """Count every table's records by file, status and reason, the late ones, and the
     inserted records of shops without a snapshot row by shop: one small aggregate per table,
     unioned and collected once. That action classifies every table's batch (it is the first
-    to read them, and persists them): with adaptive execution off one job, with it on (in
-    production) one job per shuffle, and the known shops' broadcast runs its own."""
+    to read them, and persists them) in one Spark job, and the known shops' broadcast in its
+    own: it runs without adaptive execution, which would make a job of each shuffle of each
+    table (a 14-day backfill's prepare: 113 jobs with it, 81 without, bench/RESULTS.md)."""
     counts = [_counts(new.classified, RAW_TABLES[name]).withColumn("table", F.lit(name)) for name, new in pending.items() if new.classified is not None]
     if not counts:
         return
     dates: dict[str, list] = {}
-    for row in reduce(DataFrame.unionByName, counts).collect():
+    # Each table's counts are few rows (a file's statuses and reasons): one partition each.
+    with without_adaptive_execution(counts[0].sparkSession, 1):
+        rows = reduce(DataFrame.unionByName, counts).collect()
+    for row in rows:
         table_report = report.tables[row["table"]]
         table_report.late_for_final += row["late"]
         if row["without_shop"] is not None:
