@@ -85,6 +85,9 @@ def setting(default, env: str, help: str, parse=None, shown: str | None = None):
     return field(**factory, metadata={"env": f"CSMETRICS_{env}", "help": help, "parse": parse, "shown": shown})
 
 
+# The records a shuffle partition is sized for (a day's messages, a landed batch).
+RECORDS_PER_SHUFFLE_PARTITION = 250_000
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know besides its date, each declared once with its help."""
@@ -98,7 +101,7 @@ class Settings:
     spark_master: str = setting("local[*]", "SPARK_MASTER", "Spark master, e.g. spark://host:7077")
     spark_conf: dict[str, str] = setting({}, "SPARK_CONF", "extra Spark settings, key=value;key=value", _parse_pairs, shown="")
     shuffle_partitions: int = setting(
-        8, "SHUFFLE_PARTITIONS", "spark.sql.shuffle.partitions; about one per 250,000 messages a day", _at_least(1)
+        8, "SHUFFLE_PARTITIONS", f"spark.sql.shuffle.partitions; about one per {RECORDS_PER_SHUFFLE_PARTITION:,d} messages a day", _at_least(1)
     )
     driver_memory: str = setting("4g", "DRIVER_MEMORY", "spark.driver.memory")
     business_start: time = setting(time(8, 0, 0), "BUSINESS_START", "start of business hours, local time", time.fromisoformat)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csmetrics.config import Settings, SettingsError
+from csmetrics.config import RECORDS_PER_SHUFFLE_PARTITION, Settings, SettingsError
 from csmetrics.ingest.run import AccountingError, InvalidInputError
 from csmetrics.quality.gate import QualityGateError
 from csmetrics.tables import LayoutError
@@ -47,7 +47,7 @@ def memory_advice() -> str:
     settings = Settings.from_env()
     return (
         "Give each task less data: "
-        f"raise CSMETRICS_SHUFFLE_PARTITIONS (now {settings.shuffle_partitions}; about one per 250,000 "
+        f"raise CSMETRICS_SHUFFLE_PARTITIONS (now {settings.shuffle_partitions}; about one per {RECORDS_PER_SHUFFLE_PARTITION:,d} "
         f"messages a day), or give Spark more memory: CSMETRICS_DRIVER_MEMORY (now {settings.driver_memory}) "
         "on local[*], spark.executor.memory on a cluster. Then run the same command again: re-runs are idempotent, "
         "and a backfill resumes at its first unfinished chunk."

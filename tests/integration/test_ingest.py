@@ -278,12 +278,14 @@ def test_an_ingest_counts_its_tables_once_and_holds_each_batch_on_disk_uncompres
 
 def test_each_batch_is_classified_without_adaptive_execution_in_partitions_sized_by_its_records(spark, settings, landing, monkeypatch):
     """Under production's adaptive execution, each table's batch is still classified and counted
-    in one job with the known shops' broadcast: its cache is planned without adaptive execution,
-    in one shuffle partition per 250,000 landed records (at most the settings' partitions)."""
+    in one job with the known shops' broadcast: its cache is planned without adaptive execution.
+    With no bronze yet its shuffles are sized by its landed records (here one partition per
+    record); once bronze exists they also hold its stored keys, in the session's partitions."""
     from csmetrics.ingest import run as ingest_run
     from tests.integration.test_quality_gate import jobs_of
 
     assert [ingest_run.batch_partitions(n, 8) for n in (0, 1, 250_000, 250_001, 10_000_000)] == [1, 1, 1, 2, 8]
+    monkeypatch.setattr(ingest_run, "RECORDS_PER_SHUFFLE_PARTITION", 1)
     write_landing(landing, "orders", "2026-03-02", [order("o1", at(1)), order("o2", at(2))])
     write_landing(landing, "ratings", "2026-03-02", [rating("r1")])
     planned, count = [], ingest_run._count
@@ -299,12 +301,18 @@ def test_each_batch_is_classified_without_adaptive_execution_in_partitions_sized
     monkeypatch.setattr(ingest_run, "_count", lambda pending, report: counted.append(jobs_of(spark, "ingest-count", lambda: count(pending, report))[1]))
     with session_setting(spark, "spark.sql.adaptive.enabled", "true"), session_setting(spark, "spark.sql.shuffle.partitions", "8"):
         report = ingest(spark, settings, "r1", landed_by=CUTOFF_MARCH_2)
-        assert spark.conf.get("spark.sql.adaptive.enabled") == "true"
-    assert planned == [("false", "1")] * 3
-    # One job classifies and counts the three tables; the broadcast of the known shops (for
-    # orders and ratings) runs one of its own each.
-    assert counted == [3]
-    assert sorted((t.table, t.landed, t.inserted) for t in report.tables.values()) == [("orders", 2, 2), ("ratings", 1, 1), ("shops", 1, 1)]
+        assert (spark.conf.get("spark.sql.adaptive.enabled"), spark.conf.get("spark.sql.shuffle.partitions")) == ("true", "8")
+        # Tables in order: shops (1 record), ratings (1), orders (2).
+        assert planned == [("false", "1"), ("false", "1"), ("false", "2")]
+        # One job classifies and counts the three tables; the broadcast of the known shops (for
+        # orders and ratings) runs one of its own each.
+        assert counted == [3]
+        assert sorted((t.table, t.landed, t.inserted) for t in report.tables.values()) == [("orders", 2, 2), ("ratings", 1, 1), ("shops", 1, 1)]
+
+        write_landing(landing, "orders", "2026-03-02", [order("o3", at(3))], name="part-1")
+        planned.clear()
+        ingest(spark, settings, "r2", landed_by=CUTOFF_MARCH_2)
+        assert planned == [("false", "8")]
 
 
 def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicates(spark, settings, landing):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 
-from py4j.java_gateway import JavaObject
+from py4j.java_gateway import JavaClass, JavaObject
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -288,14 +288,18 @@ class _FooterReader:
 
     def __init__(self, spark: SparkSession):
         jvm = spark._jvm
+        reader = jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetFooterReader
+        if not isinstance(reader, JavaClass):
+            # py4j names a missing class a package: every file would seem unreadable.
+            raise RuntimeError("csmetrics bug: this Spark has no ParquetFooterReader to read landed files' footers")
+        self._read = reader.readFooter
+        self._input_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath
         self._path = jvm.org.apache.hadoop.fs.Path
-        self._input_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile
-        self._reader = jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetFooterReader
         self._whole_footer = jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.NO_FILTER
         self._configuration = spark._jsc.hadoopConfiguration()
 
     def __call__(self, uri: str) -> tuple[str, int, JavaObject]:
-        metadata = self._reader.readFooter(self._input_file.fromPath(self._path(uri), self._configuration), self._whole_footer)
+        metadata = self._read(self._input_file(self._path(uri), self._configuration), self._whole_footer)
         row_groups = metadata.getBlocks()
         records = sum(row_groups.get(i).getRowCount() for i in range(row_groups.size()))
         return metadata.getFileMetaData().getSchema().toString(), records, metadata

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from csmetrics.bronze import bronze_path
 from csmetrics.commits import log_commits, newest_commit
-from csmetrics.config import Settings
+from csmetrics.config import RECORDS_PER_SHUFFLE_PARTITION, Settings
 from csmetrics.delta_io import commit_metadata, replace_where, sql_in, table_exists
 from csmetrics.ingest.classify import DUPLICATE, INSERT, QUARANTINE, classify, version_key
 from csmetrics.ingest.landing import (
@@ -250,10 +250,13 @@ def ingest(
             # Read by four steps (counts, late records, quarantine, append), so cached; on local
             # disk, because a day's batch outgrows memory, and a cache held in memory starves
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
-            # million messages in a 4 GB driver). Its shuffles are keyed by record ids (no
-            # skew) and sized by the batch, so it is planned without adaptive execution: see
-            # `_count`.
-            partitions = batch_partitions(sum(landed.footer_records.values()), settings.shuffle_partitions)
+            # million messages in a 4 GB driver). It is planned without adaptive execution (see
+            # `_count`): its shuffles are keyed by record ids, so a giant shop makes no skew, and
+            # are sized here. With no bronze yet (a first load, a backfill into a new warehouse)
+            # they hold the batch alone, sized by its records; otherwise also the stored keys of
+            # the dates it touches (weeks of them for updated orders), as many as the setting.
+            most = int(spark.conf.get("spark.sql.shuffle.partitions"))
+            partitions = most if existing is not None else batch_partitions(sum(landed.footer_records.values()), most)
             with without_adaptive_execution(spark, partitions):
                 classified = persist_on_disk(spark, classify(landed.records, table, known_shops, existing, zones))
         report.tables[name] = table_report
@@ -302,15 +305,10 @@ def ingest(
     return report
 
 
-# Records of a batch a shuffle partition holds: the settings' sizing of shuffles, one
-# partition per 250,000 messages of a day.
-RECORDS_PER_PARTITION = 250_000
-
-
 def batch_partitions(records: int, most: int) -> int:
     """The shuffle partitions of a batch of `records` landed records: one per
-    RECORDS_PER_PARTITION, at least one, at most `most` (the settings' shuffle partitions)."""
-    return max(1, min(most, -(-records // RECORDS_PER_PARTITION)))
+    RECORDS_PER_SHUFFLE_PARTITION, at least one, at most `most` (the session's shuffle partitions)."""
+    return max(1, min(most, -(-records // RECORDS_PER_SHUFFLE_PARTITION)))
 
 
 def persist_on_disk(spark: SparkSession, frame: DataFrame) -> DataFrame:
@@ -418,9 +416,10 @@ def _count(pending: dict[str, _NewFiles], report: IngestReport) -> None:
     """Count every table's records by file, status and reason, the late ones, and the
     inserted records of shops without a snapshot row by shop: one small aggregate per table,
     unioned and collected once. That action classifies every table's batch (it is the first
-    to read them, and persists them) in one Spark job, and the known shops' broadcast in its
-    own: it runs without adaptive execution, which would make a job of each shuffle of each
-    table (a 14-day backfill's prepare: 113 jobs with it, 81 without, bench/RESULTS.md)."""
+    to read them, and persists them) in one Spark job, and each broadcast (the known shops, a
+    small stored side) in one of its own: it runs without adaptive execution, which would make
+    a job of each shuffle of each table (a 14-day backfill's prepare: 113 jobs with it, 81
+    without; bench/RESULTS.md)."""
     counts = [_counts(new.classified, RAW_TABLES[name]).withColumn("table", F.lit(name)) for name, new in pending.items() if new.classified is not None]
     if not counts:
         return
