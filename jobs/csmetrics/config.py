@@ -88,6 +88,7 @@ def setting(default, env: str, help: str, parse=None, shown: str | None = None):
 # The records a shuffle partition is sized for (a day's messages, a landed batch).
 RECORDS_PER_SHUFFLE_PARTITION = 250_000
 
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know besides its date, each declared once with its help."""

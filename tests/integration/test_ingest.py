@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from csmetrics.bronze import read_bronze
+from csmetrics.bronze import bronze_path, read_bronze
+from csmetrics.commits import log_commits
 from csmetrics.ingest.landing import landed_files, read_files
 from csmetrics.ingest.run import InvalidInputError, ingest
 from csmetrics.schedule import cutoff
@@ -309,10 +310,15 @@ def test_each_batch_is_classified_without_adaptive_execution_in_partitions_sized
         assert counted == [3]
         assert sorted((t.table, t.landed, t.inserted) for t in report.tables.values()) == [("orders", 2, 2), ("ratings", 1, 1), ("shops", 1, 1)]
 
-        write_landing(landing, "orders", "2026-03-02", [order("o3", at(3))], name="part-1")
+        # Twenty more orders of one date, classified in 8 partitions (bronze exists), are
+        # written in one file per 10 inserted records: 2 files, not one per partition.
+        monkeypatch.setattr(ingest_run, "RECORDS_PER_SHUFFLE_PARTITION", 10)
+        write_landing(landing, "orders", "2026-03-02", [order(f"o{i}", at(3)) for i in range(10, 30)], name="part-1")
         planned.clear()
         ingest(spark, settings, "r2", landed_by=CUTOFF_MARCH_2)
         assert planned == [("false", "8")]
+    [append, *_] = log_commits(spark, bronze_path(settings, "orders"))
+    assert (append.user_metadata, append.operation_metrics["numOutputRows"], append.operation_metrics["numFiles"]) == ("r2", "20", "2")
 
 
 def test_a_rewritten_file_is_ingested_again_and_its_unchanged_rows_are_duplicates(spark, settings, landing):
@@ -335,11 +341,11 @@ def test_an_ingest_overtaken_by_another_appends_nothing_and_its_rerun_adds_no_co
     write_landing(landing, "orders", "2026-03-02", [order("o2", at(2)), order("o3", at(3))], name="b")
     append = ingest_run._append_to_bronze
 
-    def overtaken(spark_, settings_, table, classified, version, run_id):
+    def overtaken(spark_, settings_, table, classified, version, run_id, inserted):
         monkeypatch.setattr(ingest_run, "_append_to_bronze", append)
         other = ingest(spark, settings, "other", landed_by=None)  # classifies against `version` too, and commits
         assert other.tables["orders"].inserted == 2
-        return append(spark_, settings_, table, classified, version, run_id)
+        return append(spark_, settings_, table, classified, version, run_id, inserted)
 
     monkeypatch.setattr(ingest_run, "_append_to_bronze", overtaken)
     with pytest.raises(ingest_run.ConcurrentIngestError, match="Another ingest appended to bronze/orders while this run"):

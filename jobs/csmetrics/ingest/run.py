@@ -252,9 +252,10 @@ def ingest(
             # the sorts and aggregations of execution memory (AGGREGATE_OUT_OF_MEMORY at 10
             # million messages in a 4 GB driver). It is planned without adaptive execution (see
             # `_count`): its shuffles are keyed by record ids, so a giant shop makes no skew, and
-            # are sized here. With no bronze yet (a first load, a backfill into a new warehouse)
-            # they hold the batch alone, sized by its records; otherwise also the stored keys of
-            # the dates it touches (weeks of them for updated orders), as many as the setting.
+            # are sized here. With no stored keys to meet (a first load, a backfill into a new
+            # warehouse) they hold the batch alone, sized by its records; otherwise also the
+            # stored keys of the dates it touches (weeks of them for updated orders), as many as
+            # the session's shuffle partitions.
             most = int(spark.conf.get("spark.sql.shuffle.partitions"))
             partitions = most if existing is not None else batch_partitions(sum(landed.footer_records.values()), most)
             with without_adaptive_execution(spark, partitions):
@@ -275,7 +276,7 @@ def ingest(
     with commit_metadata(spark, run_id):
         for name, new in pending.items():
             if new.classified is not None and report.tables[name].inserted:
-                appended = _append_to_bronze(spark, settings, RAW_TABLES[name], new.classified, new.bronze_version, run_id)
+                appended = _append_to_bronze(spark, settings, RAW_TABLES[name], new.classified, new.bronze_version, run_id, report.tables[name].inserted)
                 _check_appended(report.tables[name], appended)
     for name, new in pending.items():
         if not keep_appended or new.classified is None or name in tried_before:
@@ -424,7 +425,8 @@ def _count(pending: dict[str, _NewFiles], report: IngestReport) -> None:
     if not counts:
         return
     dates: dict[str, list] = {}
-    # Each table's counts are few rows (a file's statuses and reasons): one partition each.
+    # Each table's counts are few rows (a file's statuses and reasons, a shop without a
+    # snapshot row's dates): one partition each.
     with without_adaptive_execution(counts[0].sparkSession, 1):
         rows = reduce(DataFrame.unionByName, counts).collect()
     for row in rows:
@@ -658,7 +660,9 @@ def appended_rows(classified: DataFrame, table: RawTable, run_id: str, with_shop
     )
 
 
-def _append_to_bronze(spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, version: int, run_id: str) -> int:
+def _append_to_bronze(
+    spark: SparkSession, settings: Settings, table: RawTable, classified: DataFrame, version: int, run_id: str, inserted: int
+) -> int:
     """Append the new records in one commit; returns the rows it wrote (Delta's metrics).
 
     The records were classified against bronze at `version`: new, re-sent or conflicting
@@ -668,8 +672,14 @@ def _append_to_bronze(spark: SparkSession, settings: Settings, table: RawTable, 
     after this one committed, cannot add its copy of the same records: Delta refuses the
     concurrent commit, or skips the write once this one's transaction is in the log. Either
     way the second run stops here, before its ingest log rows, and its re-run classifies
-    the records against the newer bronze (duplicates of what the first wrote)."""
-    rows = appended_rows(classified, table, run_id)
+    the records against the newer bronze (duplicates of what the first wrote).
+
+    The batch is held in the partitions it was classified in, each with records of every event
+    date: written as they are, each would be a file per date. They are merged (no shuffle) to
+    one per RECORDS_PER_SHUFFLE_PARTITION of the `inserted` records, as adaptive execution
+    coalesced them before."""
+    most = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    rows = appended_rows(classified, table, run_id).coalesce(batch_partitions(inserted, most))
     bronze(table.name).ensure(spark, settings)
     (
         rows.write.format("delta")
