@@ -24,6 +24,7 @@ from csmetrics.quality.gate import (
     validate_tables,
 )
 from csmetrics.schemas.gold import SHOP_METRICS_DAILY
+from csmetrics.spark import session_setting
 
 D = date(2026, 3, 2)
 
@@ -115,7 +116,8 @@ def jobs_of(spark, group: str, call):
 
 def test_a_gate_decides_every_view_of_every_table_in_one_spark_job(spark, settings, tmp_path):
     """Views of other shapes and checks are aggregated in one job, and each gets the answers
-    its own aggregation gives: none takes another's counts."""
+    its own aggregation gives: none takes another's counts. One job also where the session
+    runs adaptive execution (production does; it makes a job of each shuffle)."""
     import great_expectations.expectations as gxe
 
     from csmetrics.schemas.bronze import bronze_schema
@@ -131,7 +133,9 @@ def test_a_gate_decides_every_view_of_every_table_in_one_spark_job(spark, settin
         (pairs, [gxe.ExpectTableColumnsToMatchSet(column_set=["a", "b"], exact_match=True)]),  # the schema decides: no aggregation
         (shop_rows.limit(0), [gxe.ExpectColumnValuesToNotBeNull(column="value")]),
     ]
-    answers, jobs = jobs_of(spark, f"views-{tmp_path.name}", lambda: native.evaluate_views(views))
+    with session_setting(spark, "spark.sql.adaptive.enabled", "true"):
+        answers, jobs = jobs_of(spark, f"views-{tmp_path.name}", lambda: native.evaluate_views(views))
+        assert spark.conf.get("spark.sql.adaptive.enabled") == "true"  # as it was before the gate's job
     assert jobs == 1
     assert [[(a.success, a.unexpected_count, a.observed_value) for a in view] for view in answers] == [
         [(False, 1, None), (True, None, 2)],
@@ -149,7 +153,8 @@ def test_a_gate_decides_every_view_of_every_table_in_one_spark_job(spark, settin
         TableChecks("bronze/shops", {ROWS: spark.createDataFrame([], bronze_schema(SHOPS))}, bronze_suite.expectations("shops"), bronze_suite.keys("shops")),
     ]
     project = GxProject(settings)
-    results, jobs = jobs_of(spark, f"gate-{tmp_path.name}", lambda: validate_tables(project, tables, "test-run"))
+    with session_setting(spark, "spark.sql.adaptive.enabled", "true"):
+        results, jobs = jobs_of(spark, f"gate-{tmp_path.name}", lambda: validate_tables(project, tables, "test-run"))
     assert jobs == 1 and not project.used
     assert {r.table for r in results} == {"gold/shop_metrics_daily", "bronze/shops"}
     assert [r.describe() for r in results if not r.success] == []
