@@ -133,9 +133,10 @@ def test_a_gate_decides_every_view_of_every_table_in_one_spark_job(spark, settin
         (pairs, [gxe.ExpectTableColumnsToMatchSet(column_set=["a", "b"], exact_match=True)]),  # the schema decides: no aggregation
         (shop_rows.limit(0), [gxe.ExpectColumnValuesToNotBeNull(column="value")]),
     ]
-    with session_setting(spark, "spark.sql.adaptive.enabled", "true"):
+    with session_setting(spark, "spark.sql.adaptive.enabled", "true"), session_setting(spark, "spark.sql.shuffle.partitions", "3"):
         answers, jobs = jobs_of(spark, f"views-{tmp_path.name}", lambda: native.evaluate_views(views))
-        assert spark.conf.get("spark.sql.adaptive.enabled") == "true"  # as it was before the gate's job
+        # As they were before the gate's job.
+        assert (spark.conf.get("spark.sql.adaptive.enabled"), spark.conf.get("spark.sql.shuffle.partitions")) == ("true", "3")
     assert jobs == 1
     assert [[(a.success, a.unexpected_count, a.observed_value) for a in view] for view in answers] == [
         [(False, 1, None), (True, None, 2)],

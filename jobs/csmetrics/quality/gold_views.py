@@ -69,7 +69,8 @@ def _against_trailing_median(current: DataFrame, history: DataFrame, dates: list
     padded = F.concat("values", F.array_repeat(F.lit(0.0), F.lit(TRAILING_DAYS) - F.size("values")))
     median = F.element_at(F.sort_array(padded), TRAILING_DAYS // 2 + 1)
     windows = (
-        windows.join(days_known, "for_date")
+        # One row a date: broadcast (the gate plans its views without adaptive execution).
+        windows.join(F.broadcast(days_known), "for_date")
         .select(
             F.col("for_date").alias("stat_date"),
             *keys,

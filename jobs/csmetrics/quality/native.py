@@ -70,9 +70,11 @@ def evaluate_views(views: list[tuple[DataFrame, list]]) -> list[list[Outcome]]:
         union = aggregates[0]
         for aggregate in aggregates[1:]:
             union = union.unionByName(aggregate)
-        # The shuffles are a uniqueness check's distinct keys and the views' per-shop-day
-        # groups, each after a map-side partial aggregation: adaptive execution would have
-        # nothing to coalesce or split worth a job a shuffle.
+        # Adaptive execution would make a job of each shuffle, and has no skew to split here:
+        # record-level shuffles (a uniqueness check, the latest version of each session) are
+        # keyed by record ids, shops join by broadcast, every other shuffle is at shop-day
+        # grain, and the gold and derived rows come materialized, their plans made before.
+        # The shuffles run in the session's partitions, which adaptive execution coalesced.
         spark = union.sparkSession
         with without_adaptive_execution(spark, int(spark.conf.get("spark.sql.shuffle.partitions"))):
             collected = union.collect()
