@@ -302,20 +302,48 @@ def test_rerunning_a_date_changes_nothing(spark, runs):
         assert {t: gold(spark, settings, t) for t in TABLES} == runs["daily_gold"]
 
 
-def test_rerunning_an_earlier_date_leaves_final_rows_final(spark, runs, tmp_path):
+EARLIER = R2 - timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def rerun_of_an_earlier_date(spark, runs, tmp_path_factory):
+    """Gold after the run for R2 - 1 ran again, after the run for R2. It runs on a copy: its
+    provisional dates then hold what had landed by its own cutoff, which the tests after
+    these do not expect of the daily warehouse."""
+    root = tmp_path_factory.mktemp("rerun_earlier")
+    shutil.copytree(runs["daily"].root / "warehouse", root / "warehouse")
+    with Warehouse(root, runs["daily"].landing) as settings:
+        run_daily(EARLIER, f"daily__{EARLIER}__again", progress=quiet)
+        return {t: gold(spark, settings, t) for t in TABLES}
+
+
+def test_rerunning_an_earlier_date_leaves_final_rows_final(runs, rerun_of_an_earlier_date):
     # The run for R2 - 1 owns dates that the run for R2 has since made final (window 1 on
-    # R2 - 1, window 3 on R2 - 3 ...): a re-run must neither demote nor rewrite them. It runs
-    # on a copy: its provisional dates then hold what had landed by its own cutoff, which the
-    # tests after this one do not expect of the daily warehouse.
-    earlier = R2 - timedelta(days=1)
-    shutil.copytree(runs["daily"].root / "warehouse", tmp_path / "warehouse")
-    with Warehouse(tmp_path, runs["daily"].landing) as settings:
-        run_daily(earlier, f"daily__{earlier}__again", progress=quiet)
-        after = {t: gold(spark, settings, t) for t in TABLES}
+    # R2 - 1, window 3 on R2 - 3 ...): a re-run must neither demote nor rewrite them.
+    after = rerun_of_an_earlier_date
     for table in TABLES:
         final_before = {k: v for k, v in runs["daily_gold"][table].items() if is_final(v)}
         assert final_before, table
         assert {k: after[table][k] for k in final_before} == final_before, table
+
+
+class ProvisionalRowsRewritten(AssertionError):
+    """The known defect below, as distinct from a broken premise of its test."""
+
+
+@pytest.mark.xfail(
+    strict=True, raises=ProvisionalRowsRewritten,
+    reason="known defect (docs/reliability.md, 'Concurrent runs'): a run rewrites provisional slices a later cutoff wrote",
+)
+def test_rerunning_an_earlier_date_leaves_the_later_runs_provisional_rows(runs, rerun_of_an_earlier_date):
+    # The window-3 and window-15 slices of R2 - 1 and before are still provisional and owned
+    # by both runs; the run for R2 wrote them from more landed records than the re-run's
+    # earlier cutoff lets it see. Strict: when the defect is fixed, this test fails as XPASS.
+    before = {k: v for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if not is_final(v) and k[0] <= EARLIER}
+    assert {k[2] for k in before} >= {"cs_sales_amount", "inquiry_pay_rate_final"}, sorted({k[2] for k in before})
+    changed = sorted(k for k, v in before.items() if rerun_of_an_earlier_date["shop_metrics_daily"].get(k) != v)
+    if changed:
+        raise ProvisionalRowsRewritten(f"{len(changed)} of {len(before)} provisional rows rewritten, e.g. {changed[:3]}")
 
 
 def test_late_record_changes_nothing_until_restated(spark, runs):
