@@ -63,15 +63,18 @@ def session_setting(spark: SparkSession, key: str, value: str) -> Iterator[None]
 
 
 @contextmanager
-def without_adaptive_execution(spark: SparkSession, shuffle_partitions: int) -> Iterator[None]:
+def without_adaptive_execution(spark: SparkSession, shuffle_partitions: int | None = None) -> Iterator[None]:
     """Queries planned inside the block (an action's, or a cache's at `persist`) run without
-    adaptive execution, their shuffles in `shuffle_partitions`: one Spark job an action, where
-    adaptive execution makes a job of each shuffle. For queries whose shuffles need neither its
-    coalescing (the caller sizes them) nor its skew handling (keyed by record ids)."""
-    with session_setting(spark, "spark.sql.adaptive.enabled", "false"), session_setting(
-        spark, "spark.sql.shuffle.partitions", str(shuffle_partitions)
-    ):
-        yield
+    adaptive execution, their shuffles in `shuffle_partitions` (None: the session's): one Spark
+    job an action, where adaptive execution makes a job of each shuffle. For queries with no
+    skew for it to split (keyed by record ids, or at shop-day grain); the caller's
+    `shuffle_partitions` take the place of its coalescing."""
+    with session_setting(spark, "spark.sql.adaptive.enabled", "false"):
+        if shuffle_partitions is None:
+            yield
+            return
+        with session_setting(spark, "spark.sql.shuffle.partitions", str(shuffle_partitions)):
+            yield
 
 
 def materialized(frame: DataFrame) -> DataFrame:

@@ -75,8 +75,7 @@ def evaluate_views(views: list[tuple[DataFrame, list]]) -> list[list[Outcome]]:
         # keyed by record ids, shops join by broadcast, every other shuffle is at shop-day
         # grain, and the gold and derived rows come materialized, their plans made before.
         # The shuffles run in the session's partitions, which adaptive execution coalesced.
-        spark = union.sparkSession
-        with without_adaptive_execution(spark, int(spark.conf.get("spark.sql.shuffle.partitions"))):
+        with without_adaptive_execution(union.sparkSession):
             collected = union.collect()
         rows = {row["view"]: dict(zip(names[row["view"]], row["counts"])) for row in collected}
     return [
