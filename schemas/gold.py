@@ -341,6 +341,10 @@ RUN_COMMITS = T.StructType(
         T.StructField("table", T.StringType(), False),
         T.StructField("version", T.LongType(), False),
         T.StructField("recorded_at", T.TimestampType(), False),
+        # A publish's: the landing time up to which its run read the files (its cutoff; a
+        # restatement's, when it published). Null for other steps, and in rows an older
+        # csmetrics recorded.
+        T.StructField("landed_by", T.TimestampType(), True),
     ]
 )
 

@@ -75,11 +75,19 @@ def version_holding(spark: SparkSession, settings: Settings, table: Table, run_i
 
 
 def record_commits(
-    spark: SparkSession, settings: Settings, run_id: str, step: str, tables: list[Table], known: dict[str, int] | None = None
+    spark: SparkSession,
+    settings: Settings,
+    run_id: str,
+    step: str,
+    tables: list[Table],
+    known: dict[str, int] | None = None,
+    landed_by: datetime | None = None,
 ) -> dict[str, int]:
     """Record the versions of `tables` that hold `step` of `run_id`, replacing an earlier
     record of the same run and step (a re-run records what it wrote). `known`: versions the
-    step already took from its own commits (the others are looked up in each table's history)."""
+    step already took from its own commits (the others are looked up in each table's history).
+    `landed_by` (a publish): the landing time up to which the run read the files, which later
+    publishes compare with their own (csmetrics.finality.slices_left_alone)."""
     known = known or {}
     versions = {
         t.name: known[t.name] if t.name in known else version_holding(spark, settings, t, run_id)
@@ -87,8 +95,9 @@ def record_commits(
         if t.name in known or t.exists(spark, settings)
     }
     now = datetime.now(UTC)
-    rows = [(run_id, step, name, version, now) for name, version in sorted(versions.items())]
+    rows = [(run_id, step, name, version, now, landed_by) for name, version in sorted(versions.items())]
     RUN_COMMITS.ensure(spark, settings)
     frame = spark.createDataFrame(rows, RUN_COMMITS.schema)
-    replace_where(frame, RUN_COMMITS.path(settings), f"run_id = {sql_literal(run_id)} AND step = {sql_literal(step)}", [], run_id)
+    where = f"run_id = {sql_literal(run_id)} AND step = {sql_literal(step)}"
+    replace_where(frame, RUN_COMMITS.path(settings), where, [], run_id, add_columns=True)
     return versions

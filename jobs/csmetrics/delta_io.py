@@ -22,16 +22,13 @@ def commit_metadata(spark: SparkSession, run_id: str) -> AbstractContextManager[
     return session_setting(spark, "spark.databricks.delta.commitInfo.userMetadata", run_id)
 
 
-def replace_where(frame: DataFrame, path: str, predicate: str, partition_by: list[str], run_id: str) -> None:
-    """Replace exactly the rows matching `predicate` with `frame`, in one transaction."""
-    (
-        frame.write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", predicate)
-        .option("userMetadata", run_id)
-        .partitionBy(*partition_by)
-        .save(path)
-    )
+def replace_where(frame: DataFrame, path: str, predicate: str, partition_by: list[str], run_id: str, add_columns: bool = False) -> None:
+    """Replace exactly the rows matching `predicate` with `frame`, in one transaction.
+    `add_columns`: the table gains the columns of `frame` it lacks (created by an older csmetrics)."""
+    writer = frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate).option("userMetadata", run_id)
+    if add_columns:
+        writer = writer.option("mergeSchema", "true")
+    writer.partitionBy(*partition_by).save(path)
 
 
 def sql_literal(value) -> str:

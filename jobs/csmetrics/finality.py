@@ -2,6 +2,9 @@
 
 A run's plan depends on both (docs/maturity.md):
   final_slices   the (stat_date, metric) slices of a date range already final in gold
+  slices_left_alone
+                 the slices a run's publish leaves as they are: final ones, and provisional
+                 ones a run with a later cutoff wrote
   plan_run       the plan of the run for a date: the slices it owns, those of them it keeps
                  final, and the held-back shop-days it tries again
   unfinished     held-back (stat_date, shop_id, metric) that are due to be final and are not
@@ -24,7 +27,7 @@ from csmetrics import registry
 from csmetrics.config import Settings
 from csmetrics.plan import RunPlan
 from csmetrics.schemas.gold import UNFINISHED as UNFINISHED_SCHEMA
-from csmetrics.tables import SHOP_METRICS_DAILY, UNFINISHED
+from csmetrics.tables import RUN_COMMITS, SHOP_METRICS_DAILY, UNFINISHED
 
 PUBLISHED, RELEASED = "published", "released"
 
@@ -41,6 +44,55 @@ def final_slices(spark: SparkSession, settings: Settings, start: date, end: date
         .collect()
     )
     return sorted((row["stat_date"], row["metric"]) for row in rows)
+
+
+def slices_left_alone(spark: SparkSession, settings: Settings, plan: RunPlan) -> tuple[set[tuple[date, str]], set[tuple[date, str]]]:
+    """Of the (stat_date, metric) slices `plan` owns, those its publish leaves as gold holds
+    them (docs/maturity.md, "What a run writes"): the final ones, and the ones the plan would
+    write provisional that a run with a later cutoff wrote, from more landed records than
+    this run reads. One read of gold's slice keys, beside the run record (quality/run_commits).
+
+    A restatement reads everything landed and rewrites its slices; those of them final stay
+    final (`plan.kept_final`, returned as the final ones)."""
+    owned = plan.metrics_by_date()
+    if plan.restate or not owned:
+        return set(plan.kept_final), set()
+    if not SHOP_METRICS_DAILY.exists(spark, settings):
+        return set(), set()
+    slices = (
+        spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
+        .where(F.col("stat_date").between(F.lit(plan.dates[0]), F.lit(plan.dates[-1])))
+        .select("stat_date", "metric", "maturity", "run_id")
+    )
+    later_runs = _runs_reading_past(spark, settings, plan.cutoff)
+    if later_runs is None:
+        slices = slices.withColumn("later", F.lit(False))
+    else:
+        slices = slices.join(F.broadcast(later_runs), "run_id", "left").withColumn("later", F.coalesce("later", F.lit(False)))
+    final, seen_later = set(), set()
+    for row in slices.select("stat_date", "metric", "maturity", "later").distinct().collect():
+        key = (row.stat_date, row.metric)
+        if row.metric not in owned.get(row.stat_date, ()):
+            continue
+        if row.maturity == "final":
+            final.add(key)
+        elif row.later and not plan.is_final(*key):
+            seen_later.add(key)
+    return final, seen_later - final
+
+
+def _runs_reading_past(spark: SparkSession, settings: Settings, cutoff: datetime) -> DataFrame | None:
+    """(run_id, later) of the publishes that read files landed after `cutoff`; None when no
+    publish recorded how far it read (a warehouse of an older csmetrics)."""
+    if not RUN_COMMITS.exists(spark, settings):
+        return None
+    commits = spark.read.format("delta").load(RUN_COMMITS.path(settings))
+    if "landed_by" not in commits.columns:
+        return None
+    return (
+        commits.where((F.col("step") == "publish") & (F.col("landed_by") > F.lit(cutoff)))
+        .select("run_id").distinct().withColumn("later", F.lit(True))
+    )
 
 
 def unfinished(spark: SparkSession, settings: Settings, stat_date: date | None = None, shop_id: str | None = None) -> list[Row]:

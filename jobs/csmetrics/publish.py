@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -13,7 +13,7 @@ from csmetrics.commits import newest_commit, record_commits
 from csmetrics.compute import Persisted, computed_tables
 from csmetrics.config import Settings
 from csmetrics.delta_io import replace_where, sql_in, sql_literal
-from csmetrics.finality import final_slices, settle
+from csmetrics.finality import settle, slices_left_alone
 from csmetrics.metrics.session_detail import FINAL_WITH as DETAIL_FINAL_WITH
 from csmetrics.plan import RunPlan, any_of, slices_predicate
 from csmetrics.quality.gate import QualityGateError
@@ -90,32 +90,33 @@ def publish(
     held_rows: list[tuple] | None = None,
 ) -> dict[str, int]:
     """Replace, per gold table and in one Delta commit each, exactly the (date, metric) slice
-    the run owns and the shop-days it retries, except the shop-days the gold gate held back:
-    their rows stay as they were. The rows are `tables`, or what the run staged; the held-back
+    the run owns and the shop-days it retries, except the shop-days the gold gate held back
+    and the slices gold keeps (`slices_left_alone`: final ones, and provisional ones a run
+    with a later cutoff wrote): their rows stay as they were. The rows are `tables`, or what the run staged; the held-back
     shop-days are `held_rows` (the gate's report, in the same application), or what the gate
-    recorded. Then record what the run left unfinished and what it finalised (csmetrics.finality)."""
+    recorded. Then record the run's commits with how far it read, what it left unfinished and
+    what it finalised (csmetrics.finality)."""
     tables = tables if tables is not None else read_staging(spark, settings, run_id)
     written, versions = {}, {}
     held_rows = held_rows if held_rows is not None else held_back(spark, settings, run_id)
     held = [(day, shop) for day, shop, _ in held_rows]
-    owned = plan.metrics_by_date()
-    final_before = set(plan.kept_final)
-    if not plan.restate and owned:
-        final_before = {(day, metric) for day, metric in final_slices(spark, settings, plan.dates[0], plan.dates[-1]) if metric in owned.get(day, ())}
+    final_before, seen_later = slices_left_alone(spark, settings, plan)
     predicate = plan.replace_predicate()
     # The session detail: whole dates, those of the conversation metrics the plan owns.
     detail_dates = plan.dates_for("conversation")
     detail_predicate = sql_in("stat_date", [str(day) for day in detail_dates]) if detail_dates else "false"
-    if not plan.restate and final_before:
+    left_alone = seen_later if plan.restate else final_before | seen_later
+    if left_alone:
         # SPEC §5: a run never rewrites a row already final unless asked to restate. A re-run
-        # of an earlier date would otherwise write its later dates back as provisional.
-        final: dict[date, list[str]] = {}
-        for day, metric in sorted(final_before):
-            final.setdefault(day, []).append(metric)
-        predicate = f"({predicate}) AND NOT ({slices_predicate(final)})"
-        final_detail = [str(day) for day, metrics in final.items() if DETAIL_FINAL_WITH in metrics]
-        if final_detail:
-            detail_predicate = f"({detail_predicate}) AND NOT {sql_in('stat_date', final_detail)}"
+        # of an earlier date would otherwise write its later dates back as provisional, and
+        # the provisional ones of a later date's run from the fewer records its cutoff saw.
+        kept: dict[date, list[str]] = {}
+        for day, metric in sorted(left_alone):
+            kept.setdefault(day, []).append(metric)
+        predicate = f"({predicate}) AND NOT ({slices_predicate(kept)})"
+        kept_detail = [str(day) for day, metrics in kept.items() if DETAIL_FINAL_WITH in metrics]
+        if kept_detail:
+            detail_predicate = f"({detail_predicate}) AND NOT {sql_in('stat_date', kept_detail)}"
     predicate = any_of(predicate, plan.retry_predicate())
     detail_predicate = any_of(detail_predicate, plan.retry_predicate(shop_days_of=DETAIL_FINAL_WITH))
     if held:
@@ -142,7 +143,8 @@ def publish(
         if commit.user_metadata == run_id:
             metrics = commit.operation_metrics
             written[table.name] = int(metrics["numOutputRows"]) - int(metrics.get("numCopiedRows") or 0)
-    record_commits(spark, settings, run_id, "publish", [BY_NAME[name] for name in written], versions)
+    landed_by = plan.cutoff or datetime.now(UTC)
+    record_commits(spark, settings, run_id, "publish", [BY_NAME[name] for name in written], versions, landed_by)
     settle(spark, settings, plan, run_id, held_rows, final_before)
     if settings.staging_keep_days == 0:
         drop_run_staging(spark, settings, run_id)

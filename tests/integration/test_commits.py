@@ -35,7 +35,7 @@ def test_the_version_holding_a_run_is_its_last_commit_or_the_current_one(spark, 
     path = RUN_COMMITS.path(settings)
     RUN_COMMITS.ensure(spark, settings)
     for run in ("run-a", "run-b", "run-a", "run-c"):
-        row = spark.createDataFrame([(run, "publish", "shop_metrics_daily", 1, datetime(2026, 3, 2))], RUN_COMMITS.schema)
+        row = spark.createDataFrame([(run, "publish", "shop_metrics_daily", 1, datetime(2026, 3, 2), None)], RUN_COMMITS.schema)
         replace_where(row, path, f"run_id = '{run}'", [], run)
     # Versions: 0 creates the table, 1 run-a, 2 run-b, 3 run-a, 4 run-c.
     assert version_holding(spark, settings, RUN_COMMITS, "run-a") == 3

@@ -327,23 +327,17 @@ def test_rerunning_an_earlier_date_leaves_final_rows_final(runs, rerun_of_an_ear
         assert {k: after[table][k] for k in final_before} == final_before, table
 
 
-class ProvisionalRowsRewritten(AssertionError):
-    """The known defect below, as distinct from a broken premise of its test."""
-
-
-@pytest.mark.xfail(
-    strict=True, raises=ProvisionalRowsRewritten,
-    reason="known defect (docs/reliability.md, 'Concurrent runs'): a run rewrites provisional slices a later cutoff wrote",
-)
 def test_rerunning_an_earlier_date_leaves_the_later_runs_provisional_rows(runs, rerun_of_an_earlier_date):
     # The window-3 and window-15 slices of R2 - 1 and before are still provisional and owned
     # by both runs; the run for R2 wrote them from more landed records than the re-run's
-    # earlier cutoff lets it see. Strict: when the defect is fixed, this test fails as XPASS.
+    # earlier cutoff lets it see. Every other slice of the re-run is final already: it
+    # changes no row of any table.
     before = {k: v for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if not is_final(v) and k[0] <= EARLIER}
-    assert {k[2] for k in before} >= {"cs_sales_amount", "inquiry_pay_rate_final"}, sorted({k[2] for k in before})
-    changed = sorted(k for k, v in before.items() if rerun_of_an_earlier_date["shop_metrics_daily"].get(k) != v)
-    if changed:
-        raise ProvisionalRowsRewritten(f"{len(changed)} of {len(before)} provisional rows rewritten, e.g. {changed[:3]}")
+    assert {k[2] for k in before} >= {"cs_sales_amount", "inquiry_pay_rate_final", "resolution_rate_15d"}, sorted({k[2] for k in before})
+    for table in TABLES:
+        after = rerun_of_an_earlier_date[table]
+        changed = sorted(k for k in runs["daily_gold"][table].keys() | after.keys() if runs["daily_gold"][table].get(k) != after.get(k))
+        assert not changed, f"{table}: {len(changed)} rows changed, e.g. {changed[:3]}"
 
 
 def test_late_record_changes_nothing_until_restated(spark, runs):
