@@ -341,9 +341,8 @@ RUN_COMMITS = T.StructType(
         T.StructField("table", T.StringType(), False),
         T.StructField("version", T.LongType(), False),
         T.StructField("recorded_at", T.TimestampType(), False),
-        # A publish's: the landing time up to which its run read the files (its cutoff; a
-        # restatement's, when it published). Null for other steps, and in rows an older
-        # csmetrics recorded.
+        # A publish's: the landing time up to which its run read the files (its cutoff). Null
+        # for a restatement's, for other steps, and in rows an older csmetrics recorded.
         T.StructField("landed_by", T.TimestampType(), True),
     ]
 )

@@ -86,8 +86,9 @@ def record_commits(
     """Record the versions of `tables` that hold `step` of `run_id`, replacing an earlier
     record of the same run and step (a re-run records what it wrote). `known`: versions the
     step already took from its own commits (the others are looked up in each table's history).
-    `landed_by` (a publish): the landing time up to which the run read the files, which later
-    publishes compare with their own (csmetrics.finality.slices_left_alone)."""
+    `landed_by` (a publish but a restatement's): the run's cutoff, the landing time up to
+    which it read the files, which later publishes compare with theirs
+    (csmetrics.finality.slices_left_alone)."""
     known = known or {}
     versions = {
         t.name: known[t.name] if t.name in known else version_holding(spark, settings, t, run_id)

@@ -51,6 +51,8 @@ def slices_left_alone(spark: SparkSession, settings: Settings, plan: RunPlan) ->
     them (docs/maturity.md, "What a run writes"): the final ones, and the ones the plan would
     write provisional that a run with a later cutoff wrote, from more landed records than
     this run reads. One read of gold's slice keys, beside the run record (quality/run_commits).
+    A slice is left whole when any of its provisional rows is a later run's: a shop the later
+    run held back keeps its older row.
 
     A restatement reads everything landed and rewrites its slices; those of them final stay
     final (`plan.kept_final`, returned as the final ones)."""
@@ -83,7 +85,8 @@ def slices_left_alone(spark: SparkSession, settings: Settings, plan: RunPlan) ->
 
 def _runs_reading_past(spark: SparkSession, settings: Settings, cutoff: datetime) -> DataFrame | None:
     """(run_id, later) of the publishes that read files landed after `cutoff`; None when no
-    publish recorded how far it read (a warehouse of an older csmetrics)."""
+    publish recorded how far it read (a warehouse of an older csmetrics). Restatements
+    record no cutoff, and are not among them."""
     if not RUN_COMMITS.exists(spark, settings):
         return None
     commits = spark.read.format("delta").load(RUN_COMMITS.path(settings))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -143,8 +143,9 @@ def publish(
         if commit.user_metadata == run_id:
             metrics = commit.operation_metrics
             written[table.name] = int(metrics["numOutputRows"]) - int(metrics.get("numCopiedRows") or 0)
-    landed_by = plan.cutoff or datetime.now(UTC)
-    record_commits(spark, settings, run_id, "publish", [BY_NAME[name] for name in written], versions, landed_by)
+    # A restatement records none: it read what had landed when its ingest ran, which may be
+    # long before it publishes (its steps can run apart).
+    record_commits(spark, settings, run_id, "publish", [BY_NAME[name] for name in written], versions, landed_by=plan.cutoff)
     settle(spark, settings, plan, run_id, held_rows, final_before)
     if settings.staging_keep_days == 0:
         drop_run_staging(spark, settings, run_id)

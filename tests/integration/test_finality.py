@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from pyspark.sql import functions as F
+
 from csmetrics.commits import record_commits
 from csmetrics.finality import slices_left_alone
 from csmetrics.plan import RunPlan
@@ -12,7 +14,6 @@ from csmetrics.schedule import cutoff
 from csmetrics.tables import RUN_COMMITS, SHOP_METRICS_DAILY
 
 R = date(2026, 3, 4)
-RESTATED_AT = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 
 
 def day(n: int) -> date:
@@ -36,7 +37,8 @@ def test_a_run_leaves_final_slices_and_the_provisional_ones_a_later_cutoff_wrote
         # Written by the run for R + 1: its cutoff is later than this run's.
         (day(3), "s1", "cs_sales_amount", "provisional", "run-r+1"),
         (day(3), "s1", "reply_rate", "final", "run-r+1"),
-        # A slice this run makes final: a final row wins over a provisional one, whoever wrote it.
+        # A slice this run makes final: its row is written whoever wrote the provisional one
+        # (no daily run with a later cutoff does; a guard).
         (day(1), "s1", "cs_sales_amount", "provisional", "run-r+1"),
         # Written by the run for R itself (the same cutoff: a re-run replaces it), and by R - 1.
         (day(4), "s1", "cs_sales_amount", "provisional", "run-r"),
@@ -44,10 +46,10 @@ def test_a_run_leaves_final_slices_and_the_provisional_ones_a_later_cutoff_wrote
         # Two writers in one slice (a shop the later run held back): the later one keeps it.
         (day(3), "s1", "inquiry_pay_rate_final", "provisional", "run-r-1"),
         (day(3), "s2", "inquiry_pay_rate_final", "provisional", "run-r+1"),
-        # A restatement of R read everything landed by when it published.
-        (day(2), "s1", "resolution_rate_15d", "provisional", "restatement"),
+        # Written by the run for R + 12, a window-15 slice still provisional then.
+        (day(2), "s1", "resolution_rate_15d", "provisional", "run-r+12"),
+        # A restatement records no cutoff, nor did a run of an older csmetrics: not known to be later.
         (day(4), "s1", "consult_sessions", "provisional", "restatement"),
-        # A run recorded by an older csmetrics, which kept no landing time: not known to be later.
         (day(3), "s1", "fcr_3d", "provisional", "older-run"),
         # Not a slice of the run for R (a window-0 metric of R - 2).
         (day(2), "s1", "complaint_rate_14d", "final", "run-r+1"),
@@ -55,15 +57,14 @@ def test_a_run_leaves_final_slices_and_the_provisional_ones_a_later_cutoff_wrote
     record_publish(spark, settings, "run-r-1", cutoff(day(3)))
     record_publish(spark, settings, "run-r", cutoff(R))
     record_publish(spark, settings, "run-r+1", cutoff(day(5)))
-    record_publish(spark, settings, "restatement", RESTATED_AT)
+    record_publish(spark, settings, "run-r+12", cutoff(day(16)))
+    record_publish(spark, settings, "restatement", None)
     record_publish(spark, settings, "older-run", None)
 
     final, seen_later = slices_left_alone(spark, settings, RunPlan(R))
 
     assert final == {(day(3), "reply_rate")}
-    assert seen_later == {
-        (day(3), "cs_sales_amount"), (day(3), "inquiry_pay_rate_final"), (day(2), "resolution_rate_15d"), (day(4), "consult_sessions"),
-    }
+    assert seen_later == {(day(3), "cs_sales_amount"), (day(3), "inquiry_pay_rate_final"), (day(2), "resolution_rate_15d")}
     # A restatement reads everything landed: it rewrites its slices, its final ones kept final.
     restating = RunPlan(R, restate=True, kept_final=frozenset({(day(3), "reply_rate")}))
     assert slices_left_alone(spark, settings, restating) == ({(day(3), "reply_rate")}, set())
@@ -80,9 +81,10 @@ def test_a_run_record_of_an_older_csmetrics_gains_the_landing_time(spark, settin
 
     record_publish(spark, settings, "run-r+2", cutoff(day(6)))
 
-    recorded = {r.run_id: r.landed_by for r in spark.read.format("delta").load(path).select("run_id", "landed_by").collect()}
-    # Spark returns timestamps as naive datetimes in the session's zone (UTC).
-    assert recorded == {"run-r+1": None, "run-r+2": datetime(2026, 3, 7, 14)}
+    # As seconds since the epoch: Python gets timestamps as naive datetimes in its own zone.
+    rows = spark.read.format("delta").load(path).select("run_id", F.unix_timestamp("landed_by").alias("landed_by")).collect()
+    recorded = {r.run_id: r.landed_by for r in rows}
+    assert recorded == {"run-r+1": None, "run-r+2": datetime(2026, 3, 7, 14, tzinfo=UTC).timestamp()}
     # The later publish is now known: the run for R leaves its provisional slice.
     write_gold(spark, settings, [(day(3), "s2", "cs_sales_amount", "provisional", "run-r+2")])
     assert slices_left_alone(spark, settings, RunPlan(R)) == (set(), {(day(3), "cs_sales_amount")})
