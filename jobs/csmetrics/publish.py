@@ -92,10 +92,10 @@ def publish(
     """Replace, per gold table and in one Delta commit each, exactly the (date, metric) slice
     the run owns and the shop-days it retries, except the shop-days the gold gate held back
     and the slices gold keeps (`slices_left_alone`: final ones, and provisional ones a run
-    with a later cutoff wrote): their rows stay as they were. The rows are `tables`, or what the run staged; the held-back
-    shop-days are `held_rows` (the gate's report, in the same application), or what the gate
-    recorded. Then record the run's commits with how far it read, what it left unfinished and
-    what it finalised (csmetrics.finality)."""
+    with a later cutoff wrote): their rows stay as they were. The rows are `tables`, or what
+    the run staged; the held-back shop-days are `held_rows` (the gate's report, in the same
+    application), or what the gate recorded. Then record the run's commits with how far it
+    read, what it left unfinished and what it finalised (csmetrics.finality)."""
     tables = tables if tables is not None else read_staging(spark, settings, run_id)
     written, versions = {}, {}
     held_rows = held_rows if held_rows is not None else held_back(spark, settings, run_id)
