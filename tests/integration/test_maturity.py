@@ -309,14 +309,18 @@ EARLIER = R2 - timedelta(days=1)
 def rerun_of_an_earlier_date(spark, runs, tmp_path_factory):
     """Gold after the run for R2 - 1 ran again, after the run for R2 (on a copy: the tests
     after these expect the daily warehouse as the daily runs left it), and the run id of
-    each shop_metrics_daily row ("writers")."""
+    each shop_metrics_daily row before and after ("writers_before", "writers")."""
     root = tmp_path_factory.mktemp("rerun_earlier")
     shutil.copytree(runs["daily"].root / "warehouse", root / "warehouse")
     with Warehouse(root, runs["daily"].landing) as settings:
+        writers_before = shop_metric_writers(spark, settings)
         run_daily(EARLIER, f"daily__{EARLIER}__again", progress=quiet)
-        rows = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily")).collect()
-        writers = {(r.stat_date, r.shop_id, r.metric, r.segment): r.run_id for r in rows}
-        return {**{t: gold(spark, settings, t) for t in TABLES}, "writers": writers}
+        return {**{t: gold(spark, settings, t) for t in TABLES}, "writers_before": writers_before, "writers": shop_metric_writers(spark, settings)}
+
+
+def shop_metric_writers(spark, settings) -> dict[tuple, str]:
+    rows = spark.read.format("delta").load(settings.table_path("gold", "shop_metrics_daily")).collect()
+    return {(r.stat_date, r.shop_id, r.metric, r.segment): r.run_id for r in rows}
 
 
 def test_rerunning_an_earlier_date_leaves_final_rows_final(runs, rerun_of_an_earlier_date):
@@ -333,10 +337,13 @@ def test_rerunning_an_earlier_date_leaves_the_later_runs_provisional_rows(runs, 
     # The window-3 and window-15 slices of R2 - 1 and before are still provisional and owned
     # by both runs; the run for R2 wrote them from more landed records than the re-run's
     # earlier cutoff lets it see. Every other slice of the re-run is final already: it
-    # changes no row of any table, and the run for R2 is still the writer of those slices.
+    # changes no row of any table, and the run for R2 (or its re-run by an earlier test) is
+    # still the writer of those slices.
     before = {k: v for k, v in runs["daily_gold"]["shop_metrics_daily"].items() if not is_final(v) and k[0] <= EARLIER}
     assert {k[2] for k in before} >= {"cs_sales_amount", "inquiry_pay_rate_final", "resolution_rate_15d"}, sorted({k[2] for k in before})
-    assert {rerun_of_an_earlier_date["writers"][k] for k in before} == {f"daily__{R2}"}
+    writers_before = {rerun_of_an_earlier_date["writers_before"][k] for k in before}
+    assert writers_before <= {f"daily__{R2}", f"daily__{R2}__again"}, writers_before
+    assert {k: rerun_of_an_earlier_date["writers"][k] for k in before} == {k: rerun_of_an_earlier_date["writers_before"][k] for k in before}
     for table in TABLES:
         after = rerun_of_an_earlier_date[table]
         changed = sorted(k for k in runs["daily_gold"][table].keys() | after.keys() if runs["daily_gold"][table].get(k) != after.get(k))
