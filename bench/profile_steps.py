@@ -77,12 +77,14 @@ def profile_backfill(args: argparse.Namespace) -> None:
         from csmetrics_generate import GenerateOptions, generate
 
         generate(GenerateOptions(str(landing), shops=40, days=args.days, start=FIRST_DAY), lambda message: None)
-    from csmetrics import backfill, pipeline
+    from csmetrics import compute, pipeline, publish
 
     timer = Timer()
-    for name in ("stage", "validate_gold", "publish"):
-        timer.wrap(backfill, name)
-    for name in ("backfill_prepare_step", "backfill_derive_step"):
+    # A chunk's slice transaction: its rows computed (materialized), gated, published.
+    timer.wrap(compute.Persisted, "materialize")
+    for name in ("validate_gold", "slices_left_alone", "publish"):
+        timer.wrap(publish, name)
+    for name in ("backfill_prepare_step", "backfill_chunk_step", "backfill_derive_step"):
         timer.wrap(pipeline, name)
     started = time.perf_counter()
     pipeline.backfill(FIRST_DAY, FIRST_DAY + timedelta(days=args.days - 1), chunk_days=args.days, progress=lambda message: None)
