@@ -77,7 +77,7 @@ def main() -> None:
             listings, began = 0, time.perf_counter()
             files = {t: landing.landed_files(spark, settings.landing, t, cutoff(RUN_DATE), first) for t in RAW_TABLES}
             listed_s, began = time.perf_counter() - began, time.perf_counter()
-            rows = _logged_files(spark, log_path, "listing-cost", first, files)
+            rows = _logged_files(spark.read.format("delta").load(log_path), "listing-cost", first, files)
             print(
                 f"{label:18s} listings {listings:6,d}  files {sum(map(len, files.values())):6,d}  listing {listed_s:6.2f} s  "
                 f"log rows {len(rows):6,d}  log read {time.perf_counter() - began:5.2f} s",

@@ -16,7 +16,6 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from csmetrics.config import Settings
-from csmetrics.delta_io import table_exists
 from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.raw import RAW_TABLES
 from csmetrics.tables import bronze
@@ -41,12 +40,12 @@ def read_bronze(
     the UTC event date partition column (not for snapshots), to cut the rows to narrower
     ranges later."""
     contract = RAW_TABLES[table]
-    path = bronze_path(settings, table)
-    if not table_exists(spark, path):
+    declared = bronze(table)
+    if not declared.exists(spark, settings):
         # Nothing of this table has landed yet (e.g. no after-sale ticket so far).
         empty = spark.createDataFrame([], contract.schema)
         return empty.withColumn(EVENT_DATE, F.lit(None).cast("date")) if with_event_date and contract.event_time is not None else empty
-    rows = spark.read.format("delta").load(path)
+    rows = declared.read(spark, settings)
     if event_dates is not None and contract.event_time is not None:
         rows = rows.where(F.col(EVENT_DATE).between(F.lit(event_dates[0]), F.lit(event_dates[1])))
     if cutoff is not None:

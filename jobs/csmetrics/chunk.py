@@ -24,10 +24,9 @@ from datetime import UTC, date, datetime, timedelta
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.bronze import bronze_path, latest_versions, read_bronze
+from csmetrics.bronze import latest_versions, read_bronze
 from csmetrics.compute import PlanInputs, event_dates, family_tables
 from csmetrics.config import Settings
-from csmetrics.delta_io import table_exists
 from csmetrics.metrics.conversation import Reuse
 from csmetrics.metrics.families import FAMILIES
 from csmetrics.metrics.family import METRIC_ROWS
@@ -38,7 +37,7 @@ from csmetrics.metrics.session_detail import finish_detail
 from csmetrics.plan import RunPlan
 from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.raw import RAW_TABLES
-from csmetrics.tables import AGENT_METRICS_DAILY, PUBLISHED_TABLES, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY, SHOP_METRICS_DAILY
+from csmetrics.tables import AGENT_METRICS_DAILY, PUBLISHED_TABLES, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY, SHOP_METRICS_DAILY, bronze
 
 # The ids a day's copy carries its number in: every input the families join, window or group
 # by keys on one of them (every bronze table has a shop_id). The number comes first, at a
@@ -114,12 +113,12 @@ class ChunkInputs(PlanInputs):
     def _copies(self, table: str) -> DataFrame:
         """Each day's copy of `table`, over the event dates the day's families read of it (event
         tables) or whole (snapshots), as of the day's cutoff."""
-        spark, path, contract = self._spark, bronze_path(self._settings, table), RAW_TABLES[table]
-        if not table_exists(spark, path):
+        spark, declared, contract = self._spark, bronze(table), RAW_TABLES[table]
+        if not declared.exists(spark, self._settings):
             # Nothing of it has landed: the empty frame read_bronze gives, for every day.
             return read_bronze(spark, self._settings, table, with_event_date=True)
         parts = self._plan.parts
-        rows = spark.read.format("delta").load(path)
+        rows = declared.read(spark, self._settings)
         cutoffs = [part.cutoff for part in parts]
         if None not in cutoffs:
             rows = rows.where(F.col("_landed_at") <= F.lit(max(cutoffs)))

@@ -40,8 +40,9 @@ def _largest_category(settings: Settings) -> str:
     from pyspark.sql import functions as F
 
     from csmetrics.spark import get_spark
+    from csmetrics.tables import bronze
 
-    shops = get_spark(settings).read.format("delta").load(settings.table_path("bronze", "shops"))
+    shops = bronze("shops").read(get_spark(settings), settings)
     return shops.groupBy("category").count().orderBy(F.desc("count"), "category").first()["category"]
 
 
@@ -50,8 +51,9 @@ def busiest_shop(spark, settings: Settings) -> tuple[date, str]:
     shop with most sessions on it among the largest peer group (platform, category, tier):
     the report with the most to compare."""
     from csmetrics.bronze import read_bronze
+    from csmetrics.tables import SESSION_DETAIL_DAILY
 
-    detail = spark.read.format("delta").load(settings.table_path("gold", "session_detail_daily"))
+    detail = SESSION_DETAIL_DAILY.read(spark, settings)
     last = detail.agg(F.max("stat_date")).first()[0]
     group = Window.partitionBy("platform", "category", "tier")
     shops = read_bronze(spark, settings, "shops").select("shop_id", F.count("*").over(group).alias("peers"))

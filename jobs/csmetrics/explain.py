@@ -16,12 +16,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from csmetrics import registry
-from csmetrics.bronze import bronze_path
 from csmetrics.config import Settings, SettingsError
 from csmetrics.metrics.session_detail import drill_down_measures
 from csmetrics.schemas.bronze import EVENT_DATE
 from csmetrics.schemas.raw import RAW_TABLES
-from csmetrics.tables import AGENT_METRICS_DAILY, INGEST_LOG, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY, SHOP_METRICS_DAILY
+from csmetrics.tables import AGENT_METRICS_DAILY, BY_NAME, INGEST_LOG, SCENE_METRICS_DAILY, SESSION_DETAIL_DAILY, SHOP_METRICS_DAILY, bronze
 
 # The part of a total that no group holds: a buyer counted in two scenes, or rows the
 # grouping does not cover. It keeps the contributions summing to the change.
@@ -277,7 +276,7 @@ def explain(spark: SparkSession, settings: Settings, shop: str, metric: str, day
 
 
 def _read(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
-    return spark.read.format("delta").load(settings.table_path("gold", table))
+    return BY_NAME[table].read(spark, settings)
 
 
 def _measure(row, described: registry.Metric) -> Measure:
@@ -358,17 +357,17 @@ def explain_versions(spark: SparkSession, settings: Settings, shop: str, metric:
     wanted = (F.col("shop_id") == shop) & (F.col("metric") == metric) & (F.col("segment") == "all") & (F.col("stat_date") == day)
     columns = ["numerator", "denominator", "maturity", "run_id", "computed_at"]
     try:
-        old = spark.read.format("delta").option("versionAsOf", version).load(path).where(wanted).select(*columns).collect()
+        old = SHOP_METRICS_DAILY.read(spark, settings, versionAsOf=str(version)).where(wanted).select(*columns).collect()
     except Exception as error:  # noqa: BLE001 - Delta's message names the versions that exist
         raise SettingsError(f"version {version} of {path} cannot be read ({str(error).splitlines()[0]}); `DESCRIBE HISTORY` lists the versions") from None
-    new = spark.read.format("delta").load(path).where(wanted).select(*columns).collect()
+    new = SHOP_METRICS_DAILY.read(spark, settings).where(wanted).select(*columns).collect()
     before, after = (_measure(rows[0], described) if rows else None for rows in (old, new))
     explanation = Explanation(
         shop, metric, str(day), f"version {version}", described.direction, split_change(before, after),
         {f"version {version}": old[0].maturity if old else None, "now": new[0].maturity if new else None},
     )
     changed = (
-        spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", version + 1).load(path)
+        SHOP_METRICS_DAILY.read(spark, settings, readChangeFeed="true", startingVersion=str(version + 1))
         .where(wanted & F.col("_change_type").isin("insert", "update_postimage", "delete"))
         .select("_commit_version", "_change_type", "run_id").collect()
     ) if version < _latest_version(spark, path) else []
@@ -382,7 +381,7 @@ def _ingested_between(spark, settings, shop, day, described: registry.Metric, si
     """The shop's bronze records, per table, that runs ingested after `since` and by `until`
     (the ingest log's times), among the event dates the metric reads."""
     log = (
-        spark.read.format("delta").load(INGEST_LOG.path(settings))
+        INGEST_LOG.read(spark, settings)
         .where((F.col("ingested_at") > F.lit(since)) & (F.col("ingested_at") <= F.lit(until)))
         .select("table", "run_id").distinct().collect()
     )
@@ -395,7 +394,7 @@ def _ingested_between(spark, settings, shop, day, described: registry.Metric, si
         if table.event_time is None or name not in runs:
             continue
         count = (
-            spark.read.format("delta").load(bronze_path(settings, name))
+            bronze(name).read(spark, settings)
             .where((F.col("shop_id") == shop) & F.col(EVENT_DATE).between(F.lit(first), F.lit(last)) & F.col("_run_id").isin(runs[name]))
             .count()
         )

@@ -37,7 +37,7 @@ def final_slices(spark: SparkSession, settings: Settings, start: date, end: date
     if not SHOP_METRICS_DAILY.exists(spark, settings):
         return []
     rows = (
-        spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
+        SHOP_METRICS_DAILY.read(spark, settings)
         .where(F.col("stat_date").between(F.lit(start), F.lit(end)) & (F.col("maturity") == "final"))
         .select("stat_date", "metric")
         .distinct()
@@ -64,7 +64,7 @@ def slices_left_alone(spark: SparkSession, settings: Settings, plan: RunPlan) ->
     # Gold is partitioned by (stat_date, metric): only the plan's own slices are read, a
     # sixth of the partitions of its dates (a daily run owns most metrics on two dates only).
     slices = (
-        spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
+        SHOP_METRICS_DAILY.read(spark, settings)
         .where(F.expr(plan.replace_predicate()))
         .select("stat_date", "metric", "maturity", "run_id")
     )
@@ -91,7 +91,7 @@ def _runs_reading_past(spark: SparkSession, settings: Settings, cutoff: datetime
     record no cutoff, and are not among them."""
     if not RUN_COMMITS.exists(spark, settings):
         return None
-    commits = spark.read.format("delta").load(RUN_COMMITS.path(settings))
+    commits = RUN_COMMITS.read(spark, settings)
     if "landed_by" not in commits.columns:
         return None
     return (
@@ -103,8 +103,6 @@ def _runs_reading_past(spark: SparkSession, settings: Settings, cutoff: datetime
 def unfinished(spark: SparkSession, settings: Settings, stat_date: date | None = None, shop_id: str | None = None) -> list[Row]:
     """The held-back slices not settled yet (of one date and shop when given): few rows,
     sorted by stat_date, shop_id and metric."""
-    if not UNFINISHED.exists(spark, settings):
-        return []
     rows = _unsettled(spark, settings)
     if stat_date is not None:
         rows = rows.where(F.col("stat_date") == F.lit(stat_date))
@@ -115,13 +113,11 @@ def unfinished(spark: SparkSession, settings: Settings, stat_date: date | None =
 
 def unfinished_frame(spark: SparkSession, settings: Settings) -> DataFrame:
     """(stat_date, shop_id, metric) of the held-back slices not settled yet, as a frame."""
-    if not UNFINISHED.exists(spark, settings):
-        return spark.createDataFrame([], "stat_date date, shop_id string, metric string")
     return _unsettled(spark, settings).select("stat_date", "shop_id", "metric")
 
 
 def _unsettled(spark: SparkSession, settings: Settings) -> DataFrame:
-    return spark.read.format("delta").load(UNFINISHED.path(settings)).where(F.col("settled_by").isNull())
+    return UNFINISHED.read_or_empty(spark, settings).where(F.col("settled_by").isNull())
 
 
 def plan_run(spark: SparkSession, settings: Settings, run_date: date, restate: bool = False) -> RunPlan:
@@ -195,5 +191,5 @@ def dates_settled_by(spark: SparkSession, settings: Settings, run_id: str) -> li
     """The stat_dates of held-back slices that `run_id` finalised (a small list)."""
     if not UNFINISHED.exists(spark, settings):
         return []
-    rows = spark.read.format("delta").load(UNFINISHED.path(settings)).where(F.col("settled_by") == run_id).select("stat_date").distinct()
+    rows = UNFINISHED.read(spark, settings).where(F.col("settled_by") == run_id).select("stat_date").distinct()
     return sorted(r.stat_date for r in rows.collect())

@@ -32,12 +32,11 @@ from pyspark.sql import functions as F
 from csmetrics import registry
 from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings, SettingsError
-from csmetrics.delta_io import table_exists
 from csmetrics.derived.trends import DAYS, trend_series
 from csmetrics.derived.weekly import week_start
 from csmetrics.explain import Explanation, explain
 from csmetrics.metrics.scenes import worst_scenes
-from csmetrics.tables import safe_name
+from csmetrics.tables import BY_NAME, safe_name
 
 # The metrics the platform governs a shop by (SPEC §5), in the order a manager reads them.
 CORE_METRICS = ("reply_3min_rate", "pickup_rate", "satisfaction_rate", "avg_response_seconds", "avg_wait_seconds")
@@ -75,10 +74,9 @@ class ReportData:
 
 
 def _gold(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
-    path = settings.table_path("gold", table)
-    if not table_exists(spark, path):
+    if not BY_NAME[table].exists(spark, settings):
         raise SettingsError(f"gold/{table} does not exist in {settings.warehouse}: run the daily job (csmetrics run) first")
-    return spark.read.format("delta").load(path)
+    return BY_NAME[table].read(spark, settings)
 
 
 def load(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> ReportData:
@@ -144,10 +142,9 @@ def load(spark: SparkSession, settings: Settings, shop_id: str, day: date) -> Re
 
 def _shop_rows(spark: SparkSession, settings: Settings, table: str, shop_id: str, first: date, last: date) -> pd.DataFrame:
     """The shop's rows of a derived table over [first, last]; empty where an older warehouse lacks it."""
-    path = settings.table_path("gold", table)
-    if not table_exists(spark, path):
+    if not BY_NAME[table].exists(spark, settings):
         return pd.DataFrame()
-    rows = spark.read.format("delta").load(path).where((F.col("shop_id") == shop_id) & F.col("stat_date").between(F.lit(first), F.lit(last)))
+    rows = BY_NAME[table].read(spark, settings).where((F.col("shop_id") == shop_id) & F.col("stat_date").between(F.lit(first), F.lit(last)))
     return rows.drop("run_id", "computed_at").toPandas()
 
 
@@ -180,9 +177,9 @@ def _worst_scenes(spark: SparkSession, settings: Settings, shop: dict, first: da
         .agg((F.sum("numerator") / F.sum("denominator")).alias("share"))
     )
     worst = worst.join(shares, "scene", "left")
-    benchmarks = settings.table_path("gold", "scene_benchmarks_daily")
-    if table_exists(spark, benchmarks):
-        peers = spark.read.format("delta").load(benchmarks).where(
+    benchmarks = BY_NAME["scene_benchmarks_daily"]
+    if benchmarks.exists(spark, settings):
+        peers = benchmarks.read(spark, settings).where(
             (F.col("platform") == shop["platform"]) & (F.col("category") == shop["category"]) & (F.col("tier") == shop["tier"])
             & (F.col("stat_date") == F.lit(day)) & (F.col("scene_level") == 3) & (F.col("metric") == "satisfaction_rate")
             & (F.col("segment") == "all")

@@ -14,6 +14,7 @@ from csmetrics.delta_io import table_exists
 from csmetrics.export import gold_table_missing
 from csmetrics.publish import gold_path
 from csmetrics.spark import get_spark
+from csmetrics.tables import BY_NAME
 
 
 def _gold(settings: Settings, table: str) -> DataFrame:
@@ -26,7 +27,7 @@ def _gold(settings: Settings, table: str) -> DataFrame:
     spark = get_spark(settings)
     if remote and not table_exists(spark, path):
         raise gold_table_missing(settings, table)
-    return spark.read.format("delta").load(path)
+    return BY_NAME[table].read(spark, settings)
 
 
 def show_gold(stat_date: date | None = None, shop_id: str | None = None, limit: int = 40) -> str:

@@ -41,6 +41,17 @@ class Table:
     def exists(self, spark: SparkSession, settings: Settings) -> bool:
         return DeltaTable.isDeltaTable(spark, self.path(settings))
 
+    def read(self, spark: SparkSession, settings: Settings, **options: str) -> DataFrame:
+        """The table's rows, lazily: its latest version, or what Delta's read `options` ask
+        (`versionAsOf`, `readChangeFeed`, ...)."""
+        return spark.read.format("delta").options(**options).load(self.path(settings))
+
+    def read_or_empty(self, spark: SparkSession, settings: Settings) -> DataFrame:
+        """The table's rows, or none (of its schema) where nothing has written it yet."""
+        if not self.exists(spark, settings):
+            return spark.createDataFrame([], self.schema)
+        return self.read(spark, settings)
+
     def ensure(self, spark: SparkSession, settings: Settings, relayout: bool = False) -> DeltaTable:
         """The table, created with its schema, partitioning and properties if it does not
         exist yet, and registered in the configured catalog schema. Once per application and

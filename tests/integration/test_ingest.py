@@ -99,13 +99,13 @@ def test_every_tables_quarantined_records_are_written_in_one_commit_and_a_retry_
     assert [w.userMetadata for w in writes] == ["r1", "r1"]  # one commit an attempt, every table's rows
 
 
-def test_a_quarantine_short_of_one_tables_records_stops_the_run_naming_that_table(spark, tmp_path):
+def test_a_quarantine_short_of_one_tables_records_stops_the_run_naming_that_table(spark, settings):
     from csmetrics.ingest import run as ingest_run
     from csmetrics.ingest.landing import LandedFile
     from csmetrics.schemas.gold import QUARANTINE
 
     day, now = date(2026, 3, 2), datetime(2026, 3, 2, 12)
-    path = str(tmp_path / "quarantine")
+    path = settings.table_path("quarantine", "records")
     spark.createDataFrame(
         [("ratings", day, "file:/r.parquet", "out_of_range:score", "{}", "r1", now)] * 2, QUARANTINE
     ).write.format("delta").save(path)
@@ -113,11 +113,11 @@ def test_a_quarantine_short_of_one_tables_records_stops_the_run_naming_that_tabl
     pending = {name: ingest_run._NewFiles(files[name], None, None) for name in files}
     report = ingest_run.IngestReport("r1", {name: ingest_run.TableReport(name, files[name]) for name in files})
     report.tables["ratings"].quarantined = 2
-    ingest_run._check_quarantine_written(spark, path, report, pending)
+    ingest_run._check_quarantine_written(spark, settings, report, pending)
 
     report.tables["orders"].quarantined = 1
     with pytest.raises(ingest_run.AccountingError, match="orders.*1 records were quarantined, the quarantine table holds 0"):
-        ingest_run._check_quarantine_written(spark, path, report, pending)
+        ingest_run._check_quarantine_written(spark, settings, report, pending)
 
 
 def ingested(report, table) -> list[str]:

@@ -173,3 +173,65 @@ def test_bronze_keeps_file_statistics_of_the_columns_it_is_read_by_and_maintain_
     assert "delta.dataSkippingStatsColumns" not in tables._properties(spark, ratings.path(settings))
     compact_and_vacuum(spark, settings, ratings)
     assert tables._properties(spark, ratings.path(settings))["delta.dataSkippingStatsColumns"] == "shop_id,_landed_at,_run_id"
+
+
+def test_a_table_is_read_through_its_declaration_and_read_as_empty_before_anything_wrote_it(spark, settings):
+    # Before any run: no rows, but the declared columns, so that a query over it plans.
+    empty = LEADERBOARD_DAILY.read_or_empty(spark, settings)
+    assert (empty.schema, empty.count()) == (LEADERBOARD_DAILY.schema, 0)
+    LEADERBOARD_DAILY.ensure(spark, settings)
+    rows = spark.createDataFrame([LEADERBOARD_ROW], LEADERBOARD_DAILY.schema)
+    rows.write.format("delta").mode("append").save(LEADERBOARD_DAILY.path(settings))
+    changed = spark.createDataFrame([LEADERBOARD_ROW[:6] + (0.5,) + LEADERBOARD_ROW[7:]], LEADERBOARD_DAILY.schema)
+    replace_where(changed, LEADERBOARD_DAILY.path(settings), "stat_date = '2026-03-02'", ["stat_date"], "run2")
+
+    assert [r.value for r in LEADERBOARD_DAILY.read_or_empty(spark, settings).collect()] == [0.5]
+    # Delta's read options pass through: an earlier version, and the change feed since it.
+    assert [r.value for r in LEADERBOARD_DAILY.read(spark, settings, versionAsOf="1").collect()] == [0.9]
+    feed = LEADERBOARD_DAILY.read(spark, settings, readChangeFeed="true", startingVersion="2").collect()
+    assert sorted((r._change_type, r.value) for r in feed) == [("delete", 0.9), ("insert", 0.5)]
+
+
+def inline_delta_reads(text: str) -> list[int]:
+    """Lines of Python `text` that read a Delta table with Spark's reader: a call chain that
+    starts at `.read` (or `.readStream`) and names the format "delta" (`.format("delta")`, or
+    `format="delta"` given to `load`)."""
+    import ast
+
+    def from_reader(node) -> bool:
+        while isinstance(node, (ast.Call, ast.Attribute)):
+            if isinstance(node, ast.Attribute) and node.attr in ("read", "readStream"):
+                return True
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return False
+
+    def names_delta(call: ast.Call) -> bool:
+        delta = lambda node: isinstance(node, ast.Constant) and node.value == "delta"  # noqa: E731
+        by_format = isinstance(call.func, ast.Attribute) and call.func.attr == "format" and any(map(delta, call.args))
+        return by_format or any(k.arg == "format" and delta(k.value) for k in call.keywords)
+
+    calls = [node for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Call)]
+    return sorted({call.lineno for call in calls if names_delta(call) and from_reader(call.func)})
+
+
+def test_the_jobs_read_delta_tables_only_through_the_table_catalog():
+    """`Table.read` is the one door to a table (issue 29, "reads go through the table catalog"):
+    a path spelled out at a read would miss a table's move or rename."""
+    # The matcher finds the spellings of a read, and leaves other formats and writes alone.
+    spellings = (
+        'a = spark.read.format("delta").load(p)\n'
+        'b = spark.read.option("versionAsOf", 1).format("delta").load(p)\n'
+        'c = spark.read.load(p, format="delta")\n'
+        'd = spark.readStream.format("delta").load(p)\n'
+        'e = spark.read.format("parquet").load(p)\n'
+        'f = rows.write.format("delta").save(p)\n'
+    )
+    assert inline_delta_reads(spellings) == [1, 2, 3, 4]
+    package = Path(tables.__file__).parent
+    assert inline_delta_reads((package / "tables.py").read_text())  # the one door itself
+    inline = [
+        f"{source.relative_to(package)}:{line}"
+        for source in sorted(package.rglob("*.py")) if source.name != "tables.py"
+        for line in inline_delta_reads(source.read_text())
+    ]
+    assert inline == []

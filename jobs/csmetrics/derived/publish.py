@@ -86,7 +86,7 @@ def derive(
     weeks = week_starts(dates)
     months = sorted({_month_of(d) for d in dates})
     last_sunday, month_end = weeks[-1] + timedelta(days=6), _month_end(months[-1])
-    daily = spark.read.format("delta").load(SHOP_METRICS_DAILY.path(settings))
+    daily = SHOP_METRICS_DAILY.read(spark, settings)
     indicators = experience.parse_indicators(settings.experience_indicators or experience.DEFAULT_INDICATORS)
     indicator_dates = dates_of(changed, [i.metric for i in indicators])
     scored = experience.score_dates(indicator_dates) if indicator_dates else []
@@ -112,7 +112,7 @@ def derive(
     month_days = daily.where(F.col("stat_date").between(F.lit(months[0]), F.lit(month_end)) & month_start(F.col("stat_date")).isin(months))
     shops = read_bronze(spark, settings, "shops")
     peers = supported(daily.where(F.col("stat_date").isin(dates) & F.expr(changed_sql)), shops, settings.min_support)
-    scenes = spark.read.format("delta").load(SCENE_METRICS_DAILY.path(settings)) if SCENE_METRICS_DAILY.exists(spark, settings) else None
+    scenes = SCENE_METRICS_DAILY.read(spark, settings) if SCENE_METRICS_DAILY.exists(spark, settings) else None
     # Held-back shop-days are few: read once for the weekly and the monthly rows.
     window_days = [scored[0] - timedelta(days=experience.WINDOW_DAYS - 1), scored[-1]] if scored else []
     unfinished = unfinished_frame(spark, settings).where(
@@ -208,7 +208,7 @@ def _final_by_window(final_through: Mapping[str, date]) -> dict[int, date]:
 
 def _alerts(spark: SparkSession, settings: Settings, daily: DataFrame, shops: DataFrame, dates: list[date], thresholds) -> DataFrame:
     metrics = [t.metric for t in thresholds]
-    scores = spark.read.format("delta").load(BY_NAME["experience_score_daily"].path(settings))
+    scores = BY_NAME["experience_score_daily"].read(spark, settings)
     return alerts.metric_alerts(
         alerts.series(daily, scores, metrics, dates), shops, dates, [*metrics, experience.LEADERBOARD_METRIC],
         settings.min_support, settings.min_peers, settings.alert_z, settings.alert_critical_z,
@@ -216,7 +216,7 @@ def _alerts(spark: SparkSession, settings: Settings, daily: DataFrame, shops: Da
 
 
 def _written_scores(spark: SparkSession, settings: Settings, days: list[date]) -> DataFrame:
-    scores = spark.read.format("delta").load(BY_NAME["experience_score_daily"].path(settings)).where(F.col("stat_date").isin(days))
+    scores = BY_NAME["experience_score_daily"].read(spark, settings).where(F.col("stat_date").isin(days))
     return experience.leaderboard_rows(scores)
 
 
@@ -230,7 +230,7 @@ def _leaderboard_slice(changed: Mapping[date, Collection[str]], scored: list[dat
 
 
 def _written_weeks(spark: SparkSession, settings: Settings, weeks: list[date]) -> DataFrame:
-    return spark.read.format("delta").load(BY_NAME["shop_metrics_weekly"].path(settings)).where(F.col("week_start").isin(weeks))
+    return BY_NAME["shop_metrics_weekly"].read(spark, settings).where(F.col("week_start").isin(weeks))
 
 
 def _week_of(day: date) -> date:
@@ -284,7 +284,7 @@ def _trends(spark: SparkSession, settings: Settings, daily: DataFrame, changed: 
         own = period_slices(changed if grain == "day" else every_metric(changed), period_of)
         moved[grain] = changed_slices(own, _shifted(own, after))
         needed = changed_slices(moved[grain], _shifted(moved[grain], before))
-        rows = daily if tables[grain] is None else spark.read.format("delta").load(BY_NAME[tables[grain]].path(settings))
+        rows = daily if tables[grain] is None else BY_NAME[tables[grain]].read(spark, settings)
         inputs[grain] = rows.where(F.col(column).between(F.lit(min(needed)), F.lit(max(needed))) & _slices_column(needed, F.col(column)))
         spans[grain] = (min(moved[grain]), max(moved[grain]))
     trends = periods_with_change(inputs["day"], inputs["week"], inputs["month"], spans["day"], spans["week"], spans["month"])

@@ -222,11 +222,11 @@ def ingest(
     log_path = INGEST_LOG.path(settings)
     INGEST_LOG.ensure(spark, settings)
     listed = {name: landed_files(spark, settings.landing, name, landed_by, since) for name in RAW_TABLES}
-    logged = _logged_files(spark, log_path, run_id, since, listed)
+    logged = _logged_files(INGEST_LOG.read(spark, settings), run_id, since, listed)
     if since is not None and not any(row["arrival_dt"] >= since for row in logged):
         progress(f"no file of the arrival partitions since {since} was ingested before: listing every arrival partition")
         listed = {name: landed_files(spark, settings.landing, name, landed_by) for name in RAW_TABLES}
-        logged = _logged_files(spark, log_path, run_id, None, listed)
+        logged = _logged_files(INGEST_LOG.read(spark, settings), run_id, None, listed)
     done = {(row["source_file"], row["landed_us"]) for row in logged}
     # Tables an earlier attempt of this run (an Airflow retry) ingested files of.
     tried_before = {row["table"] for row in logged if row["run_id"] == run_id}
@@ -269,7 +269,7 @@ def ingest(
 
     quarantine_path = QUARANTINE_TABLE.path(settings)
     QUARANTINE_TABLE.ensure(spark, settings)
-    _write_quarantine(spark, quarantine_path, report, pending, run_id)
+    _write_quarantine(spark, settings, report, pending, run_id)
     _fail_if_too_many_invalid(report, settings, quarantine_path)
     _fail_if_unreadable(report, settings, quarantine_path)
 
@@ -322,14 +322,11 @@ def persist_on_disk(spark: SparkSession, frame: DataFrame) -> DataFrame:
         return frame.persist(StorageLevel.DISK_ONLY)
 
 
-def _logged_files(
-    spark: SparkSession, log_path: str, run_id: str, since: date | None, listed: dict[str, list[LandedFile]]
-) -> list:
-    """The ingest log's rows of the files that can be among `listed`, and of this run's
+def _logged_files(log: DataFrame, run_id: str, since: date | None, listed: dict[str, list[LandedFile]]) -> list:
+    """The ingest `log`'s rows of the files that can be among `listed`, and of this run's
     earlier attempts: those of the arrival partitions from `since` on, of the misplaced files
     listed (a misplaced file's arrival date is its landing date), and of `run_id` (an attempt
     may have listed every partition); every row when `since` is None."""
-    log = spark.read.format("delta").load(log_path)
     if since is not None:
         misplaced = sorted({f.uri for files in listed.values() for f in files if f.misplaced})
         wanted = (F.col("arrival_dt") >= F.lit(since)) | (F.col("run_id") == run_id)
@@ -363,8 +360,8 @@ def _known_shops(spark, settings, pending: dict[str, _NewFiles]) -> DataFrame:
     just before). The events of other shops (a new shop not in the snapshot yet, a shop whose
     row is quarantined) go to bronze too and wait there, counted, until a valid row lands."""
     known = []
-    if table_exists(spark, bronze_path(settings, "shops")):
-        known.append(spark.read.format("delta").load(bronze_path(settings, "shops")).select("shop_id"))
+    if bronze("shops").exists(spark, settings):
+        known.append(bronze("shops").read(spark, settings).select("shop_id"))
     shops = pending.get("shops")
     if shops is not None and shops.classified is not None:
         known.append(shops.classified.where(F.col("status") != QUARANTINE).select("shop_id"))
@@ -401,7 +398,7 @@ def _existing_versions(spark, settings, table: RawTable, records: DataFrame, ver
     yet) that the landed `records` can meet: for an event table, of their event dates only."""
     if version < 0:
         return None
-    stored = spark.read.format("delta").option("versionAsOf", version).load(bronze_path(settings, table.name))
+    stored = bronze(table.name).read(spark, settings, versionAsOf=str(version))
     if table.is_snapshot:
         return stored.select(table.primary_key, "_landed_at", "_row_hash")
     event_dates = _event_dates(records, table)
@@ -486,7 +483,7 @@ def _check_classified_every_record(report: TableReport) -> None:
             raise _unbalanced(report.table, f"file {uri} declares {declared:,d} records, {classified:,d} were classified")
 
 
-def _check_quarantine_written(spark: SparkSession, path: str, report: IngestReport, pending: dict[str, _NewFiles]) -> None:
+def _check_quarantine_written(spark: SparkSession, settings: Settings, report: IngestReport, pending: dict[str, _NewFiles]) -> None:
     """The quarantine holds exactly the run's quarantined records (and unreadable files) of
     the files read, table by table (one count of every table's)."""
     expected = {name: report.tables[name].quarantined + len(report.tables[name].unreadable_files) for name in pending}
@@ -495,7 +492,7 @@ def _check_quarantine_written(spark: SparkSession, path: str, report: IngestRepo
         return
     uris = [f.uri for name in expected for f in pending[name].files]
     rows = (
-        spark.read.format("delta").load(path)
+        QUARANTINE_TABLE.read(spark, settings)
         .where(F.col("table").isin(list(expected)) & F.col("source_file").isin(uris))
         .groupBy("table").count().collect()
     )
@@ -527,7 +524,7 @@ def is_late_for_final(table: RawTable) -> Column:
     return (F.col("status") == INSERT) & (F.col("_landed_at") > last_use)
 
 
-def _write_quarantine(spark, path, report: IngestReport, pending: dict[str, _NewFiles], run_id) -> None:
+def _write_quarantine(spark, settings: Settings, report: IngestReport, pending: dict[str, _NewFiles], run_id) -> None:
     """Replace the quarantine rows of the files read, every table's in one commit (re-runs
     stay idempotent), then check that it holds exactly the run's."""
     frames, replaced = [], {}
@@ -551,8 +548,8 @@ def _write_quarantine(spark, path, report: IngestReport, pending: dict[str, _New
         dates = sorted({f.arrival_dt for name in replaced for f in pending[name].files})
         partitions = sql_in("table", sorted(replaced)) + " AND " + sql_in("arrival_dt", dates)
         files = " OR ".join(replaced.values())
-        replace_where(reduce(DataFrame.unionByName, frames), path, f"{partitions} AND ({files})", ["table", "arrival_dt"], run_id)
-    _check_quarantine_written(spark, path, report, pending)
+        replace_where(reduce(DataFrame.unionByName, frames), QUARANTINE_TABLE.path(settings), f"{partitions} AND ({files})", ["table", "arrival_dt"], run_id)
+    _check_quarantine_written(spark, settings, report, pending)
 
 
 def _quarantined(spark, report: TableReport, new: _NewFiles, run_id) -> list[DataFrame]:

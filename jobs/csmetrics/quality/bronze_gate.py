@@ -5,9 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from csmetrics.bronze import bronze_path, read_bronze
+from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
-from csmetrics.delta_io import table_exists
 from csmetrics.expectations import bronze as bronze_suite
 from csmetrics.quality.checks import ROWS
 from csmetrics.quality.gate import (
@@ -20,9 +19,8 @@ from csmetrics.quality.gate import (
     record_results,
     validate_tables,
 )
-from csmetrics.schemas.bronze import bronze_schema
 from csmetrics.schemas.raw import RAW_TABLES
-from csmetrics.tables import INGEST_LOG
+from csmetrics.tables import INGEST_LOG, bronze
 
 WHAT_TO_DO = (
     "No metric was computed. The offending rows are in bronze with _run_id = '{run_id}'; they passed "
@@ -33,19 +31,13 @@ WHAT_TO_DO = (
 
 def ingested_tables(spark: SparkSession, settings: Settings, run_id: str) -> list[str]:
     """Raw tables of which this run ingested at least one file (a small list)."""
-    path = INGEST_LOG.path(settings)
-    if not table_exists(spark, path):
-        return []
-    rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("table").distinct().collect()
+    rows = INGEST_LOG.read_or_empty(spark, settings).where(F.col("run_id") == run_id).select("table").distinct().collect()
     return sorted(row["table"] for row in rows)
 
 
 def written_by(spark: SparkSession, settings: Settings, table: str, run_id: str) -> DataFrame:
     """Bronze rows the run inserted or updated (Delta file statistics skip older files)."""
-    path = bronze_path(settings, table)
-    if not table_exists(spark, path):
-        return spark.createDataFrame([], bronze_schema(RAW_TABLES[table]))
-    return spark.read.format("delta").load(path).where(F.col("_run_id") == run_id)
+    return bronze(table).read_or_empty(spark, settings).where(F.col("_run_id") == run_id)
 
 
 def with_shop_row(records: DataFrame, shops: DataFrame) -> DataFrame:

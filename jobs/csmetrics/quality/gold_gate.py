@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from csmetrics.bronze import read_bronze
 from csmetrics.config import Settings
 from csmetrics.conformed import sessions_of_dates
-from csmetrics.delta_io import replace_where, sql_literal, table_exists
+from csmetrics.delta_io import replace_where, sql_literal
 from csmetrics.metrics.family import TIMEZONE_MARGIN_DAYS
 from csmetrics.plan import RunPlan
 from csmetrics.quality import gold_views
@@ -138,10 +138,7 @@ def _hold_back(
 
 def held_back(spark: SparkSession, settings: Settings, run_id: str) -> list[tuple]:
     """(stat_date, shop_id, reason) the gold gate held back for `run_id` (a small list)."""
-    path = HELD_BACK.path(settings)
-    if not table_exists(spark, path):
-        return []
-    rows = spark.read.format("delta").load(path).where(F.col("run_id") == run_id).select("stat_date", "shop_id", "reason").collect()
+    rows = HELD_BACK.read_or_empty(spark, settings).where(F.col("run_id") == run_id).select("stat_date", "shop_id", "reason").collect()
     return sorted(tuple(r) for r in rows)
 
 
@@ -175,12 +172,9 @@ def sessions_seen(spark: SparkSession, settings: Settings, plan: RunPlan) -> Dat
 
 def _published_volume(spark: SparkSession, settings: Settings, dates) -> DataFrame:
     """Published consult_sessions rows of the week before the first date to the last."""
-    path = SHOP_METRICS_DAILY.path(settings)
-    if not table_exists(spark, path):
-        return spark.createDataFrame([], "stat_date date, shop_id string, metric string, segment string, value double")
     first = dates[0] - timedelta(days=gold_views.TRAILING_DAYS)
     return (
-        spark.read.format("delta").load(path)
+        SHOP_METRICS_DAILY.read_or_empty(spark, settings)
         .where(F.col("stat_date").between(F.lit(first), F.lit(dates[-1])) & (F.col("metric") == gold_views.VOLUME_METRIC))
         .select("stat_date", "shop_id", "metric", "segment", "value")
     )
