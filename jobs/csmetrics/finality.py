@@ -103,6 +103,8 @@ def _runs_reading_past(spark: SparkSession, settings: Settings, cutoff: datetime
 def unfinished(spark: SparkSession, settings: Settings, stat_date: date | None = None, shop_id: str | None = None) -> list[Row]:
     """The held-back slices not settled yet (of one date and shop when given): few rows,
     sorted by stat_date, shop_id and metric."""
+    if not UNFINISHED.exists(spark, settings):
+        return []  # a list at once: the collect of an empty frame would still be a Spark job
     rows = _unsettled(spark, settings)
     if stat_date is not None:
         rows = rows.where(F.col("stat_date") == F.lit(stat_date))

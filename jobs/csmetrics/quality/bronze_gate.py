@@ -31,7 +31,9 @@ WHAT_TO_DO = (
 
 def ingested_tables(spark: SparkSession, settings: Settings, run_id: str) -> list[str]:
     """Raw tables of which this run ingested at least one file (a small list)."""
-    rows = INGEST_LOG.read_or_empty(spark, settings).where(F.col("run_id") == run_id).select("table").distinct().collect()
+    if not INGEST_LOG.exists(spark, settings):
+        return []  # a list at once: the collect of an empty frame would still be a Spark job
+    rows = INGEST_LOG.read(spark, settings).where(F.col("run_id") == run_id).select("table").distinct().collect()
     return sorted(row["table"] for row in rows)
 
 

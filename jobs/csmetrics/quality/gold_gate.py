@@ -138,7 +138,9 @@ def _hold_back(
 
 def held_back(spark: SparkSession, settings: Settings, run_id: str) -> list[tuple]:
     """(stat_date, shop_id, reason) the gold gate held back for `run_id` (a small list)."""
-    rows = HELD_BACK.read_or_empty(spark, settings).where(F.col("run_id") == run_id).select("stat_date", "shop_id", "reason").collect()
+    if not HELD_BACK.exists(spark, settings):
+        return []  # a list at once: the collect of an empty frame would still be a Spark job
+    rows = HELD_BACK.read(spark, settings).where(F.col("run_id") == run_id).select("stat_date", "shop_id", "reason").collect()
     return sorted(tuple(r) for r in rows)
 
 
