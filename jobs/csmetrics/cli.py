@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the daily pipeline for one logical date (ingest, compute, validate, publish)")
     run.add_argument("--date", type=_date, required=True, help="the run's logical date R, YYYY-MM-DD")
-    run.add_argument("--run-id", default=None, help="id recorded in the tables and Delta history (default cli__<date>)")
+    run.add_argument(
+        "--run-id", default=None, help="id recorded in the tables and Delta history (default cli__<date>, or cli_restate__<date> with --restate)"
+    )
     run.add_argument("--restate", action="store_true", help="recompute with all landed data, rewriting final rows")
 
     restate = commands.add_parser(
@@ -184,7 +186,9 @@ def _run(args: argparse.Namespace) -> None:
         print(report.summary())
         print(f"landing zone: {out}")
     elif args.command == "run":
-        run_id = args.run_id or f"cli__{args.date}"
+        # A restatement of a date is another run than its daily run: it must not take the daily
+        # run's id, under which that run's cutoff and settlements are recorded.
+        run_id = args.run_id or (f"cli_restate__{args.date}" if args.restate else f"cli__{args.date}")
         preflight.check_run_settings(run_id)
         from csmetrics.pipeline import run_daily
 

@@ -157,6 +157,16 @@ def test_restate_is_a_flag_and_still_takes_the_dags_true_or_false(computed, flag
     assert computed == [(date(2026, 3, 2), SCHEDULED, restate)]
 
 
+@pytest.mark.parametrize(("flag", "run_id"), [([], "cli__2026-03-02"), (["--restate"], "cli_restate__2026-03-02")])
+def test_a_restatement_of_a_date_gets_its_own_default_run_id(no_spark, monkeypatch, flag, run_id):
+    # The daily run's cutoff and settlements are recorded under its id: a restatement of the
+    # same date by hand must not share it.
+    runs = []
+    monkeypatch.setattr(pipeline, "run_daily", lambda run_date, run_id, restate, progress: runs.append((run_date, run_id, restate)))
+    assert cli.main(["run", "--date", "2026-03-02", *flag]) == 0
+    assert runs == [(date(2026, 3, 2), run_id, bool(flag))]
+
+
 def test_restate_before_another_option_is_the_flag(computed):
     submit.run_step("compute", "--restate", "--date", "2026-03-02", "--run-id", SCHEDULED)
     assert computed == [(date(2026, 3, 2), SCHEDULED, True)]
