@@ -34,8 +34,8 @@ def run_dag(run_date: date):
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     dag = bag.get_dag("csmetrics_daily")
-    # dag.test() runs the tasks through Airflow's in-process execution API, which imports
-    # FastAPI's TestClient; Starlette warns there that its httpx client is deprecated. The
+    # dag.test() runs the tasks through Airflow's in-process execution API, whose `svcs`
+    # imports FastAPI's TestClient; Starlette warns there that its httpx client is deprecated. The
     # warning is Airflow's own dependency's, and nothing a user of the demo can act on.
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
     return dag.test(logical_date=pendulum.datetime(run_date.year, run_date.month, run_date.day, tz="UTC"))

@@ -31,6 +31,13 @@ class Bag:
 
 
 def test_the_demo_does_not_show_starlettes_warning_about_airflows_test_client(monkeypatch):
+    # The stand-in does raise the warning (it would not once httpx2 is installed): else this
+    # test could pass whatever the demo does.
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        ImportsTheTestClient().test(None)
+    assert any("testclient" in str(w.message) for w in raised)
+
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "dags")
     monkeypatch.setattr("airflow.dag_processing.dagbag.DagBag", Bag)
     with warnings.catch_warnings(record=True) as shown:
