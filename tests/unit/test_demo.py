@@ -12,12 +12,17 @@ from csmetrics import demo
 
 class ImportsTheTestClient:
     """Stands in for csmetrics_daily: dag.test() imports FastAPI's TestClient, as Airflow's
-    in-process execution API does, here afresh so that its import-time warning fires again."""
+    in-process execution API does."""
 
     def test(self, logical_date):
-        for module in ("fastapi.testclient", "starlette.testclient"):
-            sys.modules.pop(module, None)
         importlib.import_module("fastapi.testclient")
+
+
+def forget_the_test_client(monkeypatch):
+    """Make the next import of the TestClient run its module again, and so warn again; the
+    modules already imported come back after the test."""
+    for module in ("fastapi.testclient", "starlette.testclient"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
 
 
 class Bag:
@@ -33,6 +38,7 @@ class Bag:
 def test_the_demo_does_not_show_starlettes_warning_about_airflows_test_client(monkeypatch):
     # The stand-in does raise the warning (it would not once httpx2 is installed): else this
     # test could pass whatever the demo does.
+    forget_the_test_client(monkeypatch)
     with warnings.catch_warnings(record=True) as raised:
         warnings.simplefilter("always")
         ImportsTheTestClient().test(None)
@@ -40,6 +46,7 @@ def test_the_demo_does_not_show_starlettes_warning_about_airflows_test_client(mo
 
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "dags")
     monkeypatch.setattr("airflow.dag_processing.dagbag.DagBag", Bag)
+    forget_the_test_client(monkeypatch)
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
         demo.run_dag(date(2026, 3, 2))
